@@ -1,0 +1,19 @@
+"""The `tenderbot` console script: one click group, one module per command family."""
+
+from __future__ import annotations
+
+import click
+
+from bot.cli import db as db_commands
+
+
+@click.group(help="tenderbot – der Ausschreibungs-Schalter in Slack und E-Mail.")
+def cli() -> None:
+    pass
+
+
+cli.add_command(db_commands.db)
+
+
+def main() -> None:
+    cli(prog_name="tenderbot")

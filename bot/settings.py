@@ -1,0 +1,90 @@
+"""Configuration from the environment and an optional `.env` file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///tenderbot.db"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    # Kept out of the repr: a PostgreSQL URL may carry a password.
+    database_url: str = Field(DEFAULT_DATABASE_URL, alias="TENDERBOT_DATABASE_URL", repr=False)
+    slack_bot_token: SecretStr | None = Field(None, alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(None, alias="SLACK_SIGNING_SECRET")
+    slack_app_token: SecretStr | None = Field(None, alias="SLACK_APP_TOKEN")
+    slack_api_url: str | None = Field(None, alias="SLACK_API_URL")
+    backoffice_channel: str = Field("C0BACKOFFICE", alias="TENDERBOT_BACKOFFICE_CHANNEL")
+    backoffice_users: Annotated[frozenset[str], NoDecode] = Field(
+        frozenset(), alias="TENDERBOT_BACKOFFICE_USERS"
+    )
+    smtp_host: str | None = Field(None, alias="SMTP_HOST")
+    smtp_port: int = Field(25, alias="SMTP_PORT", ge=1, le=65535)
+    smtp_username: str | None = Field(None, alias="SMTP_USERNAME")
+    smtp_password: SecretStr | None = Field(None, alias="SMTP_PASSWORD")
+    # None: decided by the host (on for anything that is not local).
+    smtp_starttls: bool | None = Field(None, alias="SMTP_STARTTLS")
+    mail_from: str = Field("tenderbot@localhost", alias="MAIL_FROM")
+    timezone: str = Field("Europe/Berlin", alias="TENDERBOT_TIMEZONE")
+    port: int = Field(3000, alias="TENDERBOT_PORT", ge=1, le=65535)
+    kombi_rates_path: Path | None = Field(None, alias="TENDERBOT_KOMBI_RATES")
+
+    @field_validator("backoffice_users", mode="before")
+    @classmethod
+    def _split_users(cls, value: object) -> object:
+        if isinstance(value, str):
+            return frozenset(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_driver(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(f"unknown time zone {value!r}") from error
+        return value
+
+    @property
+    def database_url_for_logs(self) -> str:
+        return make_url(self.database_url).render_as_string(hide_password=True)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def starttls_required(self) -> bool:
+        if self.smtp_starttls is not None:
+            return self.smtp_starttls
+        return self.smtp_host not in (None, "localhost", "127.0.0.1", "::1")
+
+
+class ConfigurationError(Exception):
+    """A setting is wrong; the message is one line that names the variable."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        first = error.errors()[0]
+        variable = ".".join(str(part) for part in first["loc"]) or "configuration"
+        raise ConfigurationError(f"invalid setting {variable}: {first['msg']}") from None

@@ -1,0 +1,43 @@
+"""All tables of tenderbot. The schema itself comes only from the Alembic migrations."""
+
+from store.models.base import Base
+from store.models.brokers import Broker
+from store.models.budget import BudgetAccount, FivFigure, LedgerEntry
+from store.models.conversation import (
+    Attachment,
+    Conversation,
+    Message,
+    MessageRevision,
+    ProcessedEvent,
+    ThreadLink,
+)
+from store.models.jobs import JobRun
+from store.models.outbox import OutboxRow
+from store.models.tenders import (
+    Consultation,
+    Offer,
+    ProductLine,
+    ReferenceCounter,
+    Tender,
+)
+
+__all__ = [
+    "Attachment",
+    "Base",
+    "Broker",
+    "BudgetAccount",
+    "Consultation",
+    "Conversation",
+    "FivFigure",
+    "JobRun",
+    "LedgerEntry",
+    "Message",
+    "MessageRevision",
+    "Offer",
+    "OutboxRow",
+    "ProcessedEvent",
+    "ProductLine",
+    "ReferenceCounter",
+    "Tender",
+    "ThreadLink",
+]

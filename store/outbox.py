@@ -1,0 +1,96 @@
+"""Writing notifications: rows in the same transaction as the event that causes them.
+
+`notifications/` reads and sends these rows; nothing here talks to SMTP or Slack.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from store.dialect import insert_ignoring_conflicts
+from store.models import Broker, OutboxRow
+from store.types import utcnow
+
+MESSAGE_ID_DOMAIN = "tenderbot"
+
+
+def new_message_id() -> str:
+    return f"<{uuid.uuid4().hex}@{MESSAGE_ID_DOMAIN}>"
+
+
+async def enqueue(
+    session: AsyncSession,
+    *,
+    channel: str,
+    recipient: str,
+    template: str,
+    context: dict[str, Any],
+    dedupe_key: str | None = None,
+    due: datetime | None = None,
+) -> int | None:
+    """Queue one notification for one recipient.
+
+    With a ``dedupe_key`` a second enqueue of the same key (a restart, another replica) is a
+    no-op and returns None, which is how "remind once" holds without a lock.
+    """
+    values = {
+        "channel": channel,
+        "recipient": recipient,
+        "template": template,
+        "context": context,
+        "message_id": new_message_id(),
+        "dedupe_key": dedupe_key,
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": due or utcnow(),
+        "created_at": utcnow(),
+    }
+    statement = insert_ignoring_conflicts(session, OutboxRow, returning=OutboxRow.id).values(
+        **values
+    )
+    row_id: int | None = await session.scalar(statement)
+    return row_id
+
+
+async def enqueue_for_broker(
+    session: AsyncSession,
+    broker: Broker,
+    template: str,
+    context: dict[str, Any],
+    *,
+    dedupe_key: str | None = None,
+) -> list[int]:
+    """One row per recipient: the broker's address, each CC address and the Slack DM,
+    as far as the broker has not switched that channel off (rules N1, N2)."""
+    targets: list[tuple[str, str]] = []
+    if broker.notify_email:
+        targets.append(("email", broker.email))
+        targets.extend(("email", cc) for cc in broker.cc_emails)
+    if broker.notify_slack:
+        targets.append(("slack", broker.slack_user_id))
+    ids: list[int] = []
+    for channel, recipient in targets:
+        key = f"{dedupe_key}:{channel}:{recipient}" if dedupe_key else None
+        row_id = await enqueue(
+            session,
+            channel=channel,
+            recipient=recipient,
+            template=template,
+            context={**context, "broker_name": broker.name, "broker_number": broker.number},
+            dedupe_key=key,
+        )
+        if row_id is not None:
+            ids.append(row_id)
+    return ids
+
+
+async def pending_rows(session: AsyncSession, limit: int = 100) -> list[OutboxRow]:
+    rows = await session.scalars(
+        select(OutboxRow).where(OutboxRow.status != "sent").order_by(OutboxRow.id).limit(limit)
+    )
+    return list(rows)

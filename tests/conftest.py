@@ -1,0 +1,128 @@
+"""Shared fixtures: a migrated database (SQLite or PostgreSQL) and the personas.
+
+The database comes from ``TENDERBOT_DATABASE_URL``: unset → a SQLite file per test;
+a PostgreSQL URL → one schema per test session (so parallel runs never collide), emptied
+before each test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from store.brokers import BrokerData, add_broker
+from store.db import is_postgres, make_engine, make_sessionmaker, transaction
+from store.migrate import upgrade
+from store.models import Base, Broker
+
+POSTGRES_URL = os.environ.get("TENDERBOT_DATABASE_URL", "")
+ON_POSTGRES = is_postgres(POSTGRES_URL) if POSTGRES_URL else False
+
+ANNA = BrokerData(
+    slack_user_id="U0ANNA",
+    number="4711",
+    name="Anna Adler",
+    email="anna@makler-adler.example",
+    cc_emails=("assistenz@makler-adler.example",),
+)
+CARLA = BrokerData(
+    slack_user_id="U0CARLA",
+    number="4712",
+    name="Carla Clausen",
+    email="carla@clausen-versicherungen.example",
+)
+BERND = "U0BERND"  # backoffice
+BEATE = "U0BEATE"  # backoffice
+BACKOFFICE_USERS = frozenset({BERND, BEATE})
+BACKOFFICE_CHANNEL = "C0BACKOFFICE"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if ON_POSTGRES:
+        return
+    # These tests need row locks and real concurrency; CI runs them on PostgreSQL.
+    marker = pytest.mark.skip(reason="needs PostgreSQL (set TENDERBOT_DATABASE_URL)")
+    for item in items:
+        if "postgres_only" in item.keywords:
+            item.add_marker(marker)
+
+
+@pytest.fixture(scope="session")
+def _database_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """Migrate once per session: a template SQLite file, or a fresh PostgreSQL schema."""
+    if ON_POSTGRES:
+        schema = f"t_{uuid.uuid4().hex[:12]}"
+
+        async def create_schema() -> None:
+            engine = make_engine(POSTGRES_URL)
+            async with engine.begin() as connection:
+                await connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+            await engine.dispose()
+
+        async def drop_schema() -> None:
+            engine = make_engine(POSTGRES_URL)
+            async with engine.begin() as connection:
+                await connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            await engine.dispose()
+
+        asyncio.run(create_schema())
+        upgrade(POSTGRES_URL, search_path=schema)
+        yield POSTGRES_URL, schema
+        asyncio.run(drop_schema())
+    else:
+        template = tmp_path_factory.mktemp("db") / "template.db"
+        upgrade(f"sqlite+aiosqlite:///{template}")
+        yield str(template), ""
+
+
+@pytest.fixture
+def database_url(_database_template: tuple[str, str], tmp_path: Path) -> str:
+    location, _schema = _database_template
+    if ON_POSTGRES:
+        return location
+    copy = tmp_path / "tenderbot.db"
+    shutil.copyfile(location, copy)
+    return f"sqlite+aiosqlite:///{copy}"
+
+
+@pytest.fixture
+def search_path(_database_template: tuple[str, str]) -> str | None:
+    return _database_template[1] or None
+
+
+@pytest.fixture
+async def engine(database_url: str, search_path: str | None) -> AsyncIterator[AsyncEngine]:
+    engine = make_engine(database_url, search_path=search_path)
+    if ON_POSTGRES:
+        tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+        async with engine.begin() as connection:
+            await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return make_sessionmaker(engine)
+
+
+@pytest.fixture
+async def anna(sessions: async_sessionmaker[AsyncSession]) -> Broker:
+    """Broker Anna Adler (4711), with an assistant on CC."""
+    async with transaction(sessions) as session:
+        return await add_broker(session, ANNA)
+
+
+@pytest.fixture
+async def carla(sessions: async_sessionmaker[AsyncSession]) -> Broker:
+    """Broker Carla Clausen (4712): another broker, for cross-broker attempts."""
+    async with transaction(sessions) as session:
+        return await add_broker(session, CARLA)
