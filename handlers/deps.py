@@ -1,0 +1,18 @@
+"""What the Slack listeners need from the composition root, as plain values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+
+@dataclass(frozen=True)
+class Deps:
+    sessions: async_sessionmaker[AsyncSession]
+    backoffice_users: frozenset[str]
+    backoffice_channel: str
+    zone: ZoneInfo
+    # Path-free: bot/ reads the TOML file named in settings and passes the parsed table text.
+    kombi_rates_toml: str | None = None
