@@ -14,9 +14,7 @@ from store.models import Broker, Tender
 
 Role = Literal["broker", "backoffice"]
 
-NOT_YOURS = (
-    "Diese Ausschreibung gibt es nicht oder sie gehört nicht zu Ihren Ausschreibungen."
-)
+NOT_YOURS = "Diese Ausschreibung gibt es nicht oder sie gehört nicht zu Ihren Ausschreibungen."
 
 
 @dataclass(frozen=True)

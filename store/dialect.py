@@ -19,7 +19,7 @@ def insert_ignoring_conflicts(
 ) -> Any:
     """``INSERT … ON CONFLICT DO NOTHING``: the second writer of a key simply inserts nothing."""
     insert = postgresql.insert if dialect_name(session) == "postgresql" else sqlite.insert
-    statement = insert(model).on_conflict_do_nothing()  # type: ignore[arg-type]
+    statement: Any = insert(model).on_conflict_do_nothing()
     if returning is not None:
         statement = statement.returning(returning)
     return statement
@@ -28,4 +28,4 @@ def insert_ignoring_conflicts(
 def upsert(session: AsyncSession, model: type[DeclarativeBase] | Table) -> Any:
     """An insert that can be given ``.on_conflict_do_update`` on either backend."""
     insert = postgresql.insert if dialect_name(session) == "postgresql" else sqlite.insert
-    return insert(model)  # type: ignore[arg-type]
+    return insert(model)

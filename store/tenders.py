@@ -1,0 +1,426 @@
+"""Tenders and their offers: rules T1–T10, enforced for Slack, CLI and scheduler alike."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy import event, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, selectinload
+
+from store.actors import NOT_YOURS, Actor, check_tender_access, require_backoffice
+from store.dialect import upsert
+from store.errors import (
+    AccessDenied,
+    AlreadyDone,
+    InvalidInput,
+    NotFound,
+    ReasonRequired,
+    RecalculationLocked,
+    RiskFrozen,
+    TenderClosed,
+)
+from store.models import Broker, Consultation, Offer, ProductLine, ReferenceCounter, Tender
+from store.money import format_eur, to_cents
+from store.outbox import enqueue_for_broker
+from store.products import normalise_product, product_label
+from store.types import utcnow
+
+OPEN = "open"
+SELECTED = "selected"
+NO_OFFERS = "no_offers"
+CLOSED = "closed"
+FINISHED = frozenset({SELECTED, NO_OFFERS, CLOSED})
+
+STATUS_LABELS = {
+    OPEN: "läuft",
+    SELECTED: "Angebot ausgewählt",
+    NO_OFFERS: "keine Angebote",
+    CLOSED: "abgeschlossen",
+}
+
+REFERENCE_PATTERN = r"^AS-\d{4}-\d{4,}$"
+
+
+class RiskData(BaseModel):
+    """The risk as the broker described it at start; frozen from then on (rule T3)."""
+
+    model_config = ConfigDict(str_strip_whitespace=True, frozen=True)
+
+    deductible: Decimal | None = Field(None, ge=0, description="Selbstbeteiligung in EUR")
+    prior_claims: str = Field(min_length=1, max_length=2000)
+    description: str = Field(min_length=1, max_length=4000)
+
+
+class StartTender(BaseModel):
+    """Rule T1 (and T2 when calculator offers exist): one product of one consultation."""
+
+    model_config = ConfigDict(str_strip_whitespace=True, frozen=True)
+
+    product: str
+    customer_name: str = Field(min_length=1, max_length=200)
+    risk: RiskData
+    reason: str | None = Field(None, max_length=2000)
+    # An existing product line of the broker's consultation; None starts a new one.
+    product_line_id: int | None = None
+    previous_reference: str | None = None
+
+    @field_validator("product")
+    @classmethod
+    def _known_product(cls, value: str) -> str:
+        product = normalise_product(value)
+        if product is None:
+            raise ValueError(f"unknown product {value!r}")
+        return product
+
+
+def parse_start(**fields: Any) -> StartTender:
+    try:
+        return StartTender.model_validate(fields)
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(str(part) for part in first["loc"])
+        raise InvalidInput(f"Angaben unvollständig oder ungültig: {field}.") from None
+
+
+# -- rule T3: no update path for the frozen risk -------------------------------------------
+
+FROZEN_COLUMNS = ("risk", "customer_name", "product_line_id", "broker_id", "reference")
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_risk_changes(session: Session, _context: Any, _instances: Any) -> None:
+    for instance in session.dirty:
+        if not isinstance(instance, Tender):
+            continue
+        state = instance.__dict__.get("_sa_instance_state")
+        if state is None:
+            continue
+        for column in FROZEN_COLUMNS:
+            if state.attrs[column].history.has_changes():
+                raise RiskFrozen(
+                    "Die Risikodaten einer Ausschreibung können nach dem Start nicht mehr "
+                    "geändert werden. Teilen Sie Änderungen dem Backoffice bitte als "
+                    "Nachricht mit."
+                )
+
+
+# -- reading -------------------------------------------------------------------------------
+
+
+async def get_tender(session: AsyncSession, actor: Actor, reference: str) -> Tender:
+    tender = await session.scalar(
+        select(Tender)
+        .where(Tender.reference == reference.strip().upper())
+        .options(selectinload(Tender.offers), selectinload(Tender.product_line))
+    )
+    if tender is None:
+        if actor.is_backoffice:
+            raise NotFound(f"Eine Ausschreibung {reference} gibt es nicht.")
+        raise AccessDenied(NOT_YOURS)
+    check_tender_access(actor, tender)
+    return tender
+
+
+async def list_tenders(
+    session: AsyncSession, actor: Actor, *, open_only: bool = False, limit: int = 50
+) -> list[Tender]:
+    query = select(Tender).options(selectinload(Tender.product_line)).order_by(Tender.id.desc())
+    if not actor.is_backoffice:
+        query = query.where(Tender.broker_id == actor.broker_id)
+    if open_only:
+        query = query.where(Tender.status == OPEN)
+    return list(await session.scalars(query.limit(limit)))
+
+
+@dataclass(frozen=True)
+class OfferOverview:
+    """All offers of the tender's product line: calculator and tender offers (T2, T7)."""
+
+    tender: Tender
+    calculator: list[Offer]
+    from_tender: list[Offer]
+
+
+async def offer_overview(session: AsyncSession, actor: Actor, reference: str) -> OfferOverview:
+    tender = await get_tender(session, actor, reference)
+    offers = list(
+        await session.scalars(
+            select(Offer).where(Offer.product_line_id == tender.product_line_id).order_by(Offer.id)
+        )
+    )
+    return OfferOverview(
+        tender=tender,
+        calculator=[offer for offer in offers if offer.source == "calculator"],
+        from_tender=[offer for offer in offers if offer.tender_id == tender.id],
+    )
+
+
+async def broker_of(session: AsyncSession, tender: Tender) -> Broker:
+    broker = await session.get(Broker, tender.broker_id)
+    assert broker is not None  # foreign key
+    return broker
+
+
+# -- starting ------------------------------------------------------------------------------
+
+
+async def next_reference(session: AsyncSession, year: int) -> str:
+    """``AS-<year>-<seq>``: one atomic upsert, so concurrent starts never share a number."""
+    statement = (
+        upsert(session, ReferenceCounter)
+        .values(year=year, last=1)
+        .on_conflict_do_update(
+            index_elements=[ReferenceCounter.year],
+            set_={"last": ReferenceCounter.last + 1},
+        )
+        .returning(ReferenceCounter.last)
+    )
+    number = (await session.execute(statement)).scalar_one()
+    return f"AS-{year}-{number:04d}"
+
+
+async def _product_line_for(
+    session: AsyncSession, actor: Actor, request: StartTender
+) -> ProductLine:
+    if request.product_line_id is not None:
+        line = await session.get(ProductLine, request.product_line_id)
+        if line is None:
+            raise NotFound("Diese Sparte gibt es nicht.")
+        consultation = await session.get(Consultation, line.consultation_id)
+        if consultation is None or consultation.broker_id != actor.broker_id:
+            raise AccessDenied("Diese Sparte gehört nicht zu Ihren Beratungen.")
+        if line.product != request.product:
+            raise InvalidInput("Die Sparte passt nicht zum gewählten Produkt.")
+        return line
+    consultation = await session.scalar(
+        select(Consultation).where(
+            Consultation.broker_id == actor.broker_id,
+            Consultation.customer_name == request.customer_name,
+        )
+    )
+    if consultation is None:
+        consultation = Consultation(broker_id=actor.broker_id, customer_name=request.customer_name)
+        session.add(consultation)
+        await session.flush()
+    line = await session.scalar(
+        select(ProductLine)
+        .where(
+            ProductLine.consultation_id == consultation.id,
+            ProductLine.product == request.product,
+        )
+        .order_by(ProductLine.id.desc())
+    )
+    if line is None:
+        line = ProductLine(consultation_id=consultation.id, product=request.product)
+        session.add(line)
+        await session.flush()
+    return line
+
+
+async def start_tender(session: AsyncSession, actor: Actor, request: StartTender) -> Tender:
+    """Rules T1–T5: freeze the risk, hand out the reference, tell the backoffice."""
+    if actor.is_backoffice or actor.broker_id is None:
+        raise AccessDenied("Eine Ausschreibung startet der Vermittler.")
+    line = await _product_line_for(session, actor, request)
+    running = await session.scalar(
+        select(Tender.reference).where(Tender.product_line_id == line.id, Tender.status == OPEN)
+    )
+    if running is not None:
+        raise AlreadyDone(
+            f"Für diese Sparte läuft bereits die Ausschreibung {running}. "
+            "Änderungen teilen Sie dem Backoffice bitte als Nachricht mit."
+        )
+    calculator_offers = await session.scalar(
+        select(func.count())
+        .select_from(Offer)
+        .where(Offer.product_line_id == line.id, Offer.source == "calculator")
+    )
+    if calculator_offers and not (request.reason or "").strip():
+        raise ReasonRequired(
+            "Für diese Sparte liegen bereits Angebote aus dem Tarifrechner vor. "
+            "Bitte geben Sie einen Grund an, warum Sie weitere Angebote anfordern (grund=…)."
+        )
+    previous_id: int | None = None
+    if request.previous_reference:
+        previous = await get_tender(session, actor, request.previous_reference)
+        if previous.status != NO_OFFERS:
+            raise InvalidInput(
+                "Eine neue Ausschreibung mit angepasstem Risiko ist möglich, wenn für die "
+                "vorige keine Angebote abgegeben werden konnten."
+            )
+        previous_id = previous.id
+    # rule T6: from now on the calculator offers of this line cannot be recalculated.
+    line.recalculation_locked = True
+    now = utcnow()
+    tender = Tender(
+        reference=await next_reference(session, now.year),
+        product_line_id=line.id,
+        broker_id=actor.broker_id,
+        status=OPEN,
+        reason=(request.reason or None),
+        customer_name=request.customer_name,
+        risk=request.risk.model_dump(mode="json"),
+        previous_tender_id=previous_id,
+        created_at=now,
+    )
+    session.add(tender)
+    await session.flush()
+    await session.refresh(tender, ["offers", "product_line"])
+    return tender
+
+
+# -- offers --------------------------------------------------------------------------------
+
+
+def _premium_cents(premium: Decimal) -> int:
+    if premium <= 0:
+        raise InvalidInput("Der Jahresbeitrag muss größer als 0 € sein.")
+    return to_cents(premium)
+
+
+async def add_calculator_offer(
+    session: AsyncSession, line: ProductLine, insurer: str, premium: Decimal, valid_until: date
+) -> Offer:
+    """A tariff calculator result; refused once a tender locked the line (rule T6)."""
+    if line.recalculation_locked:
+        raise RecalculationLocked(
+            "Für diese Sparte wurde eine Ausschreibung gestartet: Angebote aus dem Tarifrechner "
+            "können nicht neu berechnet werden. Fügen Sie der Beratung eine neue Sparte hinzu."
+        )
+    offer = Offer(
+        product_line_id=line.id,
+        source="calculator",
+        insurer=insurer,
+        premium_cents=_premium_cents(premium),
+        valid_until=valid_until,
+    )
+    session.add(offer)
+    await session.flush()
+    return offer
+
+
+async def add_offer(
+    session: AsyncSession,
+    actor: Actor,
+    reference: str,
+    *,
+    insurer: str,
+    premium: Decimal,
+    valid_until: date,
+    today: date,
+) -> Offer:
+    """The backoffice adds an insurer's offer (T7) and the broker is told (N1)."""
+    require_backoffice(actor, "Angebote einstellen")
+    tender = await get_tender(session, actor, reference)
+    if tender.status in FINISHED:
+        raise TenderClosed(f"Die Ausschreibung {tender.reference} ist bereits abgeschlossen.")
+    insurer = insurer.strip()
+    if not insurer or len(insurer) > 200:
+        raise InvalidInput("Bitte den Versicherer angeben (höchstens 200 Zeichen).")
+    if valid_until < today:
+        raise InvalidInput(
+            "Das Angebot wäre bereits abgelaufen: gültig-bis liegt in der Vergangenheit."
+        )
+    offer = Offer(
+        product_line_id=tender.product_line_id,
+        tender_id=tender.id,
+        source="tender",
+        insurer=insurer,
+        premium_cents=_premium_cents(premium),
+        valid_until=valid_until,
+        added_by=actor.slack_user_id,
+    )
+    session.add(offer)
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError:
+        raise AlreadyDone("Dieses Angebot ist bereits eingetragen.") from None
+    broker = await broker_of(session, tender)
+    await enqueue_for_broker(
+        session,
+        broker,
+        "offer_available",
+        {
+            "reference": tender.reference,
+            "product": tender.product_line.product,
+            "product_label": product_label(tender.product_line.product),
+            "insurer": offer.insurer,
+            "premium": str(Decimal(offer.premium_cents) / 100),
+            "premium_text": format_eur(offer.premium_cents),
+            "valid_until": valid_until.isoformat(),
+            "customer_name": tender.customer_name,
+        },
+        dedupe_key=f"offer:{offer.id}",
+    )
+    return offer
+
+
+async def select_offer(
+    session: AsyncSession, actor: Actor, reference: str, offer_id: int, *, today: date
+) -> Tender:
+    """Rule T8: the broker picks one offer (tender or calculator) and goes on."""
+    tender = await get_tender(session, actor, reference)
+    if actor.is_backoffice:
+        raise AccessDenied("Ein Angebot wählt der Vermittler aus.")
+    if tender.status in FINISHED:
+        raise TenderClosed(f"Die Ausschreibung {tender.reference} ist bereits abgeschlossen.")
+    offer = await session.get(Offer, offer_id)
+    if offer is None or offer.product_line_id != tender.product_line_id:
+        raise NotFound("Dieses Angebot gehört nicht zu der Ausschreibung.")
+    if offer.valid_until is not None and offer.valid_until < today:
+        # rule T10
+        raise InvalidInput(
+            "Dieses Angebot ist abgelaufen. Bitten Sie Ihr Backoffice über das "
+            "Nachrichtenmodul, den Versicherer zu kontaktieren."
+        )
+    tender.status = SELECTED
+    tender.selected_offer_id = offer.id
+    tender.closed_at = utcnow()
+    await session.flush()
+    return tender
+
+
+async def mark_no_offers(session: AsyncSession, actor: Actor, reference: str) -> Tender:
+    """Rule T9: no insurer could offer; the broker may start again with an adjusted risk."""
+    require_backoffice(actor, "„Keine Angebote“ melden")
+    tender = await get_tender(session, actor, reference)
+    if tender.status in FINISHED:
+        raise TenderClosed(f"Die Ausschreibung {tender.reference} ist bereits abgeschlossen.")
+    tender.status = NO_OFFERS
+    tender.closed_at = utcnow()
+    await session.flush()
+    return tender
+
+
+async def close_tender(session: AsyncSession, actor: Actor, reference: str) -> Tender:
+    require_backoffice(actor, "Ausschreibungen abschließen")
+    tender = await get_tender(session, actor, reference)
+    if tender.status in FINISHED:
+        raise TenderClosed(f"Die Ausschreibung {tender.reference} ist bereits abgeschlossen.")
+    tender.status = CLOSED
+    tender.closed_at = utcnow()
+    await session.flush()
+    return tender
+
+
+async def expiring_offers(session: AsyncSession, today: date, within_days: int) -> list[Offer]:
+    """Rule T10: tender offers running out soon on tenders where nothing was selected."""
+    query = (
+        select(Offer)
+        .join(Tender, Offer.tender_id == Tender.id)
+        .where(
+            Tender.status == OPEN,
+            Offer.valid_until >= today,
+            Offer.valid_until <= today + timedelta(days=within_days),
+        )
+        .options(selectinload(Offer.tender))
+        .order_by(Offer.valid_until, Offer.id)
+    )
+    return list(await session.scalars(query))
