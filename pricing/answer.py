@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
-JSONValue: TypeAlias = str | int | bool | None | list["JSONValue"] | dict[str, "JSONValue"]
+JSONValue: TypeAlias = str | int | bool | list["JSONValue"] | dict[str, "JSONValue"] | None
+
+
+def json_names(names: Iterable[str]) -> list[JSONValue]:
+    """Names as a JSON list (a list[str] is not a list[JSONValue] to mypy)."""
+    return list(names)
 
 
 @dataclass(frozen=True, slots=True)

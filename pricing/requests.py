@@ -6,6 +6,7 @@ then trusts these objects and never sees raw text.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -21,6 +22,11 @@ class Sparte(StrEnum):
     @property
     def label(self) -> str:
         return _SPARTE_LABELS[self]
+
+    @staticmethod
+    def ordered(sparten: Iterable[Sparte]) -> list[Sparte]:
+        """Sach, Haftpflicht, Rechtsschutz – the order the business lists them in."""
+        return sorted(sparten, key=list(Sparte).index)
 
 
 _SPARTE_LABELS = {Sparte.SACH: "Sach", Sparte.HAFT: "Haftpflicht", Sparte.RS: "Rechtsschutz"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from bot.cli import db as db_commands
+from bot.cli import rabatt as rabatt_command
 
 
 @click.group(help="tenderbot – der Ausschreibungs-Schalter in Slack und E-Mail.")
@@ -13,6 +14,7 @@ def cli() -> None:
 
 
 cli.add_command(db_commands.db)
+cli.add_command(rabatt_command.rabatt)
 
 
 def main() -> None:
