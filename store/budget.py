@@ -1,0 +1,188 @@
+"""The Konzeptrabatt account: an append-only ledger in integer cents (rules P3, B3–B5)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Literal
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from store.dialect import insert_ignoring_conflicts
+from store.errors import (
+    AlreadyDone,
+    BudgetNotCovered,
+    InvalidInput,
+    KonzeptOnlyNewBusiness,
+    NotFound,
+)
+from store.models import BudgetAccount, LedgerEntry
+from store.money import format_eur, from_cents, to_cents
+from store.types import utcnow
+
+Business = Literal["neu", "ersatz"]
+
+
+@dataclass(frozen=True)
+class Statement:
+    balance: Decimal
+    credit_limit: Decimal
+    entries: list[LedgerEntry]
+
+
+async def ensure_account(session: AsyncSession, broker_id: int) -> None:
+    await session.execute(
+        insert_ignoring_conflicts(session, BudgetAccount).values(
+            broker_id=broker_id, balance_cents=0, credit_limit_cents=0
+        )
+    )
+
+
+async def _account(session: AsyncSession, broker_id: int) -> BudgetAccount:
+    await ensure_account(session, broker_id)
+    account = await session.get(BudgetAccount, broker_id, populate_existing=True)
+    if account is None:
+        raise NotFound("Kein Konzeptrabattkonto für diesen Vermittler.")
+    return account
+
+
+async def statement(session: AsyncSession, broker_id: int, limit: int = 10) -> Statement:
+    """Rule B5: the balance at any time, with the latest bookings."""
+    account = await _account(session, broker_id)
+    entries = await session.scalars(
+        select(LedgerEntry)
+        .where(LedgerEntry.broker_id == broker_id)
+        .order_by(LedgerEntry.id.desc())
+        .limit(limit)
+    )
+    return Statement(
+        balance=from_cents(account.balance_cents),
+        credit_limit=from_cents(account.credit_limit_cents),
+        entries=list(entries),
+    )
+
+
+async def post_entry(
+    session: AsyncSession,
+    broker_id: int,
+    amount_cents: int,
+    kind: str,
+    reference: str | None,
+    note: str | None = None,
+) -> LedgerEntry:
+    """Book one entry and move the cached balance with it, in the caller's transaction."""
+    await ensure_account(session, broker_id)
+    entry = LedgerEntry(
+        broker_id=broker_id,
+        amount_cents=amount_cents,
+        kind=kind,
+        reference=reference,
+        note=note,
+        created_at=utcnow(),
+    )
+    session.add(entry)
+    await session.flush()
+    await session.execute(
+        update(BudgetAccount)
+        .where(BudgetAccount.broker_id == broker_id)
+        .values(balance_cents=BudgetAccount.balance_cents + amount_cents)
+    )
+    return entry
+
+
+async def charge_konzept(
+    session: AsyncSession,
+    broker_id: int,
+    amount: Decimal,
+    contract: str,
+    business: Business,
+) -> LedgerEntry:
+    """Rule P3: only in new business, only if balance plus granted credit covers it.
+
+    The check and the booking are one conditional ``UPDATE … RETURNING``: two charges at
+    the same moment cannot both pass a check that only one of them fits.
+    """
+    if business != "neu":
+        raise KonzeptOnlyNewBusiness(
+            "Der Konzeptrabatt gilt nur im Neugeschäft, nicht im Ersatzgeschäft."
+        )
+    cents = to_cents(amount)
+    if cents <= 0:
+        raise InvalidInput("Der Konzeptrabatt muss größer als 0 € sein.")
+    contract = contract.strip()
+    if not contract:
+        raise InvalidInput("Bitte den Antrag bzw. Vertrag angeben, auf den der Rabatt geht.")
+    existing = await session.scalar(
+        select(LedgerEntry.id).where(
+            LedgerEntry.broker_id == broker_id,
+            LedgerEntry.kind == "charge",
+            LedgerEntry.reference == contract,
+        )
+    )
+    if existing is not None:
+        raise AlreadyDone(f"Für {contract} ist bereits ein Konzeptrabatt gebucht.")
+    await ensure_account(session, broker_id)
+    charged = await session.scalar(
+        update(BudgetAccount)
+        .where(
+            BudgetAccount.broker_id == broker_id,
+            BudgetAccount.balance_cents - cents >= -BudgetAccount.credit_limit_cents,
+        )
+        .values(balance_cents=BudgetAccount.balance_cents - cents)
+        .returning(BudgetAccount.balance_cents)
+    )
+    if charged is None:
+        account = await _account(session, broker_id)
+        available = account.balance_cents + account.credit_limit_cents
+        raise BudgetNotCovered(
+            f"Ihr Konzeptrabattkonto deckt {format_eur(cents)} nicht "
+            f"(verfügbar inkl. Kredit: {format_eur(available)}). Der Antrag kann so nicht "
+            "policiert werden – bitte wenden Sie sich an Ihre Geschäftsstelle."
+        )
+    entry = LedgerEntry(
+        broker_id=broker_id,
+        amount_cents=-cents,
+        kind="charge",
+        reference=contract,
+        created_at=utcnow(),
+    )
+    session.add(entry)
+    await session.flush()
+    return entry
+
+
+async def storno_credit(session: AsyncSession, broker_id: int, contract: str) -> LedgerEntry:
+    """Rule B4: a cancellation from inception credits the charged Konzeptrabatt back, once."""
+    charge = await session.scalar(
+        select(LedgerEntry).where(
+            LedgerEntry.broker_id == broker_id,
+            LedgerEntry.kind == "charge",
+            LedgerEntry.reference == contract,
+        )
+    )
+    if charge is None:
+        raise NotFound(f"Für {contract} wurde kein Konzeptrabatt belastet.")
+    done = await session.scalar(
+        select(LedgerEntry.id).where(
+            LedgerEntry.broker_id == broker_id,
+            LedgerEntry.kind == "storno",
+            LedgerEntry.reference == contract,
+        )
+    )
+    if done is not None:
+        raise AlreadyDone(f"Der Konzeptrabatt für {contract} wurde bereits gutgeschrieben.")
+    return await post_entry(
+        session, broker_id, -charge.amount_cents, "storno", contract, "Storno ab Beginn"
+    )
+
+
+async def set_credit_limit(session: AsyncSession, broker_id: int, limit: Decimal) -> None:
+    if limit < 0:
+        raise InvalidInput("Der Kreditrahmen kann nicht negativ sein.")
+    await ensure_account(session, broker_id)
+    await session.execute(
+        update(BudgetAccount)
+        .where(BudgetAccount.broker_id == broker_id)
+        .values(credit_limit_cents=to_cents(limit))
+    )

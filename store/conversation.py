@@ -1,0 +1,222 @@
+"""The message module of a tender: rules M1–M5 and the query e-mail (N2)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from store.actors import Actor
+from store.errors import AccessDenied, ConversationNotOpen, InvalidInput, NotFound, TenderClosed
+from store.models import Attachment, Conversation, Message, MessageRevision, Tender
+from store.outbox import enqueue_for_broker
+from store.products import product_label
+from store.tenders import FINISHED, broker_of, get_tender
+from store.types import utcnow
+
+BROKER_CANNOT_OPEN = (
+    "Sie können keine Unterhaltung mit dem Backoffice beginnen: Erst wenn Ihr Backoffice "
+    "Ihnen schreibt, wird das Nachrichtenmodul geöffnet, und Sie können antworten. "
+    "Ihre Nachricht wurde nicht gespeichert und nicht weitergeleitet."
+)
+
+CLOSED_NOTICE = (
+    "Die Ausschreibung {reference} ist abgeschlossen; der Verlauf bleibt lesbar "
+    "(/verlauf {reference}), neue Nachrichten werden nicht mehr weitergeleitet. "
+    "Bitte wenden Sie sich an die Kontaktdaten auf Ihrer Startseite."
+)
+
+MAX_ATTACHMENT_MB = 20
+MAX_ATTACHMENT_BYTES = MAX_ATTACHMENT_MB * 1024 * 1024
+REFUSED_SUFFIXES = (".exe", ".bat", ".cmd", ".com", ".js", ".msi", ".scr", ".ps1", ".vbs", ".jar")
+
+
+@dataclass(frozen=True)
+class NewAttachment:
+    name: str
+    mimetype: str
+    content: bytes
+    slack_file_id: str | None = None
+
+
+def check_attachment(name: str, mimetype: str, size: int) -> None:
+    """Rule M3 allows attachments; executables and very large files are refused."""
+    if size > MAX_ATTACHMENT_BYTES:
+        raise InvalidInput(
+            f"Die Datei „{name}“ ist zu groß (höchstens {MAX_ATTACHMENT_MB} MB)."
+        )
+    if name.lower().endswith(REFUSED_SUFFIXES) or mimetype in (
+        "application/x-msdownload",
+        "application/x-sh",
+    ):
+        raise InvalidInput(f"Dateien dieses Typs („{name}“) können nicht angehängt werden.")
+
+
+async def conversation_of(session: AsyncSession, tender: Tender) -> Conversation:
+    """Rule M1: exactly one conversation per tender, created on first use."""
+    conversation = await session.scalar(
+        select(Conversation).where(Conversation.tender_id == tender.id)
+    )
+    if conversation is None:
+        conversation = Conversation(tender_id=tender.id, created_at=utcnow())
+        session.add(conversation)
+        await session.flush()
+    return conversation
+
+
+async def is_open(session: AsyncSession, tender: Tender) -> bool:
+    opened = await session.scalar(
+        select(Conversation.opened_at).where(Conversation.tender_id == tender.id)
+    )
+    return opened is not None
+
+
+async def post_message(
+    session: AsyncSession,
+    actor: Actor,
+    reference: str,
+    body: str,
+    *,
+    internal: bool = False,
+    source_channel: str | None = None,
+    source_ts: str | None = None,
+    attachments: Sequence[NewAttachment] = (),
+) -> Message:
+    """Store one message of the tender's conversation.
+
+    M2: only the backoffice opens the module; a broker writing first is refused and nothing
+    is stored. M5: a backoffice message to the broker is a query and triggers N2.
+    """
+    tender = await get_tender(session, actor, reference)
+    if tender.status in FINISHED:
+        raise TenderClosed(CLOSED_NOTICE.format(reference=tender.reference))
+    body = body.strip()
+    if not body and not attachments:
+        raise InvalidInput("Leere Nachrichten werden nicht gesendet.")
+    if internal and not actor.is_backoffice:
+        raise AccessDenied("Interne Notizen sind dem Backoffice vorbehalten.")
+    for attachment in attachments:
+        check_attachment(attachment.name, attachment.mimetype, len(attachment.content))
+    conversation = await conversation_of(session, tender)
+    now = utcnow()
+    if conversation.opened_at is None:
+        if not actor.is_backoffice:
+            raise ConversationNotOpen(BROKER_CANNOT_OPEN)
+        if not internal:
+            conversation.opened_at = now
+            conversation.opened_by = actor.slack_user_id
+    message = Message(
+        conversation_id=conversation.id,
+        author_slack_id=actor.slack_user_id,
+        author_name=actor.name or actor.slack_user_id,
+        role=actor.role,
+        body=body,
+        internal=internal,
+        source_channel=source_channel,
+        source_ts=source_ts,
+        delivery_state="not_needed" if internal else "pending",
+        next_delivery_at=None if internal else now,
+        created_at=now,
+    )
+    session.add(message)
+    await session.flush()
+    for attachment in attachments:
+        session.add(
+            Attachment(
+                message_id=message.id,
+                tender_id=tender.id,
+                name=attachment.name,
+                mimetype=attachment.mimetype,
+                size=len(attachment.content),
+                sha256=hashlib.sha256(attachment.content).hexdigest(),
+                content=attachment.content,
+                slack_file_id=attachment.slack_file_id,
+                created_at=now,
+            )
+        )
+    await session.flush()
+    if actor.is_backoffice and not internal:
+        broker = await broker_of(session, tender)
+        await enqueue_for_broker(
+            session,
+            broker,
+            "query",
+            {
+                "reference": tender.reference,
+                "product_label": product_label(tender.product_line.product),
+                "customer_name": tender.customer_name,
+                "author_name": message.author_name,
+                "body": body,
+            },
+            dedupe_key=f"query:{message.id}",
+        )
+    await session.refresh(message, ["attachments"])
+    return message
+
+
+async def _own_message(session: AsyncSession, actor: Actor, message_id: int) -> Message:
+    message = await session.get(Message, message_id)
+    if message is None:
+        raise NotFound("Diese Nachricht gibt es nicht.")
+    if message.author_slack_id != actor.slack_user_id:
+        raise AccessDenied("Sie können nur Ihre eigenen Nachrichten ändern.")
+    return message
+
+
+async def edit_message(session: AsyncSession, actor: Actor, message_id: int, body: str) -> Message:
+    """Edits keep the earlier text as a revision, so the history stays complete (M4)."""
+    message = await _own_message(session, actor, message_id)
+    if message.deleted_at is not None:
+        raise InvalidInput("Eine gelöschte Nachricht kann nicht bearbeitet werden.")
+    session.add(
+        MessageRevision(
+            message_id=message.id, body=message.body, change="edited", created_at=utcnow()
+        )
+    )
+    message.body = body.strip()
+    message.edited_at = utcnow()
+    await session.flush()
+    return message
+
+
+async def delete_message(session: AsyncSession, actor: Actor, message_id: int) -> Message:
+    """A deletion hides the message from the thread; the history keeps what was said."""
+    message = await _own_message(session, actor, message_id)
+    if message.deleted_at is None:
+        session.add(
+            MessageRevision(
+                message_id=message.id, body=message.body, change="deleted", created_at=utcnow()
+            )
+        )
+        message.deleted_at = utcnow()
+        await session.flush()
+    return message
+
+
+async def message_by_source(session: AsyncSession, channel: str, ts: str) -> Message | None:
+    """The stored message written or mirrored at a Slack (channel, ts)."""
+    return await session.scalar(
+        select(Message).where(
+            ((Message.source_channel == channel) & (Message.source_ts == ts))
+            | ((Message.mirror_channel == channel) & (Message.mirror_ts == ts))
+        )
+    )
+
+
+async def history(session: AsyncSession, actor: Actor, reference: str) -> list[Message]:
+    """Rule M4: everything that was said, also after close; brokers never see internal notes."""
+    tender = await get_tender(session, actor, reference)
+    query = (
+        select(Message)
+        .join(Conversation, Message.conversation_id == Conversation.id)
+        .where(Conversation.tender_id == tender.id)
+        .options(selectinload(Message.attachments), selectinload(Message.revisions))
+        .order_by(Message.id)
+    )
+    if not actor.is_backoffice:
+        query = query.where(Message.internal.is_(False))
+    return list(await session.scalars(query))
