@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -38,12 +39,44 @@ class Settings(BaseSettings):
     timezone: str = Field("Europe/Berlin", alias="TENDERBOT_TIMEZONE")
     port: int = Field(3000, alias="TENDERBOT_PORT", ge=1, le=65535)
     kombi_rates_path: Path | None = Field(None, alias="TENDERBOT_KOMBI_RATES")
+    # rule B2: the yearly Konzeptrabatt distribution day as MM-DD, in `timezone`.
+    budget_day: str = Field("07-01", alias="TENDERBOT_BUDGET_DAY")
+    # rule T10: remind brokers this many days before an offer runs out.
+    reminder_days: Annotated[tuple[int, ...], NoDecode] = Field(
+        (7, 1), alias="TENDERBOT_REMINDER_DAYS"
+    )
+    # rule T9: list tenders without offers for the backoffice after this many working days.
+    followup_workdays: int = Field(5, alias="TENDERBOT_FOLLOWUP_WORKDAYS", ge=1, le=60)
 
     @field_validator("backoffice_users", mode="before")
     @classmethod
     def _split_users(cls, value: object) -> object:
         if isinstance(value, str):
             return frozenset(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("budget_day")
+    @classmethod
+    def _month_day(cls, value: str) -> str:
+        try:
+            # 2025 is no leap year: a 29 February budget day would be skipped in most years.
+            date.fromisoformat(f"2025-{value.strip()}")
+        except ValueError as error:
+            raise ValueError(f"expected MM-DD such as 07-01, got {value!r}") from error
+        return value.strip()
+
+    @field_validator("reminder_days", mode="before")
+    @classmethod
+    def _split_days(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [part.strip() for part in value.split(",") if part.strip()]
+            if not all(part.isdigit() for part in parts):
+                raise ValueError(f"expected whole days separated by commas, got {value!r}")
+            value = [int(part) for part in parts]
+        if isinstance(value, list | tuple):
+            if not value or any(int(day) < 0 for day in value):
+                raise ValueError("expected at least one lead time of 0 days or more")
+            return tuple(sorted({int(day) for day in value}, reverse=True))
         return value
 
     @field_validator("database_url")
@@ -69,6 +102,11 @@ class Settings(BaseSettings):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def budget_month_day(self) -> tuple[int, int]:
+        month, day = self.budget_day.split("-")
+        return int(month), int(day)
 
     @property
     def starttls_required(self) -> bool:
