@@ -1,0 +1,246 @@
+"""The yearly Konzeptrabatt budget distribution (rules B1–B3).
+
+Set-based on purpose: one ``INSERT … SELECT … GROUP BY`` books every broker's credit, one
+``UPDATE … FROM`` moves the cached balances, one ``INSERT … SELECT`` queues the notices. A
+hundred thousand brokers cost a handful of statements, not a round trip each.
+
+"Once a year" (B2) is the ``job_runs`` primary key: the row is inserted in the same
+transaction as the bookings, so a second runner (another replica, a restart, the CLI) either
+waits for the first to commit and then finds the row, or takes over if the first rolled back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import bindparam, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from store.dialect import dialect_name, insert_ignoring_conflicts
+from store.models import JobRun
+from store.outbox import MESSAGE_ID_DOMAIN
+from store.types import UTCDateTime, utcnow
+
+JOB = "budget_distribution"
+KIND = "distribution"
+NEW_PREMIUM = 1  # Zugangsart 1: only new premium counts (B1)
+TEMPLATE = "budget_distributed"
+MAX_LISTED_UNKNOWN = 50
+
+# B1: 3 % of the sum, rounded half up to whole cents. Integer arithmetic so SQLite and
+# PostgreSQL agree to the cent; only positive sums reach it (see the WHERE below).
+_BUDGET = "(s.total * 3 + 50) / 100"
+
+_SUMS = f"""
+    SELECT broker_number, SUM(premium_cents) AS total
+    FROM fiv_figures
+    WHERE year = :base_year AND access_type = {NEW_PREMIUM}
+    GROUP BY broker_number
+"""
+
+_BOOK = f"""
+    INSERT INTO ledger_entries (broker_id, amount_cents, kind, reference, note, created_at)
+    SELECT b.id, {_BUDGET}, :kind, :reference, :note, :now
+    FROM ({_SUMS}) AS s
+    JOIN brokers AS b ON b.number = s.broker_number
+    WHERE s.total * 3 + 50 >= 100
+"""
+
+_OPEN_MISSING_ACCOUNTS = """
+    INSERT INTO budget_accounts (broker_id, balance_cents, credit_limit_cents)
+    SELECT l.broker_id, 0, 0
+    FROM ledger_entries AS l
+    WHERE l.kind = :kind AND l.reference = :reference
+      AND NOT EXISTS (SELECT 1 FROM budget_accounts AS a WHERE a.broker_id = l.broker_id)
+"""
+
+_COUNT_NEGATIVE = """
+    SELECT COUNT(*)
+    FROM budget_accounts AS a
+    JOIN ledger_entries AS l ON l.broker_id = a.broker_id
+    WHERE l.kind = :kind AND l.reference = :reference AND a.balance_cents < 0
+"""
+
+# B3: the credit is added to whatever is there, so unspent budget carries over and a
+# negative balance (credit used) is offset against the new budget by the same addition.
+_MOVE_BALANCES = """
+    UPDATE budget_accounts
+    SET balance_cents = budget_accounts.balance_cents + l.amount_cents
+    FROM ledger_entries AS l
+    WHERE l.broker_id = budget_accounts.broker_id
+      AND l.kind = :kind AND l.reference = :reference
+"""
+
+_TOTALS = """
+    SELECT COUNT(*), COALESCE(SUM(amount_cents), 0)
+    FROM ledger_entries
+    WHERE kind = :kind AND reference = :reference
+"""
+
+_UNKNOWN = f"""
+    SELECT s.broker_number, s.total
+    FROM ({_SUMS}) AS s
+    WHERE NOT EXISTS (SELECT 1 FROM brokers AS b WHERE b.number = s.broker_number)
+    ORDER BY s.broker_number
+"""
+
+
+@dataclass
+class DistributionResult:
+    year: int
+    base_year: int
+    ran: bool  # False: this year's distribution had already been done
+    ran_at: datetime | None = None
+    brokers: int = 0
+    total_cents: int = 0
+    # B3: brokers whose negative balance was offset against the new budget.
+    negative_offset: int = 0
+    notices: int = 0
+    # FIV figures whose broker number is not in `brokers`: kept in fiv_figures, reported here.
+    unknown_numbers: list[tuple[str, int]] = field(default_factory=list)
+    unknown_count: int = 0
+
+
+def budget_date(year: int, month_day: tuple[int, int]) -> date:
+    month, day = month_day
+    return date(year, month, day)
+
+
+def due_year(today: date, month_day: tuple[int, int]) -> int | None:
+    """The budget year to distribute on ``today`` (local date), or None before the day."""
+    return today.year if today >= budget_date(today.year, month_day) else None
+
+
+def _money_sql(dialect: str, column: str) -> str:
+    """Cents as a plain decimal string like ``-12.05``, built in SQL for the notice context."""
+    if dialect == "postgresql":
+        cents = f"lpad(CAST(abs({column}) % 100 AS TEXT), 2, '0')"
+    else:
+        cents = f"substr('00' || CAST(abs({column}) % 100 AS TEXT), -2)"
+    sign = f"CASE WHEN {column} < 0 THEN '-' ELSE '' END"
+    return f"{sign} || CAST(abs({column}) / 100 AS TEXT) || '.' || {cents}"
+
+
+def _notices_sql(dialect: str) -> str:
+    """One outbox row per recipient of every credited broker, like ``enqueue_for_broker``."""
+    if dialect == "postgresql":
+        cc_source = "CROSS JOIN LATERAL json_array_elements_text(b.cc_emails) AS cc(value)"
+        message_id = "replace(CAST(gen_random_uuid() AS TEXT), '-', '')"
+        json_object = "json_build_object"
+    else:
+        cc_source = ", json_each(b.cc_emails) AS cc"
+        message_id = "lower(hex(randomblob(16)))"
+        json_object = "json_object"
+    return f"""
+        INSERT INTO outbox (channel, recipient, template, context, message_id, dedupe_key,
+                            status, attempts, next_attempt_at, created_at)
+        SELECT t.channel, t.recipient, :template,
+               {json_object}(
+                   'year', CAST(:year AS INTEGER),
+                   'base_year', CAST(:base_year AS INTEGER),
+                   'amount', {_money_sql(dialect, "l.amount_cents")},
+                   'balance', {_money_sql(dialect, "a.balance_cents")},
+                   'broker_name', br.name,
+                   'broker_number', br.number
+               ),
+               '<' || {message_id} || '@{MESSAGE_ID_DOMAIN}>',
+               CAST(:dedupe_prefix AS TEXT) || t.channel || ':' || t.recipient,
+               'pending', 0, :now, :now
+        FROM (
+            SELECT b.id AS broker_id, 'email' AS channel, b.email AS recipient
+            FROM brokers AS b WHERE b.notify_email
+            UNION ALL
+            SELECT b.id, 'email', cc.value FROM brokers AS b {cc_source} WHERE b.notify_email
+            UNION ALL
+            SELECT b.id, 'slack', b.slack_user_id FROM brokers AS b WHERE b.notify_slack
+        ) AS t
+        JOIN ledger_entries AS l
+          ON l.broker_id = t.broker_id AND l.kind = :kind AND l.reference = :reference
+        JOIN budget_accounts AS a ON a.broker_id = t.broker_id
+        JOIN brokers AS br ON br.id = t.broker_id
+        WHERE true
+        ON CONFLICT DO NOTHING
+    """
+
+
+def notice_dedupe_key(year: int) -> str:
+    """Same prefix as ``enqueue_for_broker(…, dedupe_key=…)`` would use: one notice a year."""
+    return f"budget:{year}"
+
+
+async def distribute_budget(
+    session: AsyncSession, year: int, *, now: datetime | None = None
+) -> DistributionResult:
+    """Credit every broker 3 % of last year's new premium (B1), once for ``year`` (B2).
+
+    Runs in the caller's transaction; if it rolls back, the year counts as not distributed.
+    """
+    now = now or utcnow()
+    base_year = year - 1
+    claimed = await session.scalar(
+        insert_ignoring_conflicts(session, JobRun, returning=JobRun.job).values(
+            job=JOB, period=str(year), ran_at=now
+        )
+    )
+    if claimed is None:
+        ran_at = await session.scalar(
+            select(JobRun.ran_at).where(JobRun.job == JOB, JobRun.period == str(year))
+        )
+        return DistributionResult(year=year, base_year=base_year, ran=False, ran_at=ran_at)
+
+    reference = str(year)
+    keys = {"kind": KIND, "reference": reference}
+    when = bindparam("now", now, type_=UTCDateTime())
+    note = f"Konzeptrabatt-Budget {year}: 3 % des Neugeschäfts {base_year} (Zugangsart 1)"
+    await session.execute(
+        text(_BOOK).bindparams(when), {**keys, "base_year": base_year, "note": note}
+    )
+    await session.execute(text(_OPEN_MISSING_ACCOUNTS), keys)
+    negative = (await session.execute(text(_COUNT_NEGATIVE), keys)).scalar_one()
+    await session.execute(text(_MOVE_BALANCES), keys)
+    brokers, total = (await session.execute(text(_TOTALS), keys)).one()
+
+    dialect = dialect_name(session)
+    notices = await session.execute(
+        text(_notices_sql(dialect)).bindparams(when),
+        {
+            **keys,
+            "template": TEMPLATE,
+            "year": year,
+            "base_year": base_year,
+            "dedupe_prefix": notice_dedupe_key(year) + ":",
+        },
+    )
+    unknown_rows = (await session.execute(text(_UNKNOWN), {"base_year": base_year})).all()
+    # The ORM's identity map may hold accounts loaded before this raw UPDATE.
+    session.expire_all()
+    return DistributionResult(
+        year=year,
+        base_year=base_year,
+        ran=True,
+        ran_at=now,
+        brokers=int(brokers),
+        total_cents=int(total),
+        negative_offset=int(negative),
+        notices=max(int(getattr(notices, "rowcount", 0) or 0), 0),
+        unknown_numbers=[(str(n), int(t)) for n, t in unknown_rows[:MAX_LISTED_UNKNOWN]],
+        unknown_count=len(unknown_rows),
+    )
+
+
+async def distribute_if_due(
+    session: AsyncSession,
+    month_day: tuple[int, int],
+    zone: ZoneInfo,
+    *,
+    now: datetime | None = None,
+) -> DistributionResult | None:
+    """The scheduler's daily (and start-up catch-up) step: distribute this year's budget once
+    the local budget day has come; None before it."""
+    now = now or utcnow()
+    year = due_year(now.astimezone(zone).date(), month_day)
+    if year is None:
+        return None
+    return await distribute_budget(session, year, now=now)

@@ -1,0 +1,220 @@
+"""Import of the FIV new-business figures, the base of the yearly Konzeptrabatt budget (B1).
+
+The file is read as a stream and written in batches, so a million contracts never sit in
+memory or go through the ORM one by one. A re-import replaces the figures of every
+(broker, year) pair the file contains: each pair is deleted the first time it shows up, in
+the same transaction as the new rows, so nothing is ever counted twice.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+from sqlalchemy import delete, insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from store.errors import InvalidInput
+from store.models import FivFigure
+
+HEADER = ("vermittlernummer", "jahr", "sparte", "zugangsart", "beitrag")
+BATCH_SIZE = 10_000
+# Enough to find and fix a broken export; a file full of errors is not listed line by line.
+MAX_LISTED_PROBLEMS = 50
+
+_BROKER_NUMBER = re.compile(r"^[0-9A-Za-z-]{1,32}$")
+# German notation: optional thousands dots in groups of three, optional comma and cents.
+_GERMAN_AMOUNT = re.compile(r"^-?(\d{1,3}(\.\d{3})+|\d+)(,\d{1,2})?$")
+_DELETE_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class FivRow:
+    broker_number: str
+    year: int
+    product: str
+    access_type: int
+    premium_cents: int
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"Zeile {self.line}: {self.reason}"
+
+
+@dataclass
+class FivImportResult:
+    imported: int = 0
+    skipped: list[RowProblem] = field(default_factory=list)  # the first MAX_LISTED_PROBLEMS
+    skipped_total: int = 0
+    pairs: int = 0  # (broker, year) pairs whose figures were replaced
+    years: set[int] = field(default_factory=set)
+
+
+def parse_german_amount(text: str) -> int:
+    """``1.234,56`` → 123456 cents; exact, no float on the way."""
+    value = text.strip()
+    if not _GERMAN_AMOUNT.match(value):
+        raise ValueError(f"Beitrag „{text}“ ist kein Betrag wie 1.234,56")
+    euros = Decimal(value.replace(".", "").replace(",", "."))
+    return int(euros * 100)
+
+
+def parse_row(cells: list[str]) -> FivRow:
+    """One data row; raises ValueError with a German reason naming the bad column."""
+    if len(cells) != len(HEADER):
+        raise ValueError(f"{len(cells)} statt {len(HEADER)} Spalten (Trennzeichen ist „;“)")
+    number, year_text, product, access_text, amount_text = (cell.strip() for cell in cells)
+    if not _BROKER_NUMBER.match(number):
+        raise ValueError(f"Vermittlernummer „{number}“ ist ungültig")
+    if not (year_text.isdigit() and len(year_text) == 4 and 1990 <= int(year_text) <= 2100):
+        raise ValueError(f"Jahr „{year_text}“ ist kein vierstelliges Jahr")
+    if not product or len(product) > 40:
+        raise ValueError("Sparte fehlt oder ist länger als 40 Zeichen")
+    if not (access_text.isdigit() and len(access_text) <= 3):
+        raise ValueError(f"Zugangsart „{access_text}“ ist keine Zahl")
+    return FivRow(
+        broker_number=number,
+        year=int(year_text),
+        product=product,
+        access_type=int(access_text),
+        premium_cents=parse_german_amount(amount_text),
+    )
+
+
+def read_rows(lines: Iterable[str]) -> Iterator[tuple[int, FivRow | RowProblem]]:
+    """Check the header, then yield each data row or its problem with the file's line number."""
+    reader = csv.reader(lines, delimiter=";")
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise InvalidInput("Die Datei ist leer.") from None
+    except csv.Error as error:
+        raise InvalidInput(f"Zeile 1: Kopfzeile nicht lesbar ({error}).") from None
+    names = tuple(cell.strip().lower().lstrip("\ufeff") for cell in header)
+    if names != HEADER:
+        raise InvalidInput(
+            "Zeile 1: Kopfzeile muss „"
+            + ";".join(HEADER)
+            + f"“ lauten, ist aber „{';'.join(header)}“."
+        )
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            yield reader.line_num, RowProblem(reader.line_num, f"nicht lesbar ({error})")
+            continue
+        if not any(cell.strip() for cell in cells):
+            continue
+        try:
+            yield reader.line_num, parse_row(cells)
+        except ValueError as error:
+            yield reader.line_num, RowProblem(reader.line_num, str(error))
+
+
+async def _replace_pairs(session: AsyncSession, pairs: set[tuple[str, int]]) -> None:
+    by_year: dict[int, list[str]] = {}
+    for number, year in pairs:
+        by_year.setdefault(year, []).append(number)
+    for year, numbers in by_year.items():
+        for start in range(0, len(numbers), _DELETE_CHUNK):
+            chunk = numbers[start : start + _DELETE_CHUNK]
+            await session.execute(
+                delete(FivFigure).where(FivFigure.year == year, FivFigure.broker_number.in_(chunk))
+            )
+
+
+async def _write_batch(
+    session: AsyncSession, batch: list[FivRow], seen: set[tuple[str, int]]
+) -> None:
+    new_pairs = {(row.broker_number, row.year) for row in batch} - seen
+    if new_pairs:
+        await _replace_pairs(session, new_pairs)
+        seen.update(new_pairs)
+    # Core executemany: SQLAlchemy sends multi-row VALUES batches, no ORM objects per row.
+    await session.execute(
+        insert(FivFigure),
+        [
+            {
+                "broker_number": row.broker_number,
+                "year": row.year,
+                "product": row.product,
+                "access_type": row.access_type,
+                "premium_cents": row.premium_cents,
+            }
+            for row in batch
+        ],
+    )
+
+
+def _problem_report(problems: list[RowProblem], total: int) -> str:
+    listed = "\n".join(str(problem) for problem in problems[:MAX_LISTED_PROBLEMS])
+    more = total - min(total, MAX_LISTED_PROBLEMS)
+    return listed + (f"\n… und {more} weitere fehlerhafte Zeilen." if more else "")
+
+
+async def import_fiv(
+    session: AsyncSession, lines: Iterable[str], *, skip_invalid: bool = False
+) -> FivImportResult:
+    """Import FIV figures (``vermittlernummer;jahr;sparte;zugangsart;beitrag``).
+
+    All or nothing by default: any bad row raises InvalidInput listing the bad lines, and the
+    caller's transaction rolls back whatever was written. With ``skip_invalid`` the good rows
+    are imported and the bad ones come back in ``result.skipped``.
+    """
+    result = FivImportResult()
+    seen: set[tuple[str, int]] = set()
+    batch: list[FivRow] = []
+    problem_count = 0
+    for _line, parsed in read_rows(lines):
+        if isinstance(parsed, RowProblem):
+            problem_count += 1
+            if len(result.skipped) < MAX_LISTED_PROBLEMS:
+                result.skipped.append(parsed)
+            continue
+        # Once the file is known to be refused, keep reading only to report every bad line.
+        if problem_count and not skip_invalid:
+            continue
+        batch.append(parsed)
+        if len(batch) >= BATCH_SIZE:
+            await _write_batch(session, batch, seen)
+            result.imported += len(batch)
+            batch.clear()
+    if problem_count and not skip_invalid:
+        raise InvalidInput(
+            f"Import abgebrochen, nichts übernommen ({problem_count} fehlerhafte Zeilen):\n"
+            + _problem_report(result.skipped, problem_count)
+        )
+    if batch:
+        await _write_batch(session, batch, seen)
+        result.imported += len(batch)
+    result.pairs = len(seen)
+    result.years = {year for _number, year in seen}
+    result.skipped_total = problem_count
+    return result
+
+
+async def import_fiv_file(
+    session: AsyncSession, path: Path, *, skip_invalid: bool = False
+) -> FivImportResult:
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as stream:
+            return await import_fiv(session, stream, skip_invalid=skip_invalid)
+    except UnicodeDecodeError as error:
+        raise InvalidInput(
+            f"Die Datei ist nicht UTF-8-kodiert (Byte {error.start}). Bitte als UTF-8 exportieren."
+        ) from None
+    except OSError as error:
+        raise InvalidInput(
+            f"Die Datei {path} kann nicht gelesen werden: {error.strerror}."
+        ) from None
