@@ -21,6 +21,8 @@ class Settings(BaseSettings):
 
     # Kept out of the repr: a PostgreSQL URL may carry a password.
     database_url: str = Field(DEFAULT_DATABASE_URL, alias="TENDERBOT_DATABASE_URL", repr=False)
+    # PostgreSQL only: run in this schema instead of the user's default search_path.
+    database_schema: str | None = Field(None, alias="TENDERBOT_DATABASE_SCHEMA")
     slack_bot_token: SecretStr | None = Field(None, alias="SLACK_BOT_TOKEN")
     slack_signing_secret: SecretStr | None = Field(None, alias="SLACK_SIGNING_SECRET")
     slack_app_token: SecretStr | None = Field(None, alias="SLACK_APP_TOKEN")

@@ -34,10 +34,17 @@ def run(coroutine: Coroutine[Any, Any, T]) -> T:
         sys.exit(1)
 
 
-async def in_transaction(
-    settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]
-) -> T:
-    engine = make_engine(settings.database_url)
+def domain_or_exit(make: Callable[[], T]) -> T:
+    """Validate input outside the event loop with the same error handling as ``run``."""
+    try:
+        return make()
+    except DomainError as error:
+        click.echo(f"Fehler: {error.message_de}", err=True)
+        sys.exit(1)
+
+
+async def in_transaction(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    engine = make_engine(settings.database_url, search_path=settings.database_schema)
     sessions: async_sessionmaker[AsyncSession] = make_sessionmaker(engine)
     try:
         async with transaction(sessions) as session:

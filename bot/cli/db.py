@@ -16,7 +16,7 @@ def db() -> None:
 def db_upgrade() -> None:
     settings = settings_or_exit()
     try:
-        upgrade(settings.database_url)
+        upgrade(settings.database_url, search_path=settings.database_schema)
     except (SQLAlchemyError, OSError) as error:
         raise click.ClickException(
             f"migration failed on {settings.database_url_for_logs}: {error}"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from bot.cli import broker as broker_commands
+from bot.cli import budget as budget_commands
 from bot.cli import db as db_commands
 from bot.cli import rabatt as rabatt_command
 
@@ -14,6 +16,8 @@ def cli() -> None:
 
 
 cli.add_command(db_commands.db)
+cli.add_command(broker_commands.broker)
+cli.add_command(budget_commands.budget)
 cli.add_command(rabatt_command.rabatt)
 
 

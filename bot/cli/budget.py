@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import click
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.cli.common import in_transaction, run, settings_or_exit
+from store.brokers import broker_by_number
+from store.budget import Statement, statement
+from store.money import format_eur, from_cents, to_cents
+
+
+@click.group(help="Konzeptrabatt-Budget (Regeln B1–B5).")
+def budget() -> None:
+    pass
+
+
+def _entry_json(entry_statement: Statement) -> list[dict[str, object]]:
+    return [
+        {
+            "id": entry.id,
+            "date": entry.created_at.isoformat(),
+            "kind": entry.kind,
+            "amount": str(from_cents(entry.amount_cents)),
+            "reference": entry.reference,
+            "note": entry.note,
+        }
+        for entry in entry_statement.entries
+    ]
+
+
+@budget.command("show", help="Saldo und letzte Buchungen eines Vermittlers (B5).")
+@click.option("--broker", "number", required=True, help="Vermittlernummer")
+@click.option("--json", "as_json", is_flag=True, help="als JSON ausgeben")
+@click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 1000))
+def budget_show(number: str, as_json: bool, limit: int) -> None:
+    settings = settings_or_exit()
+
+    async def work(session: AsyncSession) -> Statement:
+        broker = await broker_by_number(session, number)
+        return await statement(session, broker.id, limit=limit)
+
+    result = run(in_transaction(settings, work))
+    if as_json:
+        payload = {
+            "broker": number,
+            "balance": str(result.balance),
+            "credit_limit": str(result.credit_limit),
+            "entries": _entry_json(result),
+        }
+        click.echo(json.dumps(payload, ensure_ascii=False))
+        return
+    click.echo(f"Konzeptrabattkonto {number}: {format_eur(to_cents(result.balance))}")
+    if result.credit_limit > Decimal(0):
+        click.echo(f"Kreditrahmen: {format_eur(to_cents(result.credit_limit))}")
+    if not result.entries:
+        click.echo("Noch keine Buchungen.")
+    for entry in result.entries:
+        day = entry.created_at.astimezone(settings.zone).strftime("%d.%m.%Y")
+        label = {"distribution": "Budget", "charge": "Konzeptrabatt", "storno": "Storno"}.get(
+            entry.kind, entry.kind
+        )
+        click.echo(
+            f"{day}  {format_eur(entry.amount_cents):>14}  {label}"
+            + (f"  {entry.reference}" if entry.reference else "")
+        )
