@@ -7,6 +7,10 @@ Pure: no I/O, no Slack. Callers pass account data and the Kombirabatt table in.
                           "tarifjahr=2015 monate=24")
     answer.to_text()   # German, Slack mrkdwn friendly
     answer.to_dict()   # JSON-able
+
+A query that does not parse raises QueryError (a ValueError) with a German message.
+For `konzept`, account data passed as `konzept_balance` / `konzept_credit` wins over
+`saldo=` / `kredit=` in the text; see pricing.service.
 """
 
 from pricing.answer import Answer, Reason

@@ -18,6 +18,7 @@ class Account:
     saldo: Decimal
     kredit: Decimal
     from_account: bool
+    query_overridden: bool = False
 
 
 def answer_konzept(request: KonzeptRequest, account: Account) -> Answer:
@@ -25,6 +26,8 @@ def answer_konzept(request: KonzeptRequest, account: Account) -> Answer:
     notes = [texts.KR_CHECK_BEFORE]
     if account.from_account:
         notes.append(texts.KR_ACCOUNT_USED)
+    if account.query_overridden:
+        notes.append(texts.KR_QUERY_IGNORED)
     available = account.saldo + account.kredit
     rest = account.saldo - request.betrag
     base: dict[str, JSONValue] = {

@@ -83,6 +83,8 @@ def _account(request: KonzeptRequest, balance: Decimal | None, credit: Decimal |
         saldo=saldo,
         kredit=ZERO if kredit is None else kredit,
         from_account=balance is not None or credit is not None,
+        query_overridden=(balance is not None and request.saldo is not None)
+        or (credit is not None and request.kredit is not None),
     )
 
 

@@ -35,9 +35,8 @@ KR_NOT_COVERED = (
     "gedeckt. Der Antrag kann so nicht policiert werden – bitte die Geschäftsstelle "
     "kontaktieren."
 )
-KR_ACCOUNT_USED = (
-    "Saldo und Kredit stammen aus Ihrem Konzeptrabattkonto (Angaben in der Anfrage ignoriert)."
-)
+KR_ACCOUNT_USED = "Saldo bzw. Kredit stammen aus Ihrem Konzeptrabattkonto."
+KR_QUERY_IGNORED = "Saldo/Kredit aus der Anfrage wurden durch die Kontodaten ersetzt."
 KR_CHECK_BEFORE = "Vor jeder Vergabe prüfen, ob das Konzeptrabattkonto gedeckt ist."
 KR_HEAD_OK = "Konzeptrabatt {betrag}: gedeckt"
 KR_HEAD_UNCOVERED = "Konzeptrabatt {betrag}: nicht gedeckt – Geschäftsstelle kontaktieren"

@@ -1,6 +1,7 @@
 """Make `import pricing` find the package, not this test folder.
 
-pytest's default import mode puts `tests/` on sys.path (for tests/conftest.py); from there
+While `tests/` is no package, pytest's default import mode puts it on sys.path (for
+tests/conftest.py); from there
 the folder `tests/pricing/` looks like a namespace package named `pricing`, and namespace
 packages found on sys.path shadow the editable install of the real one. With the
 repository root first on sys.path the real package wins.

@@ -45,13 +45,17 @@ def test_it_never_answers_more_than_the_cap(request: UmstellungRequest) -> None:
 def test_it_never_lets_the_discounted_premium_fall_below_its_floor(
     request: UmstellungRequest,
 ) -> None:
-    # P4c–P4e, before and after rounding to cents.
+    # P4c–P4e, before and after rounding to cents. A premium already below the floor
+    # (e.g. old + 10 % for an old tariff) gets no discount and so stays where it is.
     result = compute_umstellung(request)
     if result.floor is None:
         return
-    assert result.premium_after * (HUNDRED - result.max_percent) / HUNDRED >= result.floor
+    bound = min(result.floor, result.premium_after)
+    assert result.premium_after * (HUNDRED - result.max_percent) / HUNDRED >= bound
     assert result.discounted_premium is not None
-    assert result.discounted_premium >= result.floor
+    assert result.discounted_premium >= bound
+    if result.max_percent > 0:
+        assert result.discounted_premium >= result.floor
     assert result.floor >= request.old_premium
 
 

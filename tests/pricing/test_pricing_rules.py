@@ -101,13 +101,15 @@ def test_it_prefers_the_account_passed_by_the_caller_over_the_query() -> None:
     )
     assert answer.to_dict()["covered"] is False
     assert answer.to_dict()["saldo"] == "100.00"
-    assert any("Konzeptrabattkonto" in note for note in answer.notes)
+    assert any("durch die Kontodaten ersetzt" in note for note in answer.notes)
 
 
 def test_it_needs_no_saldo_in_the_query_when_the_caller_passes_one() -> None:
-    data = answer_query("konzept betrag=50 geschaeft=neu", konzept_balance=Decimal(60)).to_dict()
-    assert data["covered"] is True
-    assert data["kredit"] == "0.00"
+    answer = answer_query("konzept betrag=50 geschaeft=neu", konzept_balance=Decimal(60))
+    assert answer.to_dict()["covered"] is True
+    # An unknown credit limit is never assumed: it counts as 0.
+    assert answer.to_dict()["kredit"] == "0.00"
+    assert not any("ersetzt" in note for note in answer.notes)
 
 
 def test_it_asks_for_saldo_when_nobody_gives_one() -> None:
