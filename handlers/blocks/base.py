@@ -1,0 +1,134 @@
+"""Block Kit building blocks: plain data in, the dict Slack expects out. No API calls.
+
+Every text that came from a user goes through ``escape`` before it lands in a field.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+Block = dict[str, Any]
+
+# Slack renders <!here>, <@U…> and <http://…|…> as mentions and links; &, < and > are the
+# three characters Slack asks to be escaped so user text can never form one.
+_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+# A plain "@here" is harmless unless a client posts with link_names; a zero-width
+# space keeps it from ever becoming a broadcast.
+_BROADCAST = re.compile(r"@(?=(channel|here|everyone)\b)", re.IGNORECASE)
+# Section texts are limited to 3000 characters, plain_text fields to 150/75 characters.
+SECTION_LIMIT = 3000
+
+
+def escape(text: str) -> str:
+    """User text made inert for mrkdwn and plain_text fields."""
+    return _BROADCAST.sub("@\u200b", text.translate(_ESCAPES))
+
+
+def truncate(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def german_date(value: date) -> str:
+    return value.strftime("%d.%m.%Y")
+
+
+def plain(text: str) -> dict[str, Any]:
+    return {"type": "plain_text", "text": text, "emoji": True}
+
+
+def mrkdwn(text: str) -> dict[str, Any]:
+    return {"type": "mrkdwn", "text": text}
+
+
+def header(text: str) -> Block:
+    return {"type": "header", "text": plain(truncate(text, 150))}
+
+
+def section(text: str, *, accessory: Block | None = None, block_id: str | None = None) -> Block:
+    block: Block = {"type": "section", "text": mrkdwn(truncate(text, SECTION_LIMIT))}
+    if accessory is not None:
+        block["accessory"] = accessory
+    if block_id is not None:
+        block["block_id"] = block_id
+    return block
+
+
+def line_sections(lines: Sequence[str]) -> list[Block]:
+    """Lines grouped into as few sections as the 3000-character limit allows."""
+    blocks: list[Block] = []
+    chunk: list[str] = []
+    size = 0
+    for line in lines:
+        line = truncate(line, SECTION_LIMIT)
+        if chunk and size + len(line) + 1 > SECTION_LIMIT:
+            blocks.append(section("\n".join(chunk)))
+            chunk, size = [], 0
+        chunk.append(line)
+        size += len(line) + 1
+    if chunk:
+        blocks.append(section("\n".join(chunk)))
+    return blocks
+
+
+def fields(pairs: Sequence[tuple[str, str]]) -> Block:
+    """Label/value pairs (values already escaped), at most ten per section."""
+    return {
+        "type": "section",
+        "fields": [mrkdwn(truncate(f"*{label}*\n{value}", 2000)) for label, value in pairs[:10]],
+    }
+
+
+def context(text: str) -> Block:
+    return {"type": "context", "elements": [mrkdwn(text)]}
+
+
+def divider() -> Block:
+    return {"type": "divider"}
+
+
+def button(
+    text: str,
+    action_id: str,
+    value: str,
+    *,
+    style: str | None = None,
+    confirm: Block | None = None,
+) -> Block:
+    element: Block = {
+        "type": "button",
+        "text": plain(text),
+        "action_id": action_id,
+        "value": value,
+    }
+    if style is not None:
+        element["style"] = style
+    if confirm is not None:
+        element["confirm"] = confirm
+    return element
+
+
+def confirm_dialog(title: str, text: str, yes: str, no: str = "Abbrechen") -> Block:
+    return {
+        "title": plain(title),
+        "text": mrkdwn(text),
+        "confirm": plain(yes),
+        "deny": plain(no),
+        "style": "danger",
+    }
+
+
+def actions(block_id: str, *elements: Block) -> Block:
+    return {"type": "actions", "block_id": block_id, "elements": list(elements)}
+
+
+def message(text: str, blocks: Sequence[Block]) -> dict[str, Any]:
+    """A message payload; ``text`` is the notification/fallback text (already escaped)."""
+    return {"text": text, "blocks": list(blocks)}
+
+
+def notice(text: str) -> dict[str, Any]:
+    """A one-section reply: confirmations, refusals, errors."""
+    return message(text, [section(text)])

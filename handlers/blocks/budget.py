@@ -1,0 +1,58 @@
+"""The Konzeptrabatt account as the broker sees it (rule B5)."""
+
+from __future__ import annotations
+
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from handlers.blocks.base import Block, context, escape, fields, header, line_sections, message
+from store.budget import Statement
+from store.models import LedgerEntry
+from store.money import format_eur, to_cents
+
+KIND_LABELS = {
+    "distribution": "Budgetzuteilung",
+    "charge": "Konzeptrabatt gewährt",
+    "storno": "Storno ab Beginn (Gutschrift)",
+    "correction": "Korrektur",
+}
+
+
+def entry_line(entry: LedgerEntry, zone: ZoneInfo) -> str:
+    when = entry.created_at.astimezone(zone).strftime("%d.%m.%Y")
+    label = KIND_LABELS.get(entry.kind, entry.kind)
+    sign = "+" if entry.amount_cents > 0 else ""
+    line = f"• {when} · {label} · *{sign}{format_eur(entry.amount_cents)}*"
+    if entry.reference:
+        line += f" · {escape(entry.reference)}"
+    if entry.note:
+        line += f" – _{escape(entry.note)}_"
+    return line
+
+
+def budget_message(statement: Statement, zone: ZoneInfo) -> dict[str, Any]:
+    balance = format_eur(to_cents(statement.balance))
+    available = format_eur(to_cents(statement.balance + statement.credit_limit))
+    blocks: list[Block] = [
+        header("Ihr Konzeptrabattkonto"),
+        fields(
+            [
+                ("Saldo", balance),
+                ("Kreditrahmen", format_eur(to_cents(statement.credit_limit))),
+                ("Verfügbar inkl. Kredit", available),
+            ]
+        ),
+    ]
+    if statement.entries:
+        lines = ["*Letzte Buchungen*"] + [entry_line(entry, zone) for entry in statement.entries]
+        blocks.extend(line_sections(lines))
+    else:
+        blocks.append(context("Noch keine Buchungen."))
+    blocks.append(
+        context(
+            "Das neue Budget wird einmal jährlich zur Jahresmitte zugeteilt (3 % des "
+            "FirmenKonzept-Neugeschäfts des Vorjahres); Restbudget wird übertragen. "
+            "Reicht das Konto nicht, wenden Sie sich an Ihre Geschäftsstelle."
+        )
+    )
+    return message(f"Konzeptrabattkonto: Saldo {balance}, verfügbar {available}", blocks)

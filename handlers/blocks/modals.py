@@ -1,0 +1,130 @@
+"""The modals: start a tender (T1/T2) and add an offer (backoffice)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from handlers.blocks.base import Block, context, escape, plain
+from handlers.requests import (
+    CUSTOMER_BLOCK,
+    DEDUCTIBLE_BLOCK,
+    DESCRIPTION_BLOCK,
+    INPUT_ACTION,
+    INSURER_BLOCK,
+    PREMIUM_BLOCK,
+    PRIOR_CLAIMS_BLOCK,
+    PRODUCT_BLOCK,
+    REASON_BLOCK,
+    VALID_UNTIL_BLOCK,
+)
+from store.products import PRODUCT_LABELS
+
+START_CALLBACK = "tender_start"
+OFFER_CALLBACK = "tender_offer"
+
+
+def _input(
+    block_id: str,
+    label: str,
+    element: Block,
+    *,
+    optional: bool = False,
+    hint: str | None = None,
+) -> Block:
+    block: Block = {
+        "type": "input",
+        "block_id": block_id,
+        "label": plain(label),
+        "element": {**element, "action_id": INPUT_ACTION},
+        "optional": optional,
+    }
+    if hint is not None:
+        block["hint"] = plain(hint)
+    return block
+
+
+def _text_input(placeholder: str, *, multiline: bool = False, max_length: int = 200) -> Block:
+    return {
+        "type": "plain_text_input",
+        "multiline": multiline,
+        "max_length": max_length,
+        "placeholder": plain(placeholder),
+    }
+
+
+def _modal(callback_id: str, title: str, submit: str, blocks: list[Block]) -> dict[str, Any]:
+    return {
+        "type": "modal",
+        "callback_id": callback_id,
+        "title": plain(title),
+        "submit": plain(submit),
+        "close": plain("Abbrechen"),
+        "blocks": blocks,
+    }
+
+
+def start_modal() -> dict[str, Any]:
+    options = [
+        {"text": plain(label), "value": product} for product, label in PRODUCT_LABELS.items()
+    ]
+    blocks: list[Block] = [
+        context(
+            "Die Risikodaten werden mit dem Start eingefroren (T3). Spätere Änderungen teilen "
+            "Sie dem Backoffice als Nachricht mit."
+        ),
+        _input(
+            PRODUCT_BLOCK,
+            "Sparte",
+            {"type": "static_select", "placeholder": plain("Sparte wählen"), "options": options},
+        ),
+        _input(CUSTOMER_BLOCK, "Kunde", _text_input("z. B. Bäckerei Korn GmbH")),
+        _input(
+            DEDUCTIBLE_BLOCK,
+            "Selbstbeteiligung (€)",
+            _text_input("z. B. 1.000", max_length=20),
+            optional=True,
+        ),
+        _input(
+            PRIOR_CLAIMS_BLOCK,
+            "Vorschäden",
+            _text_input(
+                "z. B. keine, oder: 2024 Leitungswasser 3.200 €", multiline=True, max_length=2000
+            ),
+        ),
+        _input(
+            DESCRIPTION_BLOCK,
+            "Risikobeschreibung",
+            _text_input(
+                "Betriebsart, Mitarbeiter, Versicherungssummen …", multiline=True, max_length=4000
+            ),
+        ),
+        _input(
+            REASON_BLOCK,
+            "Grund für weitere Angebote",
+            _text_input("Warum weitere Angebote?", multiline=True, max_length=2000),
+            optional=True,
+            hint="Pflicht, wenn für diese Sparte schon Angebote aus dem Tarifrechner vorliegen.",
+        ),
+    ]
+    return _modal(START_CALLBACK, "Ausschreibung starten", "Starten", blocks)
+
+
+def offer_modal(reference: str, customer_name: str, product: str) -> dict[str, Any]:
+    blocks: list[Block] = [
+        context(f"*{reference}* · {escape(product)} für {escape(customer_name)}"),
+        _input(INSURER_BLOCK, "Versicherer", _text_input("z. B. Allianz")),
+        _input(PREMIUM_BLOCK, "Jahresbeitrag (€)", _text_input("z. B. 1.234,50", max_length=20)),
+        _input(
+            VALID_UNTIL_BLOCK,
+            "Gültig bis",
+            {"type": "datepicker", "placeholder": plain("Datum wählen")},
+        ),
+    ]
+    view = _modal(OFFER_CALLBACK, "Angebot einstellen", "Einstellen", blocks)
+    view["private_metadata"] = reference
+    return view
+
+
+def field_errors(errors: dict[str, str]) -> dict[str, Any]:
+    """The ack body that shows each message next to its input block."""
+    return {"response_action": "errors", "errors": errors}

@@ -1,0 +1,148 @@
+"""Tender cards (backoffice channel and broker DM) and the tender list."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from handlers.blocks.base import (
+    Block,
+    actions,
+    button,
+    confirm_dialog,
+    context,
+    divider,
+    escape,
+    fields,
+    header,
+    line_sections,
+    message,
+    section,
+)
+from store.models import Broker, Tender
+from store.money import format_eur, to_cents
+from store.products import product_label
+from store.tenders import OPEN, STATUS_LABELS
+
+OFFER_OPEN_ACTION = "tender_offer_open"
+QUERY_OPEN_ACTION = "tender_query_open"
+NO_OFFERS_ACTION = "tender_no_offers"
+CARD_ACTIONS_BLOCK = "tender_card_actions"
+
+
+def status_label(tender: Tender) -> str:
+    return STATUS_LABELS.get(tender.status, tender.status)
+
+
+def deductible_text(risk: dict[str, Any]) -> str:
+    raw = risk.get("deductible")
+    if raw is None or raw == "":
+        return "keine"
+    return format_eur(to_cents(Decimal(str(raw))))
+
+
+def risk_fields(tender: Tender) -> list[tuple[str, str]]:
+    """The risk exactly as frozen at start (rule T3)."""
+    risk = tender.risk
+    return [
+        ("Kunde", escape(tender.customer_name)),
+        ("Sparte", product_label(tender.product_line.product)),
+        ("Selbstbeteiligung", deductible_text(risk)),
+        ("Vorschäden", escape(str(risk.get("prior_claims", "")))),
+    ]
+
+
+def _risk_blocks(tender: Tender) -> list[Block]:
+    blocks = [
+        fields(risk_fields(tender)),
+        section(f"*Risikobeschreibung*\n{escape(str(tender.risk.get('description', '')))}"),
+    ]
+    if tender.reason:
+        blocks.append(section(f"*Grund für weitere Angebote*\n{escape(tender.reason)}"))
+    return blocks
+
+
+def backoffice_card(tender: Tender, broker: Broker) -> dict[str, Any]:
+    """Rule T5: the backoffice learns of the tender with the frozen risk data."""
+    reference = tender.reference
+    blocks: list[Block] = [
+        header(f"Ausschreibung {reference}"),
+        section(
+            f"*{escape(broker.name)}* (Vermittler {escape(broker.number)}) bittet um Angebote."
+            f"\nStatus: *{status_label(tender)}*"
+        ),
+        *_risk_blocks(tender),
+        context(
+            "Die Risikodaten sind eingefroren (T3). Rückfragen an den Vermittler "
+            "schreiben Sie im Thread dieser Nachricht."
+        ),
+    ]
+    if tender.status == OPEN:
+        blocks.append(
+            actions(
+                CARD_ACTIONS_BLOCK,
+                button("Angebot einstellen", OFFER_OPEN_ACTION, reference, style="primary"),
+                button("Rückfrage stellen", QUERY_OPEN_ACTION, reference),
+                button(
+                    "Keine Angebote",
+                    NO_OFFERS_ACTION,
+                    reference,
+                    style="danger",
+                    confirm=confirm_dialog(
+                        "Keine Angebote?",
+                        f"Der Vermittler erfährt, dass für {reference} kein Versicherer "
+                        "anbieten konnte. Die Ausschreibung wird damit abgeschlossen.",
+                        "Ja, melden",
+                    ),
+                ),
+            )
+        )
+    text = (
+        f"Neue Ausschreibung {reference} von {escape(broker.name)}: "
+        f"{product_label(tender.product_line.product)} für {escape(tender.customer_name)}"
+    )
+    return message(text, blocks)
+
+
+def broker_card(tender: Tender) -> dict[str, Any]:
+    """Rule T4: the request confirmation with the reference."""
+    reference = tender.reference
+    blocks: list[Block] = [
+        header(f"Anfragebestätigung {reference}"),
+        section(
+            f"Ihre Ausschreibung *{reference}* ist beim Backoffice eingegangen. "
+            "Sobald Angebote vorliegen, erhalten Sie eine Nachricht und eine E-Mail."
+            f"\nStatus: *{status_label(tender)}*"
+        ),
+        *_risk_blocks(tender),
+        context(
+            f"Angebote ansehen: `/angebote {reference}` · Verlauf: `/verlauf {reference}` · "
+            "Rückfragen des Backoffice erscheinen im Thread dieser Nachricht."
+        ),
+    ]
+    text = (
+        f"Anfragebestätigung {reference}: {product_label(tender.product_line.product)} "
+        f"für {escape(tender.customer_name)}"
+    )
+    return message(text, blocks)
+
+
+def tender_list(tenders: Sequence[Tender], *, backoffice: bool) -> dict[str, Any]:
+    title = "Offene Ausschreibungen" if backoffice else "Ihre Ausschreibungen"
+    if not tenders:
+        empty = (
+            "Zurzeit gibt es keine offenen Ausschreibungen."
+            if backoffice
+            else "Sie haben noch keine Ausschreibung gestartet. Neue Ausschreibung: "
+            "`/ausschreibung`"
+        )
+        return message(empty, [header(title), section(empty)])
+    lines = [
+        f"• *{tender.reference}* – {product_label(tender.product_line.product)} für "
+        f"{escape(tender.customer_name)} – _{status_label(tender)}_"
+        for tender in tenders
+    ]
+    blocks: list[Block] = [header(title), *line_sections(lines)]
+    blocks += [divider(), context("Angebote: `/angebote AS-…` · Verlauf: `/verlauf AS-…`")]
+    return message(f"{title}: {len(tenders)}", blocks)

@@ -1,0 +1,84 @@
+"""Modal submissions: every empty or unreadable field is named next to its input."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from handlers.requests import FormErrors, NewOffer, parse_offer_form, parse_start_form
+
+
+def text(value: str) -> dict[str, Any]:
+    return {"value": {"type": "plain_text_input", "value": value}}
+
+
+def start_values(**overrides: dict[str, Any]) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "product": {
+            "value": {"type": "static_select", "selected_option": {"value": "haftpflicht"}}
+        },
+        "customer": text("Bäckerei Korn GmbH"),
+        "deductible": text("1.000"),
+        "prior_claims": text("keine"),
+        "description": text("Backstube mit Café"),
+        "reason": {"value": {"type": "plain_text_input", "value": None}},
+    }
+    values.update(overrides)
+    return values
+
+
+def test_it_reads_a_complete_start_form() -> None:
+    request = parse_start_form(start_values())
+    assert request.product == "haftpflicht"
+    assert request.customer_name == "Bäckerei Korn GmbH"
+    assert request.risk.deductible == Decimal("1000")
+    assert request.reason is None
+
+
+def test_it_names_every_empty_required_field_of_the_start_form() -> None:
+    values = start_values(
+        product={"value": {"type": "static_select", "selected_option": None}},
+        customer=text("  "),
+        prior_claims=text(""),
+        description=text(""),
+        deductible=text("viel"),
+    )
+    with pytest.raises(FormErrors) as caught:
+        parse_start_form(values)
+    assert caught.value.errors == {
+        "product": "Bitte eine Sparte wählen.",
+        "customer": "Bitte den Kunden angeben.",
+        "prior_claims": "Bitte die Vorschäden angeben (oder „keine“).",
+        "description": "Bitte das Risiko beschreiben.",
+        "deductible": "„viel“ ist kein Betrag für Selbstbeteiligung. "
+        "Beispiel: 1.234,50 oder 1234.50 €",
+    }
+
+
+def test_it_reads_an_offer_form_with_a_datepicker() -> None:
+    values = {
+        "insurer": text("Allianz"),
+        "premium": text("1.234,50 €"),
+        "valid_until": {"value": {"type": "datepicker", "selected_date": "2026-12-31"}},
+    }
+    assert parse_offer_form("AS-2026-0001", values) == NewOffer(
+        "AS-2026-0001", "Allianz", Decimal("1234.50"), date(2026, 12, 31)
+    )
+
+
+def test_it_names_every_empty_field_of_the_offer_form() -> None:
+    values = {
+        "insurer": text(""),
+        "premium": text(""),
+        "valid_until": {"value": {"type": "datepicker", "selected_date": None}},
+    }
+    with pytest.raises(FormErrors) as caught:
+        parse_offer_form("AS-2026-0001", values)
+    assert caught.value.errors == {
+        "insurer": "Bitte den Versicherer angeben.",
+        "premium": "Bitte den Jahresbeitrag angeben.",
+        "valid_until": "Bitte angeben, bis wann das Angebot gilt.",
+    }

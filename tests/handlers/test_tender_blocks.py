@@ -1,0 +1,297 @@
+"""Tender cards, offer overview and tender list, compared as whole Block Kit dicts."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from handlers.blocks.offers import offers_message
+from handlers.blocks.tenders import backoffice_card, broker_card, tender_list
+from store.models import Broker, Offer, Tender
+from store.tenders import OfferOverview
+from tests.handlers.conftest import make_tender
+
+NBSP = "\xa0"
+
+
+def plain(text: str) -> dict[str, object]:
+    return {"type": "plain_text", "text": text, "emoji": True}
+
+
+def test_it_shows_the_backoffice_the_frozen_risk_with_three_buttons(
+    anna_broker: Broker,
+) -> None:
+    """Rules T5, T3; user text is escaped."""
+    tender = make_tender(reason="Kunde will <Vergleich>")
+    assert backoffice_card(tender, anna_broker) == {
+        "text": "Neue Ausschreibung AS-2026-0001 von Anna Adler: Betriebshaftpflicht für "
+        "Bäckerei &lt;Korn&gt; &amp; Söhne",
+        "blocks": [
+            {"type": "header", "text": plain("Ausschreibung AS-2026-0001")},
+            {
+                "type": "section",
+                "text": {
+                    "type": "mrkdwn",
+                    "text": "*Anna Adler* (Vermittler 4711) bittet um Angebote.\nStatus: *läuft*",
+                },
+            },
+            {
+                "type": "section",
+                "fields": [
+                    {"type": "mrkdwn", "text": "*Kunde*\nBäckerei &lt;Korn&gt; &amp; Söhne"},
+                    {"type": "mrkdwn", "text": "*Sparte*\nBetriebshaftpflicht"},
+                    {"type": "mrkdwn", "text": f"*Selbstbeteiligung*\n1.000,00{NBSP}€"},
+                    {"type": "mrkdwn", "text": "*Vorschäden*\nkeine"},
+                ],
+            },
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": "*Risikobeschreibung*\nBackstube"},
+            },
+            {
+                "type": "section",
+                "text": {
+                    "type": "mrkdwn",
+                    "text": "*Grund für weitere Angebote*\nKunde will &lt;Vergleich&gt;",
+                },
+            },
+            {
+                "type": "context",
+                "elements": [
+                    {
+                        "type": "mrkdwn",
+                        "text": "Die Risikodaten sind eingefroren (T3). Rückfragen an den "
+                        "Vermittler schreiben Sie im Thread dieser Nachricht.",
+                    }
+                ],
+            },
+            {
+                "type": "actions",
+                "block_id": "tender_card_actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "text": plain("Angebot einstellen"),
+                        "action_id": "tender_offer_open",
+                        "value": "AS-2026-0001",
+                        "style": "primary",
+                    },
+                    {
+                        "type": "button",
+                        "text": plain("Rückfrage stellen"),
+                        "action_id": "tender_query_open",
+                        "value": "AS-2026-0001",
+                    },
+                    {
+                        "type": "button",
+                        "text": plain("Keine Angebote"),
+                        "action_id": "tender_no_offers",
+                        "value": "AS-2026-0001",
+                        "style": "danger",
+                        "confirm": {
+                            "title": plain("Keine Angebote?"),
+                            "text": {
+                                "type": "mrkdwn",
+                                "text": "Der Vermittler erfährt, dass für AS-2026-0001 kein "
+                                "Versicherer anbieten konnte. Die Ausschreibung wird damit "
+                                "abgeschlossen.",
+                            },
+                            "confirm": plain("Ja, melden"),
+                            "deny": plain("Abbrechen"),
+                            "style": "danger",
+                        },
+                    },
+                ],
+            },
+        ],
+    }
+
+
+def test_it_drops_the_buttons_from_a_finished_tender_card(anna_broker: Broker) -> None:
+    """Rule T9: after „keine Angebote“ nothing is left to do on the card."""
+    card = backoffice_card(make_tender(status="no_offers"), anna_broker)
+    assert [block["type"] for block in card["blocks"]] == [
+        "header",
+        "section",
+        "section",
+        "section",
+        "context",
+    ]
+    assert card["blocks"][1]["text"]["text"].endswith("Status: *keine Angebote*")
+
+
+def test_it_confirms_the_request_to_the_broker_with_the_reference(tender: Tender) -> None:
+    """Rule T4."""
+    card = broker_card(tender)
+    assert card["text"] == (
+        "Anfragebestätigung AS-2026-0001: Betriebshaftpflicht für Bäckerei &lt;Korn&gt; &amp; Söhne"
+    )
+    assert card["blocks"][0] == {"type": "header", "text": plain("Anfragebestätigung AS-2026-0001")}
+    assert card["blocks"][1] == {
+        "type": "section",
+        "text": {
+            "type": "mrkdwn",
+            "text": "Ihre Ausschreibung *AS-2026-0001* ist beim Backoffice eingegangen. Sobald "
+            "Angebote vorliegen, erhalten Sie eine Nachricht und eine E-Mail.\nStatus: *läuft*",
+        },
+    }
+    assert card["blocks"][-1] == {
+        "type": "context",
+        "elements": [
+            {
+                "type": "mrkdwn",
+                "text": "Angebote ansehen: `/angebote AS-2026-0001` · Verlauf: "
+                "`/verlauf AS-2026-0001` · Rückfragen des Backoffice erscheinen im Thread "
+                "dieser Nachricht.",
+            }
+        ],
+    }
+    assert all(block["type"] != "actions" for block in card["blocks"])
+
+
+def test_it_marks_tender_offers_apart_from_calculator_offers(
+    tender: Tender, allianz: Offer, hdi_expired: Offer, calculator_offer: Offer
+) -> None:
+    """Rules T7, T8, T10: marker, validity, a select button except on expired offers."""
+    overview = OfferOverview(
+        tender=tender, calculator=[calculator_offer], from_tender=[allianz, hdi_expired]
+    )
+    assert offers_message(overview, today=date(2026, 11, 23), broker_view=True) == {
+        "text": "Angebote zu AS-2026-0001: Betriebshaftpflicht für Bäckerei &lt;Korn&gt; "
+        "&amp; Söhne",
+        "blocks": [
+            {"type": "header", "text": plain("Angebote zu AS-2026-0001")},
+            {
+                "type": "section",
+                "text": {
+                    "type": "mrkdwn",
+                    "text": "Betriebshaftpflicht für *Bäckerei &lt;Korn&gt; &amp; Söhne* · "
+                    "Status: *läuft*",
+                },
+            },
+            {"type": "divider"},
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": "*Angebote aus der Ausschreibung*"},
+            },
+            {
+                "type": "section",
+                "text": {
+                    "type": "mrkdwn",
+                    "text": f"🟢 aus Ausschreibung · *Allianz* – 1.234,50{NBSP}€ Jahresbeitrag\n"
+                    "gültig bis 31.12.2026",
+                },
+                "accessory": {
+                    "type": "button",
+                    "text": plain("Auswählen"),
+                    "action_id": "offer_select",
+                    "value": "AS-2026-0001|7",
+                    "style": "primary",
+                },
+            },
+            {
+                "type": "section",
+                "text": {
+                    "type": "mrkdwn",
+                    "text": f"🟢 aus Ausschreibung · *HDI* – 999,00{NBSP}€ Jahresbeitrag\n"
+                    "gültig bis 01.11.2026 – _abgelaufen_",
+                },
+            },
+            {"type": "divider"},
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": "*Angebote aus dem Tarifrechner*"},
+            },
+            {
+                "type": "section",
+                "text": {
+                    "type": "mrkdwn",
+                    "text": f"⚪ Tarifrechner · *Tarifrechner AG* – 1.500,00{NBSP}€ Jahresbeitrag",
+                },
+                "accessory": {
+                    "type": "button",
+                    "text": plain("Auswählen"),
+                    "action_id": "offer_select",
+                    "value": "AS-2026-0001|3",
+                    "style": "primary",
+                },
+            },
+            {
+                "type": "context",
+                "elements": [
+                    {
+                        "type": "mrkdwn",
+                        "text": "Abgelaufene Angebote können nicht ausgewählt werden – bitten Sie "
+                        "das Backoffice im Thread Ihrer Anfragebestätigung, den Versicherer zu "
+                        "kontaktieren (T10).",
+                    }
+                ],
+            },
+        ],
+    }
+
+
+def test_it_shows_the_selected_offer_without_buttons(tender: Tender, allianz: Offer) -> None:
+    tender.status = "selected"
+    tender.selected_offer_id = allianz.id
+    overview = OfferOverview(tender=tender, calculator=[], from_tender=[allianz])
+    blocks = offers_message(overview, today=date(2026, 11, 23), broker_view=True)["blocks"]
+    assert blocks[4] == {
+        "type": "section",
+        "text": {
+            "type": "mrkdwn",
+            "text": f"🟢 aus Ausschreibung · *Allianz* – 1.234,50{NBSP}€ Jahresbeitrag\n"
+            "gültig bis 31.12.2026\n✅ *ausgewählt*",
+        },
+    }
+    assert blocks[6] == {
+        "type": "section",
+        "text": {
+            "type": "mrkdwn",
+            "text": "*Angebote aus dem Tarifrechner*\n_Keine Angebote aus dem Tarifrechner._",
+        },
+    }
+
+
+def test_it_gives_the_backoffice_no_select_buttons(tender: Tender, allianz: Offer) -> None:
+    """Rule T8: selecting is the broker's step."""
+    overview = OfferOverview(tender=tender, calculator=[], from_tender=[allianz])
+    blocks = offers_message(overview, today=date(2026, 11, 23), broker_view=False)["blocks"]
+    assert not any("accessory" in block for block in blocks)
+
+
+def test_it_lists_tenders_with_their_status(tender: Tender) -> None:
+    assert tender_list([tender], backoffice=False) == {
+        "text": "Ihre Ausschreibungen: 1",
+        "blocks": [
+            {"type": "header", "text": plain("Ihre Ausschreibungen")},
+            {
+                "type": "section",
+                "text": {
+                    "type": "mrkdwn",
+                    "text": "• *AS-2026-0001* – Betriebshaftpflicht für Bäckerei &lt;Korn&gt; "
+                    "&amp; Söhne – _läuft_",
+                },
+            },
+            {"type": "divider"},
+            {
+                "type": "context",
+                "elements": [
+                    {
+                        "type": "mrkdwn",
+                        "text": "Angebote: `/angebote AS-…` · Verlauf: `/verlauf AS-…`",
+                    }
+                ],
+            },
+        ],
+    }
+
+
+def test_it_says_so_when_a_broker_has_no_tenders() -> None:
+    text = "Sie haben noch keine Ausschreibung gestartet. Neue Ausschreibung: `/ausschreibung`"
+    assert tender_list([], backoffice=False) == {
+        "text": text,
+        "blocks": [
+            {"type": "header", "text": plain("Ihre Ausschreibungen")},
+            {"type": "section", "text": {"type": "mrkdwn", "text": text}},
+        ],
+    }
