@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.cli.common import in_transaction, run, settings_or_exit
 from store.brokers import broker_by_number
 from store.budget import Statement, statement
+from store.distribution import DistributionResult, distribute_budget
 from store.money import format_eur, from_cents, to_cents
 
 
@@ -65,4 +66,35 @@ def budget_show(number: str, as_json: bool, limit: int) -> None:
         click.echo(
             f"{day}  {format_eur(entry.amount_cents):>14}  {label}"
             + (f"  {entry.reference}" if entry.reference else "")
+        )
+
+
+@budget.command("distribute", help="Jahresbudget von Hand verteilen (B1–B3); nur einmal pro Jahr.")
+@click.option("--year", required=True, type=click.IntRange(2000, 2100), help="Budgetjahr")
+def budget_distribute(year: int) -> None:
+    settings = settings_or_exit()
+
+    async def work(session: AsyncSession) -> DistributionResult:
+        return await distribute_budget(session, year)
+
+    result = run(in_transaction(settings, work))
+    if not result.ran:
+        when = (
+            result.ran_at.astimezone(settings.zone).strftime("%d.%m.%Y %H:%M")
+            if result.ran_at
+            else "?"
+        )
+        click.echo(f"Das Budget {year} wurde bereits am {when} verteilt – nichts gebucht.")
+        return
+    click.echo(
+        f"Budget {year} verteilt: {result.brokers} Vermittler, zusammen "
+        f"{format_eur(result.total_cents)} (3 % des Neugeschäfts {result.base_year}); "
+        f"{result.negative_offset} negative Salden verrechnet, {result.notices} Benachrichtigungen."
+    )
+    if result.unknown_count:
+        numbers = ", ".join(number for number, _total in result.unknown_numbers)
+        click.echo(
+            f"{result.unknown_count} Vermittlernummern aus den FIV-Zahlen sind unbekannt und "
+            f"wurden nicht bedacht: {numbers}",
+            err=True,
         )

@@ -7,7 +7,9 @@ import click
 from bot.cli import broker as broker_commands
 from bot.cli import budget as budget_commands
 from bot.cli import db as db_commands
+from bot.cli import fiv as fiv_commands
 from bot.cli import rabatt as rabatt_command
+from bot.cli import scheduler as scheduler_command
 
 
 @click.group(help="tenderbot – der Ausschreibungs-Schalter in Slack und E-Mail.")
@@ -19,6 +21,8 @@ cli.add_command(db_commands.db)
 cli.add_command(broker_commands.broker)
 cli.add_command(budget_commands.budget)
 cli.add_command(rabatt_command.rabatt)
+cli.add_command(fiv_commands.fiv)
+cli.add_command(scheduler_command.scheduler)
 
 
 def main() -> None:

@@ -1,0 +1,91 @@
+"""`tenderbot scheduler`: the background schedule on its own, until Ctrl-C."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+
+import click
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.cli.common import run, settings_or_exit
+from bot.scheduler import build_scheduler, run_daily_steps
+from bot.settings import Settings
+from store.db import make_engine, make_sessionmaker
+from store.money import format_eur
+
+
+async def _serve(settings: Settings) -> None:
+    engine = make_engine(settings.database_url)
+    sessions = make_sessionmaker(engine)
+    scheduler = build_scheduler(settings, sessions)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        # Not available on every platform; Ctrl-C then ends the loop with KeyboardInterrupt.
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(signum, stop.set)
+    scheduler.start()
+    click.echo(
+        f"Zeitplan läuft ({settings.timezone}, Budget-Stichtag {settings.budget_day}, "
+        f"Erinnerungen {', '.join(map(str, settings.reminder_days))} Tage vorher). "
+        "Beenden mit Strg+C."
+    )
+    for job in scheduler.get_jobs():
+        click.echo(f"  {job.name}: {job.trigger}")
+    try:
+        await stop.wait()
+    finally:
+        scheduler.shutdown(wait=False)
+        await engine.dispose()
+        click.echo("Zeitplan beendet.")
+
+
+async def _once(settings: Settings) -> list[str]:
+    engine = make_engine(settings.database_url)
+    try:
+        budget, reminders, followup = await run_daily_steps(settings, make_sessionmaker(engine))
+    finally:
+        await engine.dispose()
+    lines: list[str] = []
+    if budget is None:
+        lines.append(f"Budget: Stichtag {settings.budget_day} noch nicht erreicht.")
+    elif budget.ran:
+        lines.append(
+            f"Budget {budget.year}: {budget.brokers} Vermittler, {format_eur(budget.total_cents)}."
+        )
+    else:
+        lines.append(f"Budget {budget.year}: bereits verteilt.")
+    lines.append(f"Ablauf-Erinnerungen: {reminders.offers} Angebote.")
+    lines.append(
+        "Nachfassen: " + (", ".join(followup.references) if followup.queued else "nichts fällig.")
+    )
+    return lines
+
+
+@click.command(help="Zeitplan starten: Budget (B1–B3), Erinnerungen (T10), Nachfassen (T9).")
+@click.option(
+    "--once",
+    is_flag=True,
+    help="Die fälligen Tagesschritte einmal ausführen und beenden (z. B. aus cron).",
+)
+def scheduler(once: bool) -> None:
+    settings = settings_or_exit()
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+    try:
+        if once:
+            for line in run(_once(settings)):
+                click.echo(line)
+            return
+        with contextlib.suppress(KeyboardInterrupt):
+            run(_serve(settings))
+    except SQLAlchemyError as error:
+        raise click.ClickException(
+            f"scheduler stopped, database {settings.database_url_for_logs}: "
+            f"{type(error).__name__}: {error.args[0] if error.args else error}"
+        ) from None

@@ -1,0 +1,203 @@
+"""The background schedule: yearly budget (B1–B3), expiry reminders (T10), backoffice
+follow-up (T9) and the outbox, wired onto one APScheduler 3 ``AsyncIOScheduler``.
+
+Nothing here decides a rule: each step opens one transaction and calls the store service.
+Every step is safe to run more often than planned (job_runs row, outbox dedupe keys), so
+several replicas may run this schedule and a restart simply runs the due steps again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime, time
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.settings import Settings
+from store.db import transaction
+from store.distribution import DistributionResult, distribute_if_due
+from store.money import format_eur
+from store.reminders import (
+    FollowupResult,
+    ReminderResult,
+    backoffice_followup,
+    remind_expiring_offers,
+)
+from store.types import utcnow
+
+log = logging.getLogger("tenderbot.scheduler")
+
+Step = Callable[[], Awaitable[object]]
+
+# Local (settings.timezone) wall-clock times; the cron triggers keep them across DST changes.
+DISTRIBUTION_TIME = time(0, 5)
+REMINDER_TIME = time(8, 0)
+
+DISTRIBUTION_JOB = "budget_distribution"
+EXPIRY_JOB = "offer_expiry_reminders"
+FOLLOWUP_JOB = "backoffice_followup"
+FLUSH_JOB = "outbox_flush"
+RECOVERY_JOB = "outbox_lease_recovery"
+
+JOB_DEFAULTS: dict[str, Any] = {
+    # A step that was missed (loop busy, laptop asleep) runs once, not once per missed slot.
+    "coalesce": True,
+    "max_instances": 1,
+    "misfire_grace_time": 6 * 3600,
+}
+
+
+async def run_budget_distribution(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    now: datetime | None = None,
+) -> DistributionResult | None:
+    async with transaction(sessions) as session:
+        result = await distribute_if_due(session, settings.budget_month_day, settings.zone, now=now)
+    if result is not None and result.ran:
+        log.info(
+            "budget %s distributed: %s brokers, %s in total, %s negative balances offset, "
+            "%s notices, %s unknown broker numbers in the FIV figures of %s",
+            result.year,
+            result.brokers,
+            format_eur(result.total_cents),
+            result.negative_offset,
+            result.notices,
+            result.unknown_count,
+            result.base_year,
+        )
+        if result.unknown_numbers:
+            log.warning(
+                "FIV figures %s without a broker (not credited): %s",
+                result.base_year,
+                ", ".join(number for number, _total in result.unknown_numbers),
+            )
+    return result
+
+
+async def run_expiry_reminders(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    now: datetime | None = None,
+) -> ReminderResult:
+    today = (now or utcnow()).astimezone(settings.zone).date()
+    async with transaction(sessions) as session:
+        result = await remind_expiring_offers(session, today, settings.reminder_days)
+    if result.offers:
+        log.info("expiry reminders queued for %s offers (%s rows)", result.offers, result.rows)
+    return result
+
+
+async def run_backoffice_followup(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    now: datetime | None = None,
+) -> FollowupResult:
+    async with transaction(sessions) as session:
+        result = await backoffice_followup(
+            session,
+            now or utcnow(),
+            settings.zone,
+            workdays=settings.followup_workdays,
+            channel=settings.backoffice_channel,
+        )
+    if result.queued:
+        log.info("backoffice follow-up queued for %s", ", ".join(result.references))
+    return result
+
+
+async def run_daily_steps(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    now: datetime | None = None,
+) -> tuple[DistributionResult | None, ReminderResult, FollowupResult]:
+    """All date-driven steps once, for ``tenderbot scheduler --once`` and start-up."""
+    return (
+        await run_budget_distribution(settings, sessions, now),
+        await run_expiry_reminders(settings, sessions, now),
+        await run_backoffice_followup(settings, sessions, now),
+    )
+
+
+def _catch_up(now: datetime, at: time) -> dict[str, Any]:
+    """Run at start as well if today's slot has passed: the process may have been down."""
+    return {"next_run_time": now} if now.time() >= at else {}
+
+
+def build_scheduler(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    outbox_flush: Step | None = None,
+    lease_recovery: Step | None = None,
+    flush_seconds: float = 10,
+    recovery_seconds: float = 60,
+    now: datetime | None = None,
+) -> AsyncIOScheduler:
+    """The schedule, not yet started: call ``.start()`` inside the running event loop.
+
+    ``outbox_flush`` / ``lease_recovery`` are the notifications worker's steps (e.g.
+    ``lambda: flush_outbox(sessions, notifiers)``); without them the outbox is left to
+    whoever else runs the worker.
+    """
+    zone = settings.zone
+    now = (now or utcnow()).astimezone(zone)
+    scheduler = AsyncIOScheduler(timezone=zone, job_defaults=JOB_DEFAULTS)
+
+    async def distribution() -> None:
+        await run_budget_distribution(settings, sessions)
+
+    async def expiry() -> None:
+        await run_expiry_reminders(settings, sessions)
+
+    async def followup() -> None:
+        await run_backoffice_followup(settings, sessions)
+
+    scheduler.add_job(
+        distribution,
+        CronTrigger(hour=DISTRIBUTION_TIME.hour, minute=DISTRIBUTION_TIME.minute, timezone=zone),
+        id=DISTRIBUTION_JOB,
+        name="Konzeptrabatt-Budget (B1–B3)",
+        # Always at start: the step itself knows whether the budget day has come (catch-up).
+        next_run_time=now,
+    )
+    scheduler.add_job(
+        expiry,
+        CronTrigger(hour=REMINDER_TIME.hour, minute=REMINDER_TIME.minute, timezone=zone),
+        id=EXPIRY_JOB,
+        name="Ablauf-Erinnerungen (T10)",
+        **_catch_up(now, REMINDER_TIME),
+    )
+    scheduler.add_job(
+        followup,
+        CronTrigger(
+            day_of_week="mon-fri",
+            hour=REMINDER_TIME.hour,
+            minute=REMINDER_TIME.minute,
+            timezone=zone,
+        ),
+        id=FOLLOWUP_JOB,
+        name="Backoffice-Nachfassen (T9)",
+        **_catch_up(now, REMINDER_TIME),
+    )
+    if outbox_flush is not None:
+        scheduler.add_job(
+            outbox_flush,
+            IntervalTrigger(seconds=flush_seconds, timezone=zone),
+            id=FLUSH_JOB,
+            name="Outbox senden",
+            next_run_time=now,
+        )
+    if lease_recovery is not None:
+        scheduler.add_job(
+            lease_recovery,
+            IntervalTrigger(seconds=recovery_seconds, timezone=zone),
+            id=RECOVERY_JOB,
+            name="Outbox-Leases freigeben",
+        )
+    return scheduler
