@@ -1,0 +1,43 @@
+"""Sending what the outbox holds: e-mail (SMTP or .eml files) and Slack messages.
+
+Services only enqueue rows (store.outbox); this package renders and delivers them.
+Callers use ``flush_outbox``/``drain_outbox`` and ``recover_leases`` with the notifiers
+that bot/notifiers.py assembles from the settings.
+"""
+
+from notifications.admin import list_unsent, requeue_dead
+from notifications.contract import Delivery, Notifier, TransportError
+from notifications.local_sink import LocalSinkNotifier
+from notifications.render import TEMPLATES, Rendered, RenderError, render
+from notifications.retry import RetryPolicy
+from notifications.slack_dm import SlackDmNotifier
+from notifications.smtp import SmtpConfig, SmtpNotifier
+from notifications.worker import (
+    FlushResult,
+    RecoveredLeases,
+    drain_outbox,
+    flush_outbox,
+    recover_leases,
+)
+
+__all__ = [
+    "TEMPLATES",
+    "Delivery",
+    "FlushResult",
+    "LocalSinkNotifier",
+    "Notifier",
+    "RecoveredLeases",
+    "RenderError",
+    "Rendered",
+    "RetryPolicy",
+    "SlackDmNotifier",
+    "SmtpConfig",
+    "SmtpNotifier",
+    "TransportError",
+    "drain_outbox",
+    "flush_outbox",
+    "list_unsent",
+    "recover_leases",
+    "render",
+    "requeue_dead",
+]

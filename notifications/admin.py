@@ -1,0 +1,43 @@
+"""What an operator does with the outbox: look at stuck rows and requeue a dead one."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from store.errors import InvalidInput, NotFound
+from store.models import OutboxRow
+from store.types import utcnow
+
+
+async def list_unsent(
+    session: AsyncSession, statuses: Sequence[str] = ("pending", "dead"), limit: int = 200
+) -> list[OutboxRow]:
+    rows = await session.scalars(
+        select(OutboxRow)
+        .where(OutboxRow.status.in_(list(statuses)))
+        .order_by(OutboxRow.status, OutboxRow.next_attempt_at, OutboxRow.id)
+        .limit(limit)
+    )
+    return list(rows)
+
+
+async def requeue_dead(session: AsyncSession, row_id: int) -> OutboxRow:
+    """Give a dead-lettered row a fresh set of attempts, due now (same Message-ID)."""
+    row = await session.get(OutboxRow, row_id, with_for_update=True)
+    if row is None:
+        raise NotFound(f"Es gibt keinen Outbox-Eintrag {row_id}.")
+    if row.status != "dead":
+        raise InvalidInput(
+            f"Outbox-Eintrag {row_id} ist nicht im Dead-Letter (Status: {row.status}); "
+            "nur tote Einträge können neu eingereiht werden."
+        )
+    row.status = "pending"
+    row.attempts = 0
+    row.next_attempt_at = utcnow()
+    row.lease_until = None
+    row.last_error = f"requeued by operator; before: {row.last_error or '-'}"[:2000]
+    await session.flush()
+    return row

@@ -1,0 +1,137 @@
+"""E-mail over SMTP with aiosmtplib: one connection per flush, reopened if it drops."""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+
+import aiosmtplib
+
+from notifications.contract import Delivery, TransportError
+from notifications.email_message import UnsafeHeader, build_email
+from store.types import utcnow
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    """Plain values; bot/notifiers.py builds this from the settings."""
+
+    host: str
+    port: int = 25
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    starttls_required: bool = True
+    mail_from: str = "tenderbot@localhost"
+    timeout: float = 30.0
+    # Port 465 speaks TLS from the first byte instead of upgrading with STARTTLS.
+    implicit_tls: bool = False
+    # Tests and private relays pass their own CA; None means the system trust store.
+    tls_context: ssl.SSLContext | None = field(default=None, repr=False, compare=False)
+
+
+def _is_permanent(code: int) -> bool:
+    return 500 <= code < 600
+
+
+class SmtpNotifier:
+    channel = "email"
+
+    def __init__(self, config: SmtpConfig) -> None:
+        self.config = config
+        self._client: aiosmtplib.SMTP | None = None
+
+    def _new_client(self) -> aiosmtplib.SMTP:
+        config = self.config
+        return aiosmtplib.SMTP(
+            hostname=config.host,
+            port=config.port,
+            username=config.username,
+            password=config.password,
+            timeout=config.timeout,
+            use_tls=config.implicit_tls,
+            # True refuses a server without STARTTLS; False never upgrades.
+            start_tls=False if config.implicit_tls else config.starttls_required,
+            tls_context=config.tls_context,
+        )
+
+    async def _connected(self) -> aiosmtplib.SMTP:
+        if self._client is not None and self._client.is_connected:
+            return self._client
+        await self.close()
+        client = self._new_client()
+        try:
+            await client.connect()
+        except aiosmtplib.SMTPAuthenticationError as error:
+            # Wrong credentials are the operator's to fix; the e-mail itself is fine.
+            raise TransportError(
+                f"SMTP login refused by {self.config.host}: {error.code} {error.message}"
+            ) from error
+        except aiosmtplib.SMTPException as error:
+            raise TransportError(
+                f"SMTP connection to {self.config.host}:{self.config.port} failed: {error}"
+            ) from error
+        except OSError as error:
+            raise TransportError(
+                f"SMTP connection to {self.config.host}:{self.config.port} failed: {error}"
+            ) from error
+        self._client = client
+        return client
+
+    async def notify(self, delivery: Delivery) -> None:
+        try:
+            message = build_email(
+                delivery.rendered,
+                sender=self.config.mail_from,
+                recipient=delivery.recipient,
+                message_id=delivery.message_id,
+                date=utcnow(),
+            )
+        except UnsafeHeader as error:
+            raise TransportError(str(error), permanent=True) from error
+        # A server may drop an idle connection between two flushes: reconnect once.
+        for reconnects_left in (1, 0):
+            client = await self._connected()
+            try:
+                await self._send(client, message, delivery.recipient)
+                return
+            except aiosmtplib.SMTPServerDisconnected as error:
+                await self.close()
+                if not reconnects_left:
+                    raise TransportError(
+                        f"SMTP server {self.config.host} closed the connection: {error}"
+                    ) from error
+
+    async def _send(self, client: aiosmtplib.SMTP, message: EmailMessage, recipient: str) -> None:
+        try:
+            await client.send_message(message, sender=self.config.mail_from, recipients=[recipient])
+        except aiosmtplib.SMTPServerDisconnected:
+            raise
+        except aiosmtplib.SMTPRecipientsRefused as error:
+            refused = error.recipients[0]
+            raise TransportError(
+                f"recipient {recipient} refused: {refused.code} {refused.message}",
+                permanent=_is_permanent(refused.code),
+            ) from error
+        except aiosmtplib.SMTPSenderRefused as error:
+            # A refused sender address fails for every e-mail alike: retry, do not bury rows.
+            raise TransportError(
+                f"sender {self.config.mail_from} refused: {error.code} {error.message}"
+            ) from error
+        except aiosmtplib.SMTPResponseException as error:
+            raise TransportError(
+                f"SMTP error {error.code} {error.message}",
+                permanent=_is_permanent(error.code),
+            ) from error
+        except (aiosmtplib.SMTPException, OSError) as error:
+            await self.close()
+            raise TransportError(f"SMTP delivery to {self.config.host} failed: {error}") from error
+
+    async def close(self) -> None:
+        client, self._client = self._client, None
+        if client is None or not client.is_connected:
+            return
+        try:
+            await client.quit()
+        except (aiosmtplib.SMTPException, OSError):
+            client.close()
