@@ -8,6 +8,7 @@ from bot.cli import broker as broker_commands
 from bot.cli import budget as budget_commands
 from bot.cli import db as db_commands
 from bot.cli import fiv as fiv_commands
+from bot.cli import outbox as outbox_commands
 from bot.cli import rabatt as rabatt_command
 from bot.cli import scheduler as scheduler_command
 
@@ -22,6 +23,7 @@ cli.add_command(broker_commands.broker)
 cli.add_command(budget_commands.budget)
 cli.add_command(rabatt_command.rabatt)
 cli.add_command(fiv_commands.fiv)
+cli.add_command(outbox_commands.outbox)
 cli.add_command(scheduler_command.scheduler)
 
 

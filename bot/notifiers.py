@@ -1,0 +1,61 @@
+"""Assemble the outbox notifiers from the settings (the only place that knows both)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.settings import Settings
+from notifications import LocalSinkNotifier, Notifier, SlackDmNotifier, SmtpConfig, SmtpNotifier
+from notifications.local_sink import DEFAULT_DIRECTORY
+
+SLACK_DEFAULT_API = "https://slack.com/api/"
+
+
+def smtp_config(settings: Settings) -> SmtpConfig | None:
+    """None without SMTP_HOST: e-mails then go to .eml files instead."""
+    if not settings.smtp_host:
+        return None
+    return SmtpConfig(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        username=settings.smtp_username,
+        password=(settings.smtp_password.get_secret_value() if settings.smtp_password else None),
+        starttls_required=settings.starttls_required,
+        mail_from=settings.mail_from,
+        implicit_tls=settings.smtp_port == 465,
+    )
+
+
+def slack_client_for(settings: Settings) -> AsyncWebClient | None:
+    """A Web API client for the bot token, pointed at SLACK_API_URL (the local Slack) if set."""
+    if settings.slack_bot_token is None:
+        return None
+    base_url = settings.slack_api_url or SLACK_DEFAULT_API
+    if not base_url.endswith("/"):
+        base_url += "/"
+    return AsyncWebClient(token=settings.slack_bot_token.get_secret_value(), base_url=base_url)
+
+
+def build_notifiers(
+    settings: Settings,
+    slack_client: AsyncWebClient | None,
+    *,
+    eml_directory: Path = DEFAULT_DIRECTORY,
+) -> list[Notifier]:
+    """E-mail always (SMTP, or .eml files without SMTP_HOST); Slack when there is a client.
+
+    Without a Slack client the Slack rows simply stay pending until a process with one
+    flushes them.
+    """
+    config = smtp_config(settings)
+    email: Notifier = (
+        SmtpNotifier(config)
+        if config is not None
+        else LocalSinkNotifier(eml_directory, mail_from=settings.mail_from)
+    )
+    notifiers = [email]
+    if slack_client is not None:
+        notifiers.append(SlackDmNotifier(slack_client))
+    return notifiers
