@@ -82,7 +82,7 @@ async def remind_expiring_offers(
         .order_by(Offer.valid_until, Offer.id)
     )
     offers = rows = 0
-    for offer, tender, product, broker, opened_at in found.tuples():
+    for offer, tender, product, broker, opened_at in found:
         assert offer.valid_until is not None  # filtered above
         days_left = (offer.valid_until - today).days
         lead = reached_lead(days_left, lead_days)
@@ -164,7 +164,7 @@ async def backoffice_followup(
         .order_by(Tender.created_at, Tender.id)
     )
     listed: list[dict[str, Any]] = []
-    for tender, product, broker in found.tuples():
+    for tender, product, broker in found:
         started = tender.created_at.astimezone(zone).date()
         waiting = workdays_since(started, today)
         if waiting < workdays:

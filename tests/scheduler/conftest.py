@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
 
+import pytest
+import time_machine
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.settings import Settings, load_settings
 from store.db import transaction
 from store.fiv import FivImportResult, import_fiv
-from store.models import BudgetAccount, LedgerEntry, OutboxRow
+from store.models import Broker, BudgetAccount, LedgerEntry, Offer, OutboxRow, Tender
+from store.tenders import add_offer
+from tests.conftest import BACKOFFICE_CHANNEL
+from tests.store.helpers import BERND_ACTOR, started_tender
 
 HEADER = "vermittlernummer;jahr;sparte;zugangsart;beitrag"
+BERLIN = ZoneInfo("Europe/Berlin")
 
 
 def fiv_text(*rows: str) -> list[str]:
@@ -44,3 +54,46 @@ async def outbox(sessions: async_sessionmaker[AsyncSession], template: str) -> S
             select(OutboxRow).where(OutboxRow.template == template).order_by(OutboxRow.id)
         )
         return rows.all()
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    """Defaults of the issue: budget day 1 July, reminders 7 and 1 days, follow-up after 5."""
+    return load_settings(
+        TENDERBOT_DATABASE_URL=database_url,
+        TENDERBOT_BACKOFFICE_CHANNEL=BACKOFFICE_CHANNEL,
+        TENDERBOT_TIMEZONE="Europe/Berlin",
+        TENDERBOT_BUDGET_DAY="07-01",
+        TENDERBOT_REMINDER_DAYS="7,1",
+        TENDERBOT_FOLLOWUP_WORKDAYS=5,
+    )
+
+
+def berlin(year: int, month: int, day: int, hour: int = 8, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=BERLIN)
+
+
+async def tender_with_offer(
+    sessions: async_sessionmaker[AsyncSession],
+    broker: Broker,
+    *,
+    started: datetime,
+    valid_until: date | None,
+    customer_name: str = "Bäckerei Korn GmbH",
+) -> tuple[Tender, Offer | None]:
+    """Broker starts a tender at ``started``; backoffice Bernd adds Allianz's offer."""
+    with time_machine.travel(started, tick=False):
+        tender = await started_tender(sessions, broker, customer_name=customer_name)
+        if valid_until is None:
+            return tender, None
+        async with transaction(sessions) as session:
+            offer = await add_offer(
+                session,
+                BERND_ACTOR,
+                tender.reference,
+                insurer="Allianz",
+                premium=Decimal("1234.50"),
+                valid_until=valid_until,
+                today=started.date(),
+            )
+    return tender, offer
