@@ -1,0 +1,91 @@
+"""`/rabatt` (P1–P5 with the broker's real account), `/budget` (B5) and `/verlauf` (M4)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+
+from handlers.blocks.base import escape, notice
+from handlers.blocks.budget import budget_message
+from handlers.blocks.help import help_message
+from handlers.blocks.history import history_message
+from handlers.context import Respond, acting, is_help, reply, replying
+from handlers.deps import Deps
+from handlers.parsing import parse_reference
+from pricing import KombiRateTable, QueryError, answer_query
+from store.budget import statement
+from store.conversation import history
+
+RABATT_COMMAND = "/rabatt"
+BUDGET_COMMAND = "/budget"
+HISTORY_COMMAND = "/verlauf"
+BUDGET_ONLY_BROKERS = (
+    "Ein Konzeptrabattkonto hat jeder Vermittler für sich; das Backoffice hat keins. "
+    "Kontostände verwaltet der Betrieb mit `tenderbot budget`."
+)
+
+
+def register(app: AsyncApp, deps: Deps) -> None:
+    # Parsed once: a broken rate file is reported at start-up, not at the first query.
+    kombi_table = KombiRateTable.from_toml(deps.kombi_rates_toml) if deps.kombi_rates_toml else None
+
+    @app.command(RABATT_COMMAND)
+    async def rabatt(ack: AsyncAck, command: dict[str, Any], respond: Respond) -> None:
+        await ack()
+        user_id, text = command["user_id"], command.get("text", "")
+
+        async def work() -> None:
+            balance: Decimal | None = None
+            credit: Decimal | None = None
+            async with acting(deps, user_id) as unit:
+                if unit.actor.broker_id is not None:
+                    account = await statement(unit.session, unit.actor.broker_id, limit=0)
+                    balance, credit = account.balance, account.credit_limit
+            try:
+                answer = answer_query(
+                    text, konzept_balance=balance, konzept_credit=credit, kombi_table=kombi_table
+                )
+            except QueryError as error:
+                await reply(respond, escape(str(error)))
+                return
+            await respond(**notice(escape(answer.to_text())), response_type="ephemeral")
+
+        await replying(respond, f"{RABATT_COMMAND} by {user_id}", work)
+
+    @app.command(BUDGET_COMMAND)
+    async def budget(ack: AsyncAck, command: dict[str, Any], respond: Respond) -> None:
+        await ack()
+        user_id, text = command["user_id"], command.get("text", "")
+
+        async def work() -> None:
+            if is_help(text):
+                await respond(**help_message(BUDGET_COMMAND), response_type="ephemeral")
+                return
+            async with acting(deps, user_id) as unit:
+                if unit.actor.broker_id is None:
+                    await reply(respond, BUDGET_ONLY_BROKERS)
+                    return
+                account = await statement(unit.session, unit.actor.broker_id)
+                message = budget_message(account, deps.zone)
+            await respond(**message, response_type="ephemeral")
+
+        await replying(respond, f"{BUDGET_COMMAND} by {user_id}", work)
+
+    @app.command(HISTORY_COMMAND)
+    async def verlauf(ack: AsyncAck, command: dict[str, Any], respond: Respond) -> None:
+        await ack()
+        user_id, text = command["user_id"], command.get("text", "")
+
+        async def work() -> None:
+            if is_help(text) or not text.strip():
+                await respond(**help_message(HISTORY_COMMAND), response_type="ephemeral")
+                return
+            reference = parse_reference(text)
+            async with acting(deps, user_id) as unit:
+                messages = await history(unit.session, unit.actor, reference)
+                message = history_message(reference, messages, deps.zone)
+            await respond(**message, response_type="ephemeral")
+
+        await replying(respond, f"{HISTORY_COMMAND} by {user_id}", work)

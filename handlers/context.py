@@ -1,0 +1,84 @@
+"""The plumbing every listener shares: who is acting, one transaction, German replies.
+
+A listener acks first, then runs its work through ``replying``: domain refusals and bad
+input become the service's German sentence, anything unexpected is logged with the
+request's context and answered with an apology, never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.blocks.base import escape, notice
+from handlers.deps import Deps
+from handlers.parsing import InputError, normalise_key
+from store.actors import Actor, resolve_actor
+from store.db import transaction
+from store.errors import DomainError
+
+logger = logging.getLogger(__name__)
+
+Respond = Callable[..., Awaitable[Any]]
+
+TECHNICAL_ERROR = (
+    "Das hat leider nicht geklappt – ein technischer Fehler ist aufgetreten. "
+    "Bitte versuchen Sie es gleich noch einmal; wir sehen uns den Fehler an."
+)
+HELP_WORDS = frozenset({"hilfe", "help", "?"})
+
+
+@dataclass
+class Unit:
+    """One unit of work for one Slack user: the open session and who they are."""
+
+    session: AsyncSession
+    actor: Actor
+
+
+@asynccontextmanager
+async def acting(deps: Deps, slack_user_id: str) -> AsyncIterator[Unit]:
+    """Resolve the actor and hold one transaction; raises NotABroker for strangers."""
+    async with transaction(deps.sessions) as session:
+        actor = await resolve_actor(session, slack_user_id, deps.backoffice_users)
+        yield Unit(session=session, actor=actor)
+
+
+def today(deps: Deps) -> date:
+    """Validity dates are calendar days where the desk works, not UTC days."""
+    return datetime.now(deps.zone).date()
+
+
+def user_message(error: DomainError | InputError) -> str:
+    return escape(error.message_de)
+
+
+def split_subcommand(text: str) -> tuple[str, str]:
+    head, _, rest = text.strip().partition(" ")
+    return normalise_key(head), rest.strip()
+
+
+def is_help(text: str) -> bool:
+    return normalise_key(text) in HELP_WORDS
+
+
+async def reply(respond: Respond, text: str) -> None:
+    """An ephemeral answer to the user who asked (text already escaped)."""
+    await respond(**notice(text), response_type="ephemeral", replace_original=False)
+
+
+async def replying(respond: Respond, what: str, work: Callable[[], Awaitable[None]]) -> None:
+    """Run ``work``; turn refusals and failures into an ephemeral German reply."""
+    try:
+        await work()
+    except (DomainError, InputError) as error:
+        await reply(respond, user_message(error))
+    except Exception:
+        logger.exception("%s failed", what)
+        await reply(respond, TECHNICAL_ERROR)

@@ -1,0 +1,79 @@
+"""The App Home tab (`app_home_opened` → `views.publish`)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.blocks.home import (
+    HOME_LIMIT,
+    BackofficeHome,
+    BrokerHome,
+    OpenTender,
+    backoffice_home,
+    broker_home,
+    stranger_home,
+)
+from handlers.context import acting, today
+from handlers.deps import Deps
+from store.actors import Actor
+from store.budget import statement
+from store.errors import NotABroker
+from store.models import Offer
+from store.tenders import list_tenders, offer_overview
+
+logger = logging.getLogger(__name__)
+
+
+async def _open_tenders(
+    session: AsyncSession, actor: Actor
+) -> tuple[list[OpenTender], list[tuple[str, Offer]]]:
+    """Open tenders with their offer counts, and all their offers (newest first)."""
+    open_tenders: list[OpenTender] = []
+    offers: list[tuple[str, Offer]] = []
+    for tender in await list_tenders(session, actor, open_only=True, limit=HOME_LIMIT):
+        overview = await offer_overview(session, actor, tender.reference)
+        open_tenders.append(OpenTender(tender, len(overview.from_tender)))
+        offers.extend(
+            (tender.reference, offer) for offer in overview.from_tender + overview.calculator
+        )
+    offers.sort(key=lambda item: item[1].id, reverse=True)
+    return open_tenders, offers
+
+
+async def home_view(deps: Deps, slack_user_id: str) -> dict[str, Any]:
+    try:
+        async with acting(deps, slack_user_id) as unit:
+            open_tenders, offers = await _open_tenders(unit.session, unit.actor)
+            if unit.actor.broker_id is None:
+                return backoffice_home(BackofficeHome(open_tenders))
+            account = await statement(unit.session, unit.actor.broker_id, limit=0)
+            data = BrokerHome(
+                name=unit.actor.name,
+                open_tenders=open_tenders,
+                newest_offers=offers,
+                balance=account.balance,
+                credit_limit=account.credit_limit,
+            )
+    except NotABroker as error:
+        return stranger_home(error.message_de)
+    return broker_home(data, today=today(deps))
+
+
+async def publish_home(client: AsyncWebClient, deps: Deps, slack_user_id: str) -> None:
+    try:
+        await client.views_publish(user_id=slack_user_id, view=await home_view(deps, slack_user_id))
+    except Exception:
+        logger.exception("publishing the home tab of %s failed", slack_user_id)
+
+
+def register(app: AsyncApp, deps: Deps) -> None:
+    @app.event("app_home_opened")
+    async def home_opened(event: dict[str, Any], client: AsyncWebClient) -> None:
+        if event.get("tab", "home") != "home":
+            return
+        await publish_home(client, deps, event["user"])

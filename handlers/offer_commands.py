@@ -1,0 +1,230 @@
+"""Offers: `/angebote` with „Auswählen“ (T7, T8), `/angebot` and the card buttons (T9)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from handlers.blocks.base import escape
+from handlers.blocks.help import help_message
+from handlers.blocks.modals import OFFER_CALLBACK, field_errors, offer_modal
+from handlers.blocks.offers import SELECT_ACTION, offers_message, parse_select_value
+from handlers.blocks.tenders import NO_OFFERS_ACTION, OFFER_OPEN_ACTION
+from handlers.cards import refresh_backoffice_card, tell_broker
+from handlers.context import (
+    TECHNICAL_ERROR,
+    Respond,
+    acting,
+    is_help,
+    reply,
+    replying,
+    today,
+)
+from handlers.deps import Deps
+from handlers.parsing import parse_reference
+from handlers.requests import (
+    INSURER_BLOCK,
+    PREMIUM_BLOCK,
+    VALID_UNTIL_BLOCK,
+    FormErrors,
+    NewOffer,
+    parse_offer_form,
+    parse_offer_text,
+)
+from store.actors import require_backoffice
+from store.errors import DomainError
+from store.models import Broker, Offer, Tender
+from store.money import format_eur
+from store.products import product_label
+from store.tenders import (
+    add_offer,
+    broker_of,
+    get_tender,
+    mark_no_offers,
+    offer_overview,
+    select_offer,
+)
+
+logger = logging.getLogger(__name__)
+
+OFFERS_COMMAND = "/angebote"
+OFFER_COMMAND = "/angebot"
+ADD_OFFERS = "Angebote einstellen"
+NO_OFFERS_TEXT = (
+    "Für Ihre Ausschreibung *{reference}* konnte leider kein Versicherer ein Angebot abgeben. "
+    "Sie können eine neue Ausschreibung mit angepasstem Risiko starten, z. B. "
+    "`/ausschreibung neu … vorige={reference}`."
+)
+
+
+def offer_added_text(tender: Tender, offer: Offer) -> str:
+    return (
+        f"Angebot von *{escape(offer.insurer)}* ({format_eur(offer.premium_cents)}) für "
+        f"{tender.reference} eingestellt. Der Vermittler wird per Slack und E-Mail "
+        "benachrichtigt."
+    )
+
+
+def _offer_block_for(error: DomainError) -> str:
+    # add_offer reports all three fields with one error class; its message names the field.
+    if "Jahresbeitrag" in error.message_de:
+        return PREMIUM_BLOCK
+    if "gültig" in error.message_de or "abgelaufen" in error.message_de:
+        return VALID_UNTIL_BLOCK
+    return INSURER_BLOCK
+
+
+async def _add(deps: Deps, user_id: str, new: NewOffer) -> tuple[Tender, Offer, Broker]:
+    async with acting(deps, user_id) as unit:
+        offer = await add_offer(
+            unit.session,
+            unit.actor,
+            new.reference,
+            insurer=new.insurer,
+            premium=new.premium,
+            valid_until=new.valid_until,
+            today=today(deps),
+        )
+        tender = await get_tender(unit.session, unit.actor, new.reference)
+        return tender, offer, await broker_of(unit.session, tender)
+
+
+async def _open_offer_modal(
+    client: AsyncWebClient, deps: Deps, user_id: str, reference: str, trigger_id: str
+) -> None:
+    async with acting(deps, user_id) as unit:
+        require_backoffice(unit.actor, ADD_OFFERS)
+        tender = await get_tender(unit.session, unit.actor, reference)
+        view = offer_modal(
+            tender.reference, tender.customer_name, product_label(tender.product_line.product)
+        )
+    await client.views_open(trigger_id=trigger_id, view=view)
+
+
+def register(app: AsyncApp, deps: Deps) -> None:
+    @app.command(OFFERS_COMMAND)
+    async def angebote(ack: AsyncAck, command: dict[str, Any], respond: Respond) -> None:
+        await ack()
+        user_id, text = command["user_id"], command.get("text", "")
+
+        async def work() -> None:
+            if is_help(text) or not text.strip():
+                await respond(**help_message(OFFERS_COMMAND), response_type="ephemeral")
+                return
+            reference = parse_reference(text)
+            async with acting(deps, user_id) as unit:
+                overview = await offer_overview(unit.session, unit.actor, reference)
+                message = offers_message(
+                    overview, today=today(deps), broker_view=not unit.actor.is_backoffice
+                )
+            await respond(**message, response_type="ephemeral")
+
+        await replying(respond, f"{OFFERS_COMMAND} by {user_id}", work)
+
+    @app.action(SELECT_ACTION)
+    async def select(
+        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: Respond
+    ) -> None:
+        await ack()
+        user_id = body["user"]["id"]
+
+        async def work() -> None:
+            reference, offer_id = parse_select_value(action["value"])
+            async with acting(deps, user_id) as unit:
+                await select_offer(unit.session, unit.actor, reference, offer_id, today=today(deps))
+                overview = await offer_overview(unit.session, unit.actor, reference)
+                message = offers_message(overview, today=today(deps), broker_view=True)
+            await respond(**message, response_type="ephemeral", replace_original=True)
+
+        await replying(respond, f"selecting an offer by {user_id}", work)
+
+    @app.command(OFFER_COMMAND)
+    async def angebot(
+        ack: AsyncAck, command: dict[str, Any], respond: Respond, client: AsyncWebClient
+    ) -> None:
+        await ack()
+        user_id, text = command["user_id"], command.get("text", "")
+
+        async def work() -> None:
+            if is_help(text) or not text.strip():
+                await respond(**help_message(OFFER_COMMAND), response_type="ephemeral")
+                return
+            parsed = parse_offer_text(text)
+            if isinstance(parsed, str):
+                await _open_offer_modal(client, deps, user_id, parsed, command["trigger_id"])
+                return
+            tender, offer, broker = await _add(deps, user_id, parsed)
+            await reply(respond, offer_added_text(tender, offer))
+            await refresh_backoffice_card(client, deps, tender, broker)
+
+        await replying(respond, f"{OFFER_COMMAND} by {user_id}", work)
+
+    @app.action(OFFER_OPEN_ACTION)
+    async def offer_open(
+        ack: AsyncAck,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        respond: Respond,
+        client: AsyncWebClient,
+    ) -> None:
+        await ack()
+        user_id = body["user"]["id"]
+
+        async def work() -> None:
+            reference = parse_reference(action["value"])
+            await _open_offer_modal(client, deps, user_id, reference, body["trigger_id"])
+
+        await replying(respond, f"opening the offer modal by {user_id}", work)
+
+    @app.view(OFFER_CALLBACK)
+    async def offer_submitted(
+        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        user_id = body["user"]["id"]
+        try:
+            new = parse_offer_form(view["private_metadata"], view["state"]["values"])
+            tender, offer, broker = await _add(deps, user_id, new)
+        except FormErrors as errors:
+            await ack(**field_errors(errors.errors))
+            return
+        except DomainError as error:
+            await ack(**field_errors({_offer_block_for(error): error.message_de}))
+            return
+        except Exception:
+            logger.exception("adding an offer from the modal by %s failed", user_id)
+            await ack(**field_errors({INSURER_BLOCK: TECHNICAL_ERROR}))
+            return
+        await ack()
+        await refresh_backoffice_card(client, deps, tender, broker)
+        try:
+            await client.chat_postEphemeral(
+                channel=deps.backoffice_channel, user=user_id, text=offer_added_text(tender, offer)
+            )
+        except Exception:
+            logger.exception("confirming the offer for %s failed", tender.reference)
+
+    @app.action(NO_OFFERS_ACTION)
+    async def no_offers(
+        ack: AsyncAck,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        respond: Respond,
+        client: AsyncWebClient,
+    ) -> None:
+        await ack()
+        user_id = body["user"]["id"]
+
+        async def work() -> None:
+            reference = parse_reference(action["value"])
+            async with acting(deps, user_id) as unit:
+                tender = await mark_no_offers(unit.session, unit.actor, reference)
+                broker = await broker_of(unit.session, tender)
+            await refresh_backoffice_card(client, deps, tender, broker)
+            await tell_broker(
+                client, broker, tender.reference, NO_OFFERS_TEXT.format(reference=tender.reference)
+            )
+
+        await replying(respond, f"marking no offers by {user_id}", work)

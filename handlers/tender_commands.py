@@ -1,0 +1,128 @@
+"""`/ausschreibung`: start a tender (modal or text) and list tenders (rules T1–T5)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from handlers.blocks.help import help_message
+from handlers.blocks.modals import START_CALLBACK, field_errors, start_modal
+from handlers.blocks.tenders import tender_list
+from handlers.cards import post_cards
+from handlers.context import (
+    TECHNICAL_ERROR,
+    Respond,
+    acting,
+    is_help,
+    reply,
+    replying,
+    split_subcommand,
+)
+from handlers.deps import Deps
+from handlers.parsing import InputError
+from handlers.requests import (
+    DESCRIPTION_BLOCK,
+    PRODUCT_BLOCK,
+    REASON_BLOCK,
+    FormErrors,
+    parse_start_form,
+    parse_start_text,
+)
+from store.errors import DomainError
+from store.models import Broker, Tender
+from store.tenders import StartTender, broker_of, list_tenders, start_tender
+
+logger = logging.getLogger(__name__)
+
+COMMAND = "/ausschreibung"
+UNKNOWN = (
+    "„{word}“ kenne ich bei /ausschreibung nicht. Möglich sind: (nichts) für das Formular, "
+    "`neu …`, `liste` oder `hilfe`."
+)
+BACKOFFICE_CANNOT_START = (
+    "Eine Ausschreibung startet der Vermittler. Offene Ausschreibungen: `/ausschreibung liste`"
+)
+# Which input shows a service refusal: the reason for T2, the product line for a running
+# tender, the risk description for anything else.
+ERROR_BLOCKS = {"reason_required": REASON_BLOCK, "already_done": PRODUCT_BLOCK}
+
+
+def started_text(tender: Tender) -> str:
+    return (
+        f"Ihre Ausschreibung *{tender.reference}* ist gestartet. Die Anfragebestätigung "
+        "steht in Ihrer Direktnachricht von tenderbot; Rückfragen des Backoffice kommen "
+        "in deren Thread."
+    )
+
+
+async def start(deps: Deps, user_id: str, request: StartTender) -> tuple[Tender, Broker]:
+    async with acting(deps, user_id) as unit:
+        tender = await start_tender(unit.session, unit.actor, request)
+        return tender, await broker_of(unit.session, tender)
+
+
+def register(app: AsyncApp, deps: Deps) -> None:
+    @app.command(COMMAND)
+    async def ausschreibung(
+        ack: AsyncAck, command: dict[str, Any], respond: Respond, client: AsyncWebClient
+    ) -> None:
+        await ack()
+        user_id = command["user_id"]
+        word, rest = split_subcommand(command.get("text", ""))
+
+        async def work() -> None:
+            if is_help(word):
+                await respond(**help_message(COMMAND), response_type="ephemeral")
+            elif word == "":
+                await open_start_modal(client, deps, user_id, command["trigger_id"], respond)
+            elif word == "liste":
+                async with acting(deps, user_id) as unit:
+                    tenders = await list_tenders(
+                        unit.session, unit.actor, open_only=unit.actor.is_backoffice
+                    )
+                    message = tender_list(tenders, backoffice=unit.actor.is_backoffice)
+                await respond(**message, response_type="ephemeral")
+            elif word == "neu":
+                tender, broker = await start(deps, user_id, parse_start_text(rest))
+                await reply(respond, started_text(tender))
+                await post_cards(client, deps, tender, broker)
+            else:
+                raise InputError(UNKNOWN.format(word=word))
+
+        await replying(respond, f"{COMMAND} by {user_id}", work)
+
+    @app.view(START_CALLBACK)
+    async def start_submitted(
+        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        user_id = body["user"]["id"]
+        try:
+            request = parse_start_form(view["state"]["values"])
+            tender, broker = await start(deps, user_id, request)
+        except FormErrors as errors:
+            await ack(**field_errors(errors.errors))
+            return
+        except DomainError as error:
+            block = ERROR_BLOCKS.get(error.code, DESCRIPTION_BLOCK)
+            await ack(**field_errors({block: error.message_de}))
+            return
+        except Exception:
+            logger.exception("starting a tender from the modal by %s failed", user_id)
+            await ack(**field_errors({DESCRIPTION_BLOCK: TECHNICAL_ERROR}))
+            return
+        await ack()
+        await post_cards(client, deps, tender, broker)
+
+
+async def open_start_modal(
+    client: AsyncWebClient, deps: Deps, user_id: str, trigger_id: str, respond: Respond
+) -> None:
+    async with acting(deps, user_id) as unit:
+        backoffice = unit.actor.is_backoffice
+    if backoffice:
+        await reply(respond, BACKOFFICE_CANNOT_START)
+        return
+    await client.views_open(trigger_id=trigger_id, view=start_modal())
