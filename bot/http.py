@@ -1,0 +1,85 @@
+"""Serving the Slack app over HTTP: ``POST /slack/events`` and ``GET /healthz``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import web
+from alembic.runtime.migration import MigrationContext
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+from sqlalchemy import Connection, text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.settings import Settings
+from store.migrate import heads
+
+logger = logging.getLogger("tenderbot.http")
+
+EVENTS_PATH = "/slack/events"
+HEALTH_TIMEOUT_SECONDS = 2.0
+SESSIONS_KEY = web.AppKey("sessions", async_sessionmaker[AsyncSession])
+BOLT_KEY = web.AppKey("bolt", AsyncApp)
+
+
+def build_web_app(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], app: AsyncApp
+) -> web.Application:
+    # Slack bodies are small; file contents never pass through this endpoint.
+    web_app = web.Application(client_max_size=1024 * 1024)
+    web_app[SESSIONS_KEY] = sessions
+    web_app[BOLT_KEY] = app
+    web_app.router.add_post(EVENTS_PATH, _slack_events)
+    web_app.router.add_get("/healthz", _healthz)
+    return web_app
+
+
+async def _slack_events(request: web.Request) -> web.Response:
+    bolt = request.app[BOLT_KEY]
+    bolt_response = await bolt.async_dispatch(await to_bolt_request(request))
+    return await to_aiohttp_response(bolt_response)
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    sessions = request.app[SESSIONS_KEY]
+    try:
+        async with asyncio.timeout(HEALTH_TIMEOUT_SECONDS), sessions() as session:
+            await session.execute(text("SELECT 1"))
+    except (SQLAlchemyError, OSError, TimeoutError) as error:
+        logger.warning("health check: database unreachable: %s", error)
+        return web.json_response({"status": "error", "database": "unreachable"}, status=503)
+    return web.json_response({"status": "ok", "database": "ok"})
+
+
+class SchemaNotCurrent(Exception):
+    """The database is not at the newest migration; the message tells the operator what to run."""
+
+
+async def check_schema(engine: AsyncEngine, settings: Settings) -> None:
+    """Refuse to serve on an old schema: half-migrated tables fail later and confusingly."""
+
+    def current(connection: Connection) -> str | None:
+        return MigrationContext.configure(connection).get_current_revision()
+
+    async with engine.connect() as connection:
+        revision = await connection.run_sync(current)
+    expected = heads(settings.database_url)
+    if revision not in expected:
+        found = revision or "no schema"
+        raise SchemaNotCurrent(
+            f"database {settings.database_url_for_logs} is at {found}, expected {expected[0]}; "
+            "run `tenderbot db upgrade` or start with `tenderbot serve --migrate`"
+        )
+
+
+async def start_web_app(
+    web_app: web.Application, host: str, port: int
+) -> tuple[web.AppRunner, int]:
+    """Serve ``web_app`` in this event loop; port 0 picks a free one, which is returned."""
+    runner = web.AppRunner(web_app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    return runner, int(runner.addresses[0][1])

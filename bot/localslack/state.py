@@ -1,0 +1,112 @@
+"""What the local Slack remembers: users, messages per channel and thread, files, views."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+BOT_USER_ID = "U0TENDERBOT"
+BOT_ID = "B0TENDERBOT"
+TEAM_ID = "T0TENDER"
+
+
+@dataclass
+class Call:
+    """One request the app made, as the local Slack received it."""
+
+    method: str
+    # Query string, form fields and JSON body merged, as Slack itself reads them.
+    params: dict[str, Any]
+    json: dict[str, Any] | None
+    form: dict[str, str]
+    headers: dict[str, str]
+    status: int = 200
+    response: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class StoredFile:
+    id: str
+    name: str
+    mimetype: str
+    content: bytes
+    user: str
+    title: str = ""
+    shared_in: list[tuple[str, str | None]] = field(default_factory=list)
+
+    def as_dict(self, root: str) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "title": self.title or self.name,
+            "mimetype": self.mimetype,
+            "filetype": self.name.rsplit(".", 1)[-1] if "." in self.name else "binary",
+            "size": len(self.content),
+            "user": self.user,
+            "url_private": f"{root}files/{self.id}/{self.name}",
+            "url_private_download": f"{root}files/{self.id}/{self.name}?download=1",
+            "sha256": hashlib.sha256(self.content).hexdigest(),
+        }
+
+
+class TsClock:
+    """Slack timestamps: seconds.microseconds, strictly increasing even under a frozen clock."""
+
+    def __init__(self) -> None:
+        self._last = 0
+
+    def next(self) -> str:
+        now = int(time.time() * 1_000_000)
+        self._last = max(now, self._last + 1)
+        seconds, micros = divmod(self._last, 1_000_000)
+        return f"{seconds}.{micros:06d}"
+
+
+def dm_channel_for(user_id: str) -> str:
+    """The app's DM with a user: deterministic so tests and the console can name it."""
+    return "D" + user_id[1:] if user_id.startswith(("U", "W")) else user_id
+
+
+@dataclass
+class SlackState:
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # channel -> messages in posting order; replies carry thread_ts.
+    channels: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    ephemerals: list[dict[str, Any]] = field(default_factory=list)
+    responses: list[dict[str, Any]] = field(default_factory=list)
+    files: dict[str, StoredFile] = field(default_factory=dict)
+    views: dict[str, dict[str, Any]] = field(default_factory=dict)
+    homes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    clock: TsClock = field(default_factory=TsClock)
+    _counter: int = 0
+
+    def new_id(self, prefix: str) -> str:
+        self._counter += 1
+        return f"{prefix}0{self._counter:08d}"
+
+    def find(self, channel: str, ts: str) -> dict[str, Any] | None:
+        for message in self.channels.get(channel, []):
+            if message["ts"] == ts:
+                return message
+        return None
+
+    def post(self, channel: str, message: dict[str, Any]) -> dict[str, Any]:
+        message["ts"] = self.clock.next()
+        message.setdefault("type", "message")
+        thread_ts = message.get("thread_ts")
+        if thread_ts:
+            parent = self.find(channel, thread_ts)
+            if parent is not None:
+                parent.setdefault("thread_ts", parent["ts"])
+                parent["reply_count"] = parent.get("reply_count", 0) + 1
+        self.channels.setdefault(channel, []).append(message)
+        return message
+
+    def thread(self, channel: str, thread_ts: str) -> list[dict[str, Any]]:
+        return [
+            message
+            for message in self.channels.get(channel, [])
+            if message["ts"] == thread_ts or message.get("thread_ts") == thread_ts
+        ]

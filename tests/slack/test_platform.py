@@ -1,0 +1,246 @@
+"""The Slack platform: signed requests through the real HTTP endpoint, against a local Slack."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import aiohttp
+import pytest
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.app import GENERIC_ERROR_DE, build_client
+from bot.localslack import LocalSlack, SignedSender
+from bot.localslack.running import RunningApp, running_app
+from bot.settings import Settings
+from store.brokers import BrokerData, add_broker
+from store.db import make_engine, make_sessionmaker, transaction
+from store.models import Broker
+from tests.conftest import BACKOFFICE_CHANNEL, BERND
+
+ANNA = "U0ANNA"
+
+
+def listen_and_write(app: AsyncApp, sessions: async_sessionmaker[AsyncSession]) -> None:
+    """A tiny listener with a visible effect in Slack and in the store."""
+
+    @app.command("/probe")
+    async def command(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack("Einen Moment …")
+        async with transaction(sessions) as session:
+            await add_broker(
+                session,
+                BrokerData(
+                    slack_user_id=body["user_id"],
+                    number="9999",
+                    name="Probe",
+                    email="probe@example.org",
+                ),
+            )
+        await client.chat_postMessage(channel=body["user_id"], text=f"liste: {body['text']}")
+
+
+async def broker_count(sessions: async_sessionmaker[AsyncSession]) -> int:
+    async with sessions() as session:
+        return int(await session.scalar(select(func.count()).select_from(Broker)) or 0)
+
+
+async def test_it_runs_a_signed_slash_command_through_the_real_app(
+    app: AsyncApp,
+    sessions: async_sessionmaker[AsyncSession],
+    slack: LocalSlack,
+    slack_request: SignedSender,
+) -> None:
+    listen_and_write(app, sessions)
+
+    response = await slack_request.send_command(ANNA, "/probe", "liste")
+
+    assert response.status == 200
+    assert response.text == "Einen Moment …"
+    await slack.wait_for(lambda: len(slack.messages("D0ANNA")) == 1)
+    assert slack.messages("D0ANNA")[0]["text"] == "liste: liste"
+    assert await broker_count(sessions) == 1
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param({"X-Slack-Signature": "v0=" + "0" * 64}, id="wrong-signature"),
+        pytest.param({}, id="unsigned"),
+    ],
+)
+async def test_it_refuses_a_badly_signed_request_with_401_and_changes_nothing(
+    app: AsyncApp,
+    sessions: async_sessionmaker[AsyncSession],
+    slack: LocalSlack,
+    slack_request: SignedSender,
+    headers: dict[str, str],
+) -> None:
+    listen_and_write(app, sessions)
+    body = slack_request.command_body(ANNA, "/probe", "liste")
+    form = "&".join(f"{key}={value}" for key, value in body.items())
+    if headers:
+        headers = {**headers, "X-Slack-Request-Timestamp": str(int(time.time()))}
+
+    response = await slack_request.post(form, "application/x-www-form-urlencoded", headers)
+
+    assert response.status == 401
+    assert await broker_count(sessions) == 0
+    assert slack.calls("chat.postMessage") == []
+
+
+async def test_it_refuses_a_correctly_signed_but_stale_request(
+    app: AsyncApp,
+    sessions: async_sessionmaker[AsyncSession],
+    slack: LocalSlack,
+    slack_request: SignedSender,
+) -> None:
+    listen_and_write(app, sessions)
+    body = json.dumps({"type": "url_verification", "challenge": "abc"})
+    ten_minutes_ago = int(time.time()) - 600
+
+    response = await slack_request.post(
+        body, "application/json", slack_request.signed_headers(body, timestamp=ten_minutes_ago)
+    )
+
+    assert response.status == 401
+    assert "abc" not in response.text
+
+
+async def test_it_answers_slacks_url_verification_challenge(
+    slack_request: SignedSender,
+) -> None:
+    response = await slack_request.post_json(
+        {
+            "token": "t",
+            "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P",
+            "type": "url_verification",
+        }
+    )
+
+    assert response.status == 200
+    assert response.json() == {"challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"}
+
+
+async def test_it_reports_healthy_when_the_database_answers(served: RunningApp) -> None:
+    async with aiohttp.ClientSession() as http, http.get(f"{served.base_url}/healthz") as response:
+        assert response.status == 200
+        assert await response.json() == {"status": "ok", "database": "ok"}
+
+
+async def test_it_reports_503_when_the_database_is_unreachable(
+    slack_settings: Settings, slack: LocalSlack, tmp_path: Any
+) -> None:
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path}/missing-dir/none.db")
+    try:
+        async with (
+            running_app(slack_settings, make_sessionmaker(engine), slack) as running,
+            aiohttp.ClientSession() as http,
+            http.get(f"{running.base_url}/healthz") as response,
+        ):
+            assert response.status == 503
+            assert await response.json() == {"status": "error", "database": "unreachable"}
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize("status", [429, 500])
+async def test_it_retries_a_rate_limited_or_failed_post_and_delivers_it_once(
+    app: AsyncApp,
+    sessions: async_sessionmaker[AsyncSession],
+    slack: LocalSlack,
+    slack_request: SignedSender,
+    status: int,
+) -> None:
+    listen_and_write(app, sessions)
+    slack.fail_next("chat.postMessage", status=status)
+
+    await slack_request.send_command(ANNA, "/probe", "liste")
+
+    calls = await slack.wait_for_calls("chat.postMessage", count=2)
+    assert [call.status for call in calls] == [status, 200]
+    assert len(slack.messages("D0ANNA")) == 1
+
+
+async def test_it_acknowledges_before_the_slow_work_is_done(
+    app: AsyncApp, slack: LocalSlack, slack_request: SignedSender
+) -> None:
+    release = asyncio.Event()
+
+    @app.command("/probe")
+    async def slow(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        await release.wait()
+        await client.chat_postMessage(channel=body["user_id"], text="fertig")
+
+    response = await slack_request.send_command(ANNA, "/probe", "liste")
+
+    # The HTTP answer is here while the listener still waits: the ack did not wait for it.
+    assert response.status == 200
+    assert slack.messages("D0ANNA") == []
+    release.set()
+    await slack.wait_for(lambda: len(slack.messages("D0ANNA")) == 1)
+
+
+async def test_it_tells_the_user_in_german_when_a_listener_fails_without_leaking_details(
+    app: AsyncApp, slack: LocalSlack, slack_request: SignedSender
+) -> None:
+    @app.command("/probe-fehler")
+    async def broken(ack: AsyncAck) -> None:
+        raise RuntimeError("secret internals: connection string postgres://x")
+
+    response = await slack_request.send_command(
+        BERND, "/probe-fehler", "", channel_id=BACKOFFICE_CHANNEL
+    )
+
+    assert response.status == 200
+    assert "secret" not in response.text
+    await slack.wait_for(lambda: len(slack.ephemerals(BERND)) == 1)
+    notice = slack.ephemerals(BERND)[0]
+    assert notice["text"] == GENERIC_ERROR_DE
+    assert notice["channel"] == BACKOFFICE_CHANNEL
+
+
+async def test_it_shows_a_posted_thread_with_replies_and_serves_uploaded_files(
+    slack: LocalSlack, slack_settings: Settings
+) -> None:
+    client = build_client(slack_settings)
+    parent = await client.chat_postMessage(channel=BACKOFFICE_CHANNEL, text="Karte")
+    await client.chat_postMessage(channel=BACKOFFICE_CHANNEL, text="Frage", thread_ts=parent["ts"])
+    upload = await client.files_upload_v2(
+        channel=BACKOFFICE_CHANNEL,
+        thread_ts=parent["ts"],
+        filename="police.pdf",
+        content=b"%PDF-1.7 police",
+        initial_comment="Anhang",
+    )
+
+    replies = await client.conversations_replies(channel=BACKOFFICE_CHANNEL, ts=parent["ts"])
+    assert [m["text"] for m in replies["messages"]] == ["Karte", "Frage", "Anhang"]
+    file_id = upload["file"]["id"]
+    assert slack.file_content(file_id) == b"%PDF-1.7 police"
+    token = {"Authorization": "Bearer xoxb-test"}
+    url = upload["file"]["url_private"]
+    async with aiohttp.ClientSession() as http, http.get(url, headers=token) as download:
+        assert await download.read() == b"%PDF-1.7 police"
+
+
+async def test_it_fails_the_next_call_with_slacks_error_when_told(
+    slack: LocalSlack, slack_settings: Settings
+) -> None:
+    client = build_client(slack_settings)
+    slack.fail_next("chat.postMessage", error="is_archived")
+
+    with pytest.raises(SlackApiError) as failure:
+        await client.chat_postMessage(channel=BACKOFFICE_CHANNEL, text="Karte")
+    posted = await client.chat_postMessage(channel=BACKOFFICE_CHANNEL, text="Karte")
+
+    assert failure.value.response["error"] == "is_archived"
+    assert posted["ok"] is True
+    assert len(slack.messages(BACKOFFICE_CHANNEL)) == 1
