@@ -1,0 +1,114 @@
+"""Helpers for the Slack scenario tests in tests/slack: start tenders, read replies and rows."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import selectinload
+
+from bot.localslack import LocalSlack, SignedSender
+from store.db import transaction
+from store.models import Broker, Consultation, ProductLine, Tender, ThreadLink
+from store.tenders import add_calculator_offer
+
+ANNA = "U0ANNA"
+CARLA = "U0CARLA"
+STRANGER = "U0STRANGER"
+START_TEXT = (
+    'neu sparte=haftpflicht kunde="Bäckerei Korn GmbH" sb=1.000 vorschaeden=keine '
+    "beschreibung=„Backstube mit Café, 12 Mitarbeiter“"
+)
+
+
+def all_text(message: dict[str, Any]) -> str:
+    """Everything a person reads in a message: fallback text and every block's text."""
+    return (
+        message.get("text", "") + "\n" + json.dumps(message.get("blocks", []), ensure_ascii=False)
+    )
+
+
+async def response_to(slack: LocalSlack, user: str, count: int = 1) -> dict[str, Any]:
+    """The ``count``-th response_url answer ``user`` got (waits for it)."""
+    await slack.wait_for(lambda: len(slack.responses(user)) >= count)
+    return slack.responses(user)[count - 1]
+
+
+async def command_reply(
+    slack_request: SignedSender, slack: LocalSlack, user: str, command: str, text: str = ""
+) -> dict[str, Any]:
+    """Send a slash command and wait for the answer it produces after the ack."""
+    before = len(slack.responses(user))
+    response = await slack_request.send_command(user, command, text)
+    assert response.status == 200
+    return await response_to(slack, user, before + 1)
+
+
+async def start_tender(
+    slack_request: SignedSender,
+    slack: LocalSlack,
+    sessions: async_sessionmaker[AsyncSession],
+    user: str = ANNA,
+    text: str = START_TEXT,
+) -> str:
+    """Anna starts a tender by text; returns its reference once both cards are posted."""
+    posted = len(slack.calls("chat.postMessage"))
+    await command_reply(slack_request, slack, user, "/ausschreibung", text)
+    await slack.wait_for_calls("chat.postMessage", posted + 2)
+    reference = str(slack.calls("chat.postMessage")[-1].params["text"]).split()[1].rstrip(":")
+    await eventually(lambda: links_of(sessions, reference, 2))
+    return reference
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], seconds: float = 5.0) -> None:
+    """Poll a store condition the app reaches after its ack (the card links, for one)."""
+    async with asyncio.timeout(seconds):
+        while not await check():
+            await asyncio.sleep(0.01)
+
+
+async def links_of(sessions: async_sessionmaker[AsyncSession], reference: str, count: int) -> bool:
+    async with sessions() as session:
+        found = await session.scalar(
+            select(func.count())
+            .select_from(ThreadLink)
+            .join(Tender, ThreadLink.tender_id == Tender.id)
+            .where(Tender.reference == reference)
+        )
+    return found == count
+
+
+async def load_tender(sessions: async_sessionmaker[AsyncSession], reference: str) -> Tender:
+    async with sessions() as session:
+        tender = await session.scalar(
+            select(Tender).where(Tender.reference == reference).options(selectinload(Tender.offers))
+        )
+        assert tender is not None
+        return tender
+
+
+async def thread_links(sessions: async_sessionmaker[AsyncSession]) -> list[ThreadLink]:
+    async with sessions() as session:
+        return list(await session.scalars(select(ThreadLink).order_by(ThreadLink.side)))
+
+
+async def calculator_offer_for(
+    sessions: async_sessionmaker[AsyncSession], broker: Broker, customer: str, product: str
+) -> None:
+    """A consultation line of ``broker`` that already has a tariff calculator offer (T2)."""
+    async with transaction(sessions) as session:
+        consultation = Consultation(broker_id=broker.id, customer_name=customer)
+        session.add(consultation)
+        await session.flush()
+        line = ProductLine(consultation_id=consultation.id, product=product)
+        session.add(line)
+        await session.flush()
+        await add_calculator_offer(
+            session, line, "Tarifrechner AG", Decimal("980"), date(2026, 12, 31)
+        )
