@@ -68,8 +68,9 @@ async def start_tender(
 
 async def eventually(check: Callable[[], Awaitable[bool]], seconds: float = 5.0) -> None:
     """Poll a store condition the app reaches after its ack (the card links, for one)."""
+    # The database has no change notification to wait on, so this polls with a deadline.
     async with asyncio.timeout(seconds):
-        while not await check():
+        while not await check():  # noqa: ASYNC110
             await asyncio.sleep(0.01)
 
 
