@@ -16,6 +16,10 @@ if TYPE_CHECKING:
 
 LISTENER_MODULES: tuple[str, ...] = (
     # One module name per line, e.g. "commands",
+    "tender_commands",
+    "offer_commands",
+    "account_commands",
+    "home",
 )
 
 
