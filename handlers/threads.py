@@ -1,0 +1,155 @@
+"""The message module's two Slack threads: messages, edits and deletions mirrored across.
+
+Each event is stored together with its ``event_id`` claim in one transaction, so Slack's
+retries change nothing; the post on the other side happens after the commit, from the
+stored row (a crash in between leaves it pending for the delivery worker).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_sdk.web.async_client import AsyncWebClient
+
+from handlers.blocks.base import escape
+from handlers.blocks.threads import NOT_DELIVERED_YET, ephemeral
+from handlers.deps import Deps
+from handlers.threads_delivery import deliver_message, profile_of
+from handlers.threads_events import Deleted, Edited, Posted, parse_thread_event
+from handlers.threads_files import DownloadFailed, fetch_attachments
+from store.actors import Actor, resolve_actor
+from store.conversation import NewAttachment
+from store.db import transaction
+from store.errors import DomainError, NotABroker, TenderClosed
+from store.events import claim_event
+from store.mirroring import delete_in_thread, edit_in_thread, post_in_thread, thread_link_at
+from store.types import utcnow
+
+logger = logging.getLogger(__name__)
+
+
+def register(app: AsyncApp, deps: Deps) -> None:
+    @app.event("message")
+    async def on_message(
+        event: dict[str, Any],
+        body: dict[str, Any],
+        client: AsyncWebClient,
+        context: AsyncBoltContext,
+    ) -> None:
+        await handle_message_event(deps, client, event, body, context.bot_user_id)
+
+    @app.event("file_shared")
+    async def on_file_shared() -> None:
+        # The message event with subtype file_share carries the thread; that one is used.
+        return None
+
+
+async def handle_message_event(
+    deps: Deps,
+    client: AsyncWebClient,
+    event: dict[str, Any],
+    body: dict[str, Any],
+    bot_user_id: str | None,
+) -> None:
+    parsed = parse_thread_event(event, bot_user_id)
+    if parsed is None:
+        return
+    event_id = str(body.get("event_id") or f"{event.get('channel')}:{event.get('event_ts')}")
+    if isinstance(parsed, Posted):
+        await _posted(deps, client, parsed, event_id)
+    else:
+        await _changed(deps, client, parsed, event_id)
+
+
+async def with_slack_name(client: AsyncWebClient, actor: Actor) -> Actor:
+    """Backoffice members are not in the store: their name comes from Slack."""
+    if actor.name:
+        return actor
+    profile = await profile_of(client, actor.slack_user_id)
+    return dataclasses.replace(actor, name=profile.name or actor.slack_user_id)
+
+
+async def _posted(deps: Deps, client: AsyncWebClient, posted: Posted, event_id: str) -> None:
+    async with deps.sessions() as session:
+        link = await thread_link_at(session, posted.channel, posted.thread_ts)
+    if link is None:
+        return  # a thread that is not under a tender card
+    attachments: list[NewAttachment] = []
+    refusal: DomainError | DownloadFailed | None = None
+    try:
+        attachments = await fetch_attachments(client, posted.files)
+    except (DomainError, DownloadFailed) as error:
+        logger.info("file in thread %s refused: %s", posted.thread_ts, error)
+        refusal = error
+    message_id: int | None = None
+    if refusal is None:
+        # The claim commits with the stored message, or alone with a refusal: a retried
+        # event is a no-op either way.
+        async with transaction(deps.sessions) as session:
+            if not await claim_event(session, event_id):
+                return
+            try:
+                actor = await resolve_actor(session, posted.user, deps.backoffice_users)
+                actor = await with_slack_name(client, actor)
+                message = await post_in_thread(
+                    session, actor, link, posted.text, source_ts=posted.ts, attachments=attachments
+                )
+                message_id = message.id
+            except DomainError as error:
+                refusal = error
+    if refusal is not None:
+        await _tell_refusal(client, posted, refusal)
+        return
+    assert message_id is not None
+    if await deliver_message(deps.sessions, client, message_id, utcnow()) == "retrying":
+        await _ephemeral(client, posted, NOT_DELIVERED_YET)
+
+
+async def _tell_refusal(
+    client: AsyncWebClient, posted: Posted, refusal: DomainError | DownloadFailed
+) -> None:
+    if isinstance(refusal, TenderClosed):
+        # Rule M4: the thread stays readable, and whoever writes learns where to turn.
+        try:
+            await client.chat_postMessage(
+                channel=posted.channel, thread_ts=posted.thread_ts, text=escape(refusal.message_de)
+            )
+        except Exception:
+            logger.exception("could not answer in the closed thread %s", posted.thread_ts)
+        return
+    await _ephemeral(client, posted, escape(refusal.message_de))
+
+
+async def _ephemeral(client: AsyncWebClient, posted: Posted, text: str) -> None:
+    try:
+        await client.chat_postEphemeral(
+            channel=posted.channel, user=posted.user, thread_ts=posted.thread_ts, **ephemeral(text)
+        )
+    except Exception:
+        logger.exception("could not tell %s in %s: %s", posted.user, posted.channel, text)
+
+
+async def _changed(
+    deps: Deps, client: AsyncWebClient, change: Edited | Deleted, event_id: str
+) -> None:
+    """Edits and deletions of stored messages; the history keeps the earlier text (M4)."""
+    message_id: int | None = None
+    async with transaction(deps.sessions) as session:
+        if not await claim_event(session, event_id):
+            return
+        try:
+            actor = await resolve_actor(session, change.user, deps.backoffice_users)
+        except NotABroker:
+            return
+        if isinstance(change, Edited):
+            message = await edit_in_thread(session, actor, change.channel, change.ts, change.text)
+        else:
+            message = await delete_in_thread(session, actor, change.channel, change.ts)
+        if message is not None and not message.internal:
+            message_id = message.id
+    if message_id is not None:
+        await deliver_message(deps.sessions, client, message_id, utcnow())

@@ -1,0 +1,243 @@
+"""Showing stored thread messages on the other side: post, update, delete, re-share files.
+
+Called right after the commit that stored a message (the fast path) and periodically by the
+delivery worker (``deliver_pending``) for whatever Slack refused: rate limits, outages, an
+archived channel. Each call leases its messages first, so the two never post twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+import aiohttp
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from handlers.blocks.threads import PENDING_REACTION, mirrored_post
+from store.db import transaction
+from store.mirroring import (
+    DeliveryJob,
+    Place,
+    claim_due,
+    claim_message,
+    delivery_job,
+    mark_delivered,
+    mark_failed,
+    record_file_share,
+    record_mirror_post,
+    record_origin_post,
+)
+
+logger = logging.getLogger(__name__)
+
+# "busy": another delivery holds the lease; "retrying": Slack refused, the worker retries.
+Outcome = Literal["delivered", "retrying", "busy"]
+
+PROFILE_TTL_SECONDS = 600.0
+# Slack errors that only mean "already gone" or "already so": nothing left to do.
+ALREADY_DONE = frozenset({"message_not_found", "already_reacted", "no_reaction"})
+
+
+class MissingThread(Exception):
+    """The other side's tender card was never posted; retried until it exists."""
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    icon_url: str | None
+
+
+_profiles: dict[str, tuple[float, Profile]] = {}
+
+
+async def profile_of(client: AsyncWebClient, user_id: str) -> Profile:
+    """Name and avatar from users.info, cached: one lookup per author, not per message."""
+    cached = _profiles.get(user_id)
+    if cached is not None and time.monotonic() - cached[0] < PROFILE_TTL_SECONDS:
+        return cached[1]
+    try:
+        answer = await client.users_info(user=user_id)
+    except (SlackClientError, aiohttp.ClientError, TimeoutError):
+        logger.warning("users.info failed for %s; posting with the stored name", user_id)
+        return Profile(name="", icon_url=None)
+    user = answer.get("user") or {}
+    details = user.get("profile") or {}
+    profile = Profile(
+        name=str(
+            details.get("real_name") or user.get("real_name") or details.get("display_name") or ""
+        ),
+        icon_url=details.get("image_72") or details.get("image_48"),
+    )
+    _profiles[user_id] = (time.monotonic(), profile)
+    return profile
+
+
+async def deliver_message(
+    sessions: async_sessionmaker[AsyncSession],
+    client: AsyncWebClient,
+    message_id: int,
+    now: datetime,
+) -> Outcome:
+    """The fast path right after the commit that stored the message."""
+    async with transaction(sessions) as session:
+        if not await claim_message(session, message_id, now):
+            return "busy"
+        job = await delivery_job(session, message_id)
+    return await _deliver(sessions, client, job, now)
+
+
+async def deliver_pending(
+    sessions: async_sessionmaker[AsyncSession],
+    client: AsyncWebClient,
+    now: datetime,
+    *,
+    limit: int = 20,
+) -> int:
+    """One round of the delivery worker: every due message once; returns how many arrived."""
+    async with transaction(sessions) as session:
+        ids = await claim_due(session, now, limit=limit)
+        jobs = [await delivery_job(session, message_id) for message_id in ids]
+    delivered = 0
+    for job in jobs:
+        if await _deliver(sessions, client, job, now) == "delivered":
+            delivered += 1
+    return delivered
+
+
+async def _deliver(
+    sessions: async_sessionmaker[AsyncSession],
+    client: AsyncWebClient,
+    job: DeliveryJob,
+    now: datetime,
+) -> Outcome:
+    try:
+        await _show(sessions, client, job)
+    except (SlackClientError, aiohttp.ClientError, TimeoutError, MissingThread) as error:
+        async with transaction(sessions) as session:
+            due = await mark_failed(session, job.message_id, _describe(error), now)
+        logger.warning(
+            "message %s of %s not delivered (%s); next attempt at %s",
+            job.message_id,
+            job.reference,
+            _describe(error),
+            due.isoformat(),
+        )
+        if not job.failed_before:
+            await _react(client, job, add=True)
+        return "retrying"
+    async with transaction(sessions) as session:
+        done = await mark_delivered(session, job, now)
+    if job.failed_before:
+        await _react(client, job, add=False)
+    # Edited meanwhile: due again at once, the next round shows the new text.
+    return "delivered" if done else "busy"
+
+
+async def _show(
+    sessions: async_sessionmaker[AsyncSession], client: AsyncWebClient, job: DeliveryJob
+) -> None:
+    if job.deleted:
+        if job.mirror_ts is not None and job.target is not None:
+            await _ignoring_done(client.chat_delete(channel=job.target.channel, ts=job.mirror_ts))
+        return
+    profile = await profile_of(client, job.author_slack_id)
+    if job.source_ts is None:
+        # Written in the modal: the backoffice thread shows it too, as its author's post.
+        origin = _required(job.origin, job)
+        posted = await client.chat_postMessage(
+            channel=origin.channel, thread_ts=origin.thread_ts, **_payload(job, profile)
+        )
+        async with transaction(sessions) as session:
+            await record_origin_post(session, job.message_id, origin, str(posted["ts"]))
+    if job.internal:
+        return
+    target = _required(job.target, job)
+    if job.mirror_ts is None:
+        posted = await client.chat_postMessage(
+            channel=target.channel, thread_ts=target.thread_ts, **_payload(job, profile)
+        )
+        # Recorded at once: a later failure (a file upload) must not post the text again.
+        async with transaction(sessions) as session:
+            await record_mirror_post(session, job.message_id, target, str(posted["ts"]))
+    else:
+        payload = _payload(job, profile)
+        await client.chat_update(
+            channel=target.channel,
+            ts=job.mirror_ts,
+            text=payload["text"],
+            blocks=payload["blocks"],
+        )
+    for file in job.files:
+        if file.mirror_file_id is not None:
+            continue
+        shared = await client.files_upload_v2(
+            channel=target.channel,
+            thread_ts=target.thread_ts,
+            content=file.content,
+            filename=file.name,
+            title=file.name,
+        )
+        async with transaction(sessions) as session:
+            await record_file_share(session, file.attachment_id, str(shared["file"]["id"]))
+
+
+def _payload(job: DeliveryJob, profile: Profile) -> dict[str, Any]:
+    # A stored name that is only the Slack id (users.info was down) gets the real one now.
+    named = job.author_name != job.author_slack_id
+    return mirrored_post(
+        author_name=job.author_name if named else (profile.name or job.author_name),
+        role=job.role,
+        body=job.body,
+        reference=job.reference,
+        file_names=[file.name for file in job.files],
+        icon_url=profile.icon_url,
+        internal=job.internal,
+        edited=job.edited,
+    )
+
+
+def _required(place: Place | None, job: DeliveryJob) -> Place:
+    if place is None:
+        raise MissingThread(f"tender {job.reference} has no card thread for this side yet")
+    return place
+
+
+async def _ignoring_done(call: Awaitable[Any]) -> None:
+    try:
+        await call
+    except SlackApiError as error:
+        if error.response.get("error") not in ALREADY_DONE:
+            raise
+
+
+async def _react(client: AsyncWebClient, job: DeliveryJob, *, add: bool) -> None:
+    """⏳ on the writer's own message while it waits for delivery; removed once it arrived."""
+    if job.source_channel is None or job.source_ts is None:
+        return
+    try:
+        if add:
+            call = client.reactions_add(
+                channel=job.source_channel, timestamp=job.source_ts, name=PENDING_REACTION
+            )
+        else:
+            call = client.reactions_remove(
+                channel=job.source_channel, timestamp=job.source_ts, name=PENDING_REACTION
+            )
+        await _ignoring_done(call)
+    except (SlackClientError, aiohttp.ClientError, TimeoutError):
+        # Only a hint for the writer; the delivery itself is tracked in the store.
+        logger.warning("could not update the pending marker of message %s", job.message_id)
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, SlackApiError):
+        status = getattr(error.response, "status_code", "?")
+        return f"slack {status}: {error.response.get('error') or 'error'}"
+    return f"{type(error).__name__}: {error}"

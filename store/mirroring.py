@@ -1,0 +1,382 @@
+"""The message module shown as two Slack threads: who may write where, and delivery bookkeeping.
+
+Every message is stored first (with the inbound event's claim, in one transaction) and only
+then shown on the other side. A message stays ``pending`` until Slack shows what the store
+holds: its mirror post, its edit or its deletion. Delivery claims rows with one atomic
+``UPDATE … RETURNING`` and a lease, so two workers never post the same message, and a worker
+that dies mid-delivery only delays it until the lease runs out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from sqlalchemy import ColumnElement, and_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from store.actors import Actor
+from store.conversation import NewAttachment, delete_message, edit_message, post_message
+from store.errors import AccessDenied
+from store.models import Attachment, Conversation, Message, Tender, ThreadLink
+from store.types import utcnow
+
+Side = Literal["backoffice", "broker"]
+
+PENDING = "pending"
+DELIVERED = "delivered"
+NOT_NEEDED = "not_needed"
+
+# A claimed message is invisible to other workers this long; longer than any Slack call chain.
+LEASE = timedelta(seconds=60)
+FIRST_RETRY = timedelta(seconds=10)
+MAX_RETRY = timedelta(hours=1)
+INTERNAL_PREFIX = "intern:"
+
+BACKOFFICE_THREAD_ONLY = (
+    "In diesem Thread schreibt nur das Backoffice. Ihre Nachricht wurde nicht gespeichert "
+    "und nicht weitergeleitet."
+)
+BROKER_THREAD_NOT_YOURS = (
+    "Dieser Thread gehört nicht zu Ihren Ausschreibungen. Ihre Nachricht wurde nicht "
+    "gespeichert und nicht weitergeleitet."
+)
+BACKOFFICE_IN_BROKER_THREAD = (
+    "Dies ist der Thread des Vermittlers. Bitte schreiben Sie Rückfragen im Thread der "
+    "Ausschreibung im Backoffice-Kanal; Ihre Nachricht wurde nicht weitergeleitet."
+)
+
+
+def other_side(side: Side) -> Side:
+    return "broker" if side == "backoffice" else "backoffice"
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """10 s, 20 s, 40 s … capped at an hour: Slack outages pass, nothing is given up."""
+    exponent = min(max(attempts - 1, 0), 16)
+    delay: timedelta = FIRST_RETRY * (1 << exponent)
+    return min(delay, MAX_RETRY)
+
+
+def split_internal(body: str) -> tuple[str, bool]:
+    """A backoffice message starting with ``intern:`` is a note that never reaches the broker."""
+    stripped = body.lstrip()
+    if stripped[: len(INTERNAL_PREFIX)].lower() == INTERNAL_PREFIX:
+        return stripped[len(INTERNAL_PREFIX) :].strip(), True
+    return body, False
+
+
+# -- threads -------------------------------------------------------------------------------
+
+
+async def thread_link_at(session: AsyncSession, channel: str, thread_ts: str) -> ThreadLink | None:
+    """The tender card whose thread this is, or None for any other thread."""
+    return await session.scalar(
+        select(ThreadLink).where(ThreadLink.channel == channel, ThreadLink.ts == thread_ts)
+    )
+
+
+async def thread_links_of(session: AsyncSession, tender_id: int) -> dict[str, ThreadLink]:
+    links = await session.scalars(select(ThreadLink).where(ThreadLink.tender_id == tender_id))
+    return {link.side: link for link in links}
+
+
+async def _check_side(session: AsyncSession, actor: Actor, link: ThreadLink) -> Tender:
+    """The backoffice writes under its card, the owning broker under theirs; no one else."""
+    tender = await session.get(Tender, link.tender_id)
+    assert tender is not None  # foreign key
+    if link.side == "backoffice" and not actor.is_backoffice:
+        raise AccessDenied(BACKOFFICE_THREAD_ONLY)
+    if link.side == "broker":
+        if actor.is_backoffice:
+            raise AccessDenied(BACKOFFICE_IN_BROKER_THREAD)
+        if actor.broker_id != tender.broker_id:
+            raise AccessDenied(BROKER_THREAD_NOT_YOURS)
+    return tender
+
+
+async def post_in_thread(
+    session: AsyncSession,
+    actor: Actor,
+    link: ThreadLink,
+    body: str,
+    *,
+    source_ts: str,
+    attachments: Sequence[NewAttachment] = (),
+) -> Message:
+    """A message written in one of the tender's threads (M1–M3, M5).
+
+    Raises AccessDenied for a thread that is not the author's to write in (e.g. broker Carla
+    in a thread of Anna's card), and the conversation's own refusals (M2, closed tender).
+    """
+    tender = await _check_side(session, actor, link)
+    internal = False
+    if actor.is_backoffice:
+        body, internal = split_internal(body)
+    return await post_message(
+        session,
+        actor,
+        tender.reference,
+        body,
+        internal=internal,
+        source_channel=link.channel,
+        source_ts=source_ts,
+        attachments=attachments,
+    )
+
+
+async def post_from_modal(
+    session: AsyncSession, actor: Actor, reference: str, body: str, *, internal: bool
+) -> Message:
+    """A backoffice query or note written in the modal: it still has to appear in the
+    backoffice thread, so even an internal note waits for delivery there."""
+    message = await post_message(session, actor, reference, body, internal=internal)
+    message.delivery_state = PENDING
+    message.next_delivery_at = utcnow()
+    await session.flush()
+    return message
+
+
+async def _source_message(
+    session: AsyncSession, actor: Actor, channel: str, ts: str
+) -> Message | None:
+    message = await session.scalar(
+        select(Message).where(Message.source_channel == channel, Message.source_ts == ts)
+    )
+    if message is None or message.author_slack_id != actor.slack_user_id:
+        return None
+    return message
+
+
+def _request_sync(message: Message) -> None:
+    """Slack must show the changed message. A pending message (not yet posted, or being
+    posted right now) keeps its lease: the running delivery notices the change itself."""
+    if message.internal and message.source_ts is not None:
+        return
+    if message.delivery_state != PENDING:
+        message.delivery_state = PENDING
+        message.next_delivery_at = utcnow()
+        message.delivery_attempts = 0
+        message.last_delivery_error = None
+
+
+async def edit_in_thread(
+    session: AsyncSession, actor: Actor, channel: str, ts: str, body: str
+) -> Message | None:
+    """An edit of a stored thread message; None when there is nothing of ours to edit."""
+    message = await _source_message(session, actor, channel, ts)
+    if message is None or message.deleted_at is not None:
+        return None
+    new_body = split_internal(body)[0] if message.internal else body
+    if new_body.strip() == message.body:
+        return None
+    await edit_message(session, actor, message.id, new_body)
+    _request_sync(message)
+    await session.flush()
+    return message
+
+
+async def delete_in_thread(
+    session: AsyncSession, actor: Actor, channel: str, ts: str
+) -> Message | None:
+    message = await _source_message(session, actor, channel, ts)
+    if message is None or message.deleted_at is not None:
+        return None
+    await delete_message(session, actor, message.id)
+    _request_sync(message)
+    await session.flush()
+    return message
+
+
+# -- delivery ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Place:
+    channel: str
+    thread_ts: str
+
+
+@dataclass(frozen=True)
+class FileToShare:
+    attachment_id: int
+    name: str
+    mimetype: str
+    content: bytes
+    mirror_file_id: str | None
+
+
+@dataclass(frozen=True)
+class DeliveryJob:
+    """A claimed message as plain data, so Slack is called with no session open."""
+
+    message_id: int
+    reference: str
+    role: str
+    author_slack_id: str
+    author_name: str
+    body: str
+    internal: bool
+    edited: bool
+    deleted: bool
+    source_channel: str | None
+    source_ts: str | None
+    mirror_ts: str | None
+    origin: Place | None
+    target: Place | None
+    files: tuple[FileToShare, ...]
+    failed_before: bool
+
+
+async def _claim(
+    session: AsyncSession, now: datetime, condition: ColumnElement[bool], limit: int
+) -> list[int]:
+    # SKIP LOCKED (PostgreSQL; SQLite has one writer anyway) lets a second worker pass over
+    # rows the first is claiming instead of waiting for them.
+    candidates = (
+        select(Message.id)
+        .where(Message.delivery_state == PENDING, Message.next_delivery_at <= now, condition)
+        .order_by(Message.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    claimed = await session.scalars(
+        update(Message)
+        .where(
+            Message.id.in_(candidates),
+            Message.delivery_state == PENDING,
+            Message.next_delivery_at <= now,
+        )
+        .values(
+            next_delivery_at=now + LEASE,
+            delivery_attempts=Message.delivery_attempts + 1,
+        )
+        .returning(Message.id)
+        .execution_options(synchronize_session=False)
+    )
+    return sorted(claimed)
+
+
+async def claim_due(session: AsyncSession, now: datetime, *, limit: int = 20) -> list[int]:
+    """Lease up to ``limit`` messages whose delivery is due; other workers skip them."""
+    return await _claim(session, now, Message.id.is_not(None), limit)
+
+
+async def claim_message(session: AsyncSession, message_id: int, now: datetime) -> bool:
+    """Lease one message for its first delivery right after the commit that stored it."""
+    return bool(await _claim(session, now, Message.id == message_id, 1))
+
+
+async def delivery_job(session: AsyncSession, message_id: int) -> DeliveryJob:
+    message = await session.get(Message, message_id, populate_existing=True)
+    assert message is not None  # claimed ids exist
+    conversation = await session.get(Conversation, message.conversation_id)
+    assert conversation is not None
+    tender = await session.get(Tender, conversation.tender_id)
+    assert tender is not None
+    links = await thread_links_of(session, tender.id)
+    origin_side: Side = "backoffice" if message.role == "backoffice" else "broker"
+    origin = links.get(origin_side)
+    target = links.get(other_side(origin_side))
+    attachments = await session.scalars(
+        select(Attachment).where(Attachment.message_id == message.id).order_by(Attachment.id)
+    )
+    return DeliveryJob(
+        message_id=message.id,
+        reference=tender.reference,
+        role=message.role,
+        author_slack_id=message.author_slack_id,
+        author_name=message.author_name,
+        body=message.body,
+        internal=message.internal,
+        edited=message.edited_at is not None,
+        deleted=message.deleted_at is not None,
+        source_channel=message.source_channel,
+        source_ts=message.source_ts,
+        mirror_ts=message.mirror_ts,
+        origin=Place(origin.channel, origin.ts) if origin else None,
+        target=Place(target.channel, target.ts) if target else None,
+        files=tuple(
+            FileToShare(
+                attachment_id=attachment.id,
+                name=attachment.name,
+                mimetype=attachment.mimetype,
+                content=attachment.content or b"",
+                mirror_file_id=attachment.mirror_file_id,
+            )
+            for attachment in attachments
+        ),
+        failed_before=message.last_delivery_error is not None,
+    )
+
+
+async def record_origin_post(session: AsyncSession, message_id: int, place: Place, ts: str) -> None:
+    """A modal message got its post in the backoffice thread: that post is its source."""
+    await session.execute(
+        update(Message)
+        .where(Message.id == message_id)
+        .values(source_channel=place.channel, source_ts=ts)
+    )
+
+
+async def record_mirror_post(session: AsyncSession, message_id: int, place: Place, ts: str) -> None:
+    await session.execute(
+        update(Message)
+        .where(Message.id == message_id)
+        .values(mirror_channel=place.channel, mirror_ts=ts)
+    )
+
+
+async def record_file_share(session: AsyncSession, attachment_id: int, file_id: str) -> None:
+    await session.execute(
+        update(Attachment).where(Attachment.id == attachment_id).values(mirror_file_id=file_id)
+    )
+
+
+async def mark_delivered(session: AsyncSession, job: DeliveryJob, now: datetime) -> bool:
+    """Done, unless the message was edited or deleted meanwhile: then it goes round again
+    at once. Returns whether Slack now shows exactly what the store holds."""
+    unchanged = and_(Message.id == job.message_id, Message.body == job.body)
+    unchanged = and_(
+        unchanged,
+        Message.deleted_at.is_not(None) if job.deleted else Message.deleted_at.is_(None),
+    )
+    result = await session.execute(
+        update(Message)
+        .where(unchanged)
+        .values(delivery_state=DELIVERED, next_delivery_at=None, last_delivery_error=None)
+        .returning(Message.id)
+    )
+    if result.scalar() is not None:
+        return True
+    await session.execute(
+        update(Message).where(Message.id == job.message_id).values(next_delivery_at=now)
+    )
+    return False
+
+
+async def mark_failed(
+    session: AsyncSession, message_id: int, error: str, now: datetime
+) -> datetime:
+    """Keep the message pending and try again later; returns when."""
+    attempts = await session.scalar(
+        select(Message.delivery_attempts).where(Message.id == message_id)
+    )
+    due = now + retry_delay(attempts or 1)
+    await session.execute(
+        update(Message)
+        .where(Message.id == message_id)
+        .values(next_delivery_at=due, last_delivery_error=error[:2000])
+    )
+    return due
+
+
+async def undelivered(session: AsyncSession) -> list[Message]:
+    """Messages Slack does not show yet, oldest first: for operators and tests."""
+    return list(
+        await session.scalars(
+            select(Message).where(Message.delivery_state == PENDING).order_by(Message.id)
+        )
+    )
