@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
 
 from aiohttp import web
 from alembic.runtime.migration import MigrationContext
@@ -13,8 +15,11 @@ from sqlalchemy import Connection, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.app import create_app
+from bot.background import start_background
 from bot.settings import Settings
-from store.migrate import heads
+from store.db import make_engine, make_sessionmaker
+from store.migrate import heads, upgrade
 
 logger = logging.getLogger("tenderbot.http")
 
@@ -83,3 +88,61 @@ async def start_web_app(
     site = web.TCPSite(runner, host, port)
     await site.start()
     return runner, int(runner.addresses[0][1])
+
+
+async def open_database(
+    settings: Settings, *, migrate: bool
+) -> tuple[AsyncEngine, async_sessionmaker[AsyncSession]]:
+    """Connect and make sure the schema is current (migrating first when asked to)."""
+    if migrate:
+        await asyncio.to_thread(upgrade, settings.database_url)
+    engine = make_engine(settings.database_url)
+    try:
+        await check_schema(engine, settings)
+    except BaseException:
+        await engine.dispose()
+        raise
+    return engine, make_sessionmaker(engine)
+
+
+async def until_stopped(stop: asyncio.Event | None = None) -> None:
+    """Wait for SIGINT/SIGTERM (or ``stop``): a container stop shuts down cleanly."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+
+
+async def serve(
+    settings: Settings,
+    host: str,
+    port: int,
+    *,
+    migrate: bool = False,
+    stop: asyncio.Event | None = None,
+    ready: asyncio.Future[int] | None = None,
+) -> None:
+    """Serve Slack over HTTP with the schedule and the outbox running alongside.
+
+    The schema is checked, not silently migrated: ``migrate=True`` (``--migrate``) opts in,
+    so that several replicas starting at once never race on a migration by default.
+    """
+    engine, sessions = await open_database(settings, migrate=migrate)
+    runner: web.AppRunner | None = None
+    background = None
+    try:
+        app = create_app(settings, sessions)
+        runner, bound = await start_web_app(build_web_app(settings, sessions, app), host, port)
+        background = start_background(settings, sessions, app.client)
+        logger.info("serving Slack on http://%s:%s%s", host, bound, EVENTS_PATH)
+        if ready is not None:
+            ready.set_result(bound)
+        await until_stopped(stop)
+    finally:
+        if background is not None:
+            background.stop()
+        if runner is not None:
+            await runner.cleanup()
+        await engine.dispose()

@@ -216,6 +216,25 @@ class LocalSlack:
         await self.wait_for(lambda: len(self.calls(method)) >= count, seconds)
         return self.calls(method)
 
+    async def settle(self, quiet: float = 0.3, seconds: float = 10.0) -> None:
+        """Wait until no call came for ``quiet`` seconds: for the demo and console only.
+
+        Tests wait for a predicate instead (``wait_for``), which never depends on timing.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while loop.time() < deadline:
+            if not await self._grows_within(quiet, len(self._calls)):
+                return
+
+    async def _grows_within(self, quiet: float, seen: int) -> bool:
+        try:
+            async with asyncio.timeout(quiet), self._changed:
+                await self._changed.wait_for(lambda: len(self._calls) > seen)
+        except TimeoutError:
+            return False
+        return True
+
     # -- HTTP ------------------------------------------------------------------------------
 
     async def _record(self, call: Call) -> None:
@@ -293,6 +312,7 @@ class LocalSlack:
             await self._record(call)
             return web.Response(status=404, text="unknown response_url")
         self._apply_response(target, params)
+        call.response = {"ok": True, "user": target.user, "channel": target.channel}
         await self._record(call)
         return web.Response(text="ok")
 

@@ -1,0 +1,236 @@
+"""`tenderbot demo`: one whole tender, played through signed requests against a local Slack.
+
+Nothing is mocked: a fresh SQLite database, the real app over HTTP, the local Slack Web API.
+The demo is a list of small steps (``STEPS``); each takes the ``Demo`` and acts as one
+person. Append a step function to extend the story.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.localslack import LocalSlack, SignedSender, SlackResponse
+from bot.localslack.running import local_settings, running_app
+from bot.localslack.transcript import Transcript
+from bot.settings import Settings
+from store.brokers import BrokerData, add_broker
+from store.budget import post_entry
+from store.db import make_engine, make_sessionmaker, transaction
+from store.migrate import upgrade
+from store.models import Tender
+
+DEMO_DATABASE = Path("tenderbot-demo.db")
+BACKOFFICE_CHANNEL = "C0BACKOFFICE"
+
+ANNA = "U0ANNA"
+BERND = "U0BERND"
+NAMES = {ANNA: "Anna Adler (Maklerin)", BERND: "Bernd (Backoffice)"}
+
+Output = Callable[[str], None]
+
+
+@dataclass
+class Demo:
+    """What a step needs: who is who, how to act as someone, and what people saw."""
+
+    slack: LocalSlack
+    sender: SignedSender
+    sessions: async_sessionmaker[AsyncSession]
+    settings: Settings
+    transcript: Transcript
+    out: Output
+    # Values steps hand on to later steps, e.g. "reference" → "AS-2026-0001".
+    values: dict[str, str] = field(default_factory=dict)
+
+    def name(self, user: str) -> str:
+        return NAMES.get(user, user)
+
+    def say(self, text: str) -> None:
+        self.out("")
+        self.out(f"▶ {text}")
+
+    async def command(
+        self, user: str, command: str, text: str = "", *, channel: str | None = None
+    ) -> SlackResponse:
+        self.out(f"  {self.name(user)} tippt: {command} {text}".rstrip())
+        response = await self.sender.send_command(user, command, text, channel_id=channel)
+        await self.show(user, response)
+        return response
+
+    async def button(
+        self, user: str, action_id: str, value: str, *, message: dict[str, Any], channel: str
+    ) -> SlackResponse:
+        self.out(f"  {self.name(user)} klickt auf {action_id} ({value})")
+        response = await self.sender.send_button(
+            user, action_id, value, channel=channel, message=message
+        )
+        await self.show(user, response)
+        return response
+
+    async def message(
+        self, user: str, channel: str, text: str, *, thread_ts: str | None = None
+    ) -> SlackResponse:
+        self.out(f"  {self.name(user)} schreibt: {text}")
+        response = await self.sender.send_message(user, channel, text, thread_ts=thread_ts)
+        await self.show(user, response)
+        return response
+
+    async def show(self, actor: str, response: SlackResponse | None = None) -> None:
+        """Print the immediate answer, then everything people see once the app is done."""
+        if response is not None and response.status != 200:
+            self.out(f"    (HTTP {response.status})")
+        ack = response.json() if response is not None and _is_json(response.text) else None
+        if isinstance(ack, dict) and ack.get("response_action") == "errors":
+            for field_name, problem in ack.get("errors", {}).items():
+                self.out(f"    Hinweis im Dialog ({field_name}): {problem}")
+        elif response is not None and response.text and not isinstance(ack, dict):
+            self.out(f"    sofort, nur für {self.name(actor)}: {response.text}")
+        await self.slack.settle()
+        for heading, text in self.transcript.new_entries(actor):
+            self.out(f"  ┄ {heading}")
+            for line in text.splitlines() or [""]:
+                self.out(f"    {line}")
+
+    def latest_message(self, channel: str) -> dict[str, Any] | None:
+        posted = [m for m in self.slack.messages(channel) if m.get("bot_id")]
+        return posted[-1] if posted else None
+
+    async def latest_reference(self) -> str:
+        async with self.sessions() as session:
+            reference = await session.scalar(
+                select(Tender.reference).order_by(Tender.id.desc()).limit(1)
+            )
+        if reference is None:
+            raise DemoStepFailed("es wurde keine Ausschreibung angelegt")
+        return reference
+
+
+class DemoStepFailed(Exception):
+    """A step could not go on: the app did not do what the story needs."""
+
+
+Step = Callable[[Demo], Awaitable[None]]
+
+
+async def seed_people(demo: Demo) -> None:
+    demo.say("Ausgangslage: Maklerin Anna Adler (4711) mit 1.500,00 € Konzeptrabatt-Budget")
+    async with transaction(demo.sessions) as session:
+        anna = await add_broker(
+            session,
+            BrokerData(
+                slack_user_id=ANNA,
+                number="4711",
+                name="Anna Adler",
+                email="anna@makler-adler.example",
+                cc_emails=("assistenz@makler-adler.example",),
+            ),
+        )
+        await post_entry(session, anna.id, 150_000, "distribution", "2026", "Budget 2026")
+    demo.out("  Backoffice: Bernd, Kanal #backoffice")
+
+
+async def anna_starts_tender(demo: Demo) -> None:
+    demo.say("Anna startet eine Ausschreibung (T1, T4, T5)")
+    await demo.command(
+        ANNA,
+        "/ausschreibung",
+        'neu sparte=haftpflicht kunde="Bäckerei Korn GmbH" sb=1.000 vorschaeden=keine '
+        'beschreibung="Backstube mit Café, 12 Mitarbeiter"',
+    )
+    demo.values["reference"] = await demo.latest_reference()
+
+
+async def bernd_posts_offer(demo: Demo) -> None:
+    reference = demo.values["reference"]
+    demo.say(f"Bernd stellt im Backoffice ein Angebot zu {reference} ein (N1)")
+    await demo.command(
+        BERND,
+        "/angebot",
+        f"{reference} versicherer=Allianz beitrag=1.234,50 gueltig-bis=31.12.2026",
+        channel=BACKOFFICE_CHANNEL,
+    )
+
+
+async def anna_lists_offers(demo: Demo) -> None:
+    reference = demo.values["reference"]
+    demo.say("Anna sieht sich die Angebote an (T7, T8)")
+    await demo.command(ANNA, "/angebote", reference)
+
+
+async def anna_lists_tenders(demo: Demo) -> None:
+    demo.say("Anna prüft ihre Ausschreibungen")
+    await demo.command(ANNA, "/ausschreibung", "liste")
+
+
+async def anna_asks_rabatt(demo: Demo) -> None:
+    demo.say("Anna fragt nach dem Umstellungsnachlass (P4)")
+    await demo.command(
+        ANNA,
+        "/rabatt",
+        "umstellung sparte=sach renta=40 alt=1000 neu=1500 risikobonus=10 tarifjahr=2015 monate=24",
+    )
+
+
+async def anna_checks_budget(demo: Demo) -> None:
+    demo.say("Anna prüft ihr Konzeptrabatt-Budget (B5)")
+    await demo.command(ANNA, "/budget")
+
+
+STEPS: list[Step] = [
+    seed_people,
+    anna_starts_tender,
+    bernd_posts_offer,
+    anna_lists_offers,
+    anna_lists_tenders,
+    anna_asks_rabatt,
+    anna_checks_budget,
+]
+
+
+def fresh_database(path: Path = DEMO_DATABASE) -> str:
+    """Recreate the demo database: every run tells the same story from the start."""
+    for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        leftover.unlink(missing_ok=True)
+    url = f"sqlite+aiosqlite:///{path}"
+    upgrade(url)
+    return url
+
+
+async def run_demo(database_url: str, out: Output = print, steps: list[Step] | None = None) -> None:
+    engine = make_engine(database_url)
+    sessions = make_sessionmaker(engine)
+    try:
+        async with LocalSlack() as slack:
+            for user, name in NAMES.items():
+                slack.add_user(user, name)
+            settings = local_settings(
+                slack,
+                database_url,
+                backoffice_users=frozenset({BERND}),
+                backoffice_channel=BACKOFFICE_CHANNEL,
+            )
+            async with running_app(settings, sessions, slack) as running:
+                demo = Demo(
+                    slack=slack,
+                    sender=running.sender,
+                    sessions=sessions,
+                    settings=settings,
+                    transcript=Transcript(slack, dict(NAMES), BACKOFFICE_CHANNEL),
+                    out=out,
+                )
+                out(f"Lokales Slack: {slack.url} · App: {running.base_url}/slack/events")
+                for step in steps if steps is not None else STEPS:
+                    await step(demo)
+                await demo.slack.settle()
+    finally:
+        await engine.dispose()
+
+
+def _is_json(text: str) -> bool:
+    return text.startswith("{")

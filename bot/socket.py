@@ -1,0 +1,53 @@
+"""Socket Mode: the app connects out to Slack, for hosts without a public HTTPS URL."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+from bot.app import create_app
+from bot.background import start_background
+from bot.http import open_database, until_stopped
+from bot.settings import ConfigurationError, Settings
+
+logger = logging.getLogger("tenderbot.socket")
+
+
+def app_token(settings: Settings) -> str:
+    token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else ""
+    if not token:
+        raise ConfigurationError(
+            "SLACK_APP_TOKEN is not set; Socket Mode needs an app-level token (xapp-…) "
+            "with the connections:write scope"
+        )
+    if not token.startswith("xapp-"):
+        raise ConfigurationError(
+            "SLACK_APP_TOKEN must be an app-level token starting with xapp- "
+            "(the bot token xoxb-… belongs in SLACK_BOT_TOKEN)"
+        )
+    return token
+
+
+async def serve_socket(
+    settings: Settings, *, migrate: bool = False, stop: asyncio.Event | None = None
+) -> None:
+    """Connect over Socket Mode, with the schedule and the outbox running alongside."""
+    token = app_token(settings)
+    engine, sessions = await open_database(settings, migrate=migrate)
+    background = None
+    handler = None
+    try:
+        app = create_app(settings, sessions, socket_mode=True)
+        handler = AsyncSocketModeHandler(app, token)
+        await handler.connect_async()  # type: ignore[no-untyped-call]
+        background = start_background(settings, sessions, app.client)
+        logger.info("connected to Slack over Socket Mode")
+        await until_stopped(stop)
+    finally:
+        if background is not None:
+            background.stop()
+        if handler is not None:
+            await handler.close_async()  # type: ignore[no-untyped-call]
+        await engine.dispose()
