@@ -30,7 +30,9 @@ START_TEXT = (
 def all_text(message: dict[str, Any]) -> str:
     """Everything a person reads in a message: fallback text and every block's text."""
     return (
-        message.get("text", "") + "\n" + json.dumps(message.get("blocks", []), ensure_ascii=False)
+        str(message.get("text", ""))
+        + "\n"
+        + json.dumps(message.get("blocks", []), ensure_ascii=False)
     )
 
 

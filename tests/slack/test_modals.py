@@ -146,7 +146,8 @@ async def test_it_shows_the_t2_refusal_on_the_reason_field(
 ) -> None:
     """Rule T2: with calculator offers for the line a reason is required."""
     await calculator_offer_for(sessions, anna, "Korn", "sach")
-    view = {"callback_id": "tender_start", "state": {"values": start_values()}}
+    values = start_values()
+    view = {"callback_id": "tender_start", "state": {"values": values}}
 
     refused = await slack_request.send_view_submission(ANNA, view)
 
@@ -156,7 +157,7 @@ async def test_it_shows_the_t2_refusal_on_the_reason_field(
     assert "Tarifrechner" in body["errors"]["reason"]
     assert await tender_count(sessions) == 0
 
-    view["state"]["values"]["reason"] = text("Kunde wünscht Vergleich")
+    values["reason"] = text("Kunde wünscht Vergleich")
     accepted = await slack_request.send_view_submission(ANNA, view)
     assert accepted.text == ""
     assert (await load_tender(sessions, "AS-2026-0001")).reason == "Kunde wünscht Vergleich"
