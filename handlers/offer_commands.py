@@ -126,7 +126,11 @@ def register(app: AsyncApp, deps: Deps) -> None:
 
     @app.action(SELECT_ACTION)
     async def select(
-        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: Respond
+        ack: AsyncAck,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        respond: Respond,
+        client: AsyncWebClient,
     ) -> None:
         await ack()
         user_id = body["user"]["id"]
@@ -134,10 +138,14 @@ def register(app: AsyncApp, deps: Deps) -> None:
         async def work() -> None:
             reference, offer_id = parse_select_value(action["value"])
             async with acting(deps, user_id) as unit:
-                await select_offer(unit.session, unit.actor, reference, offer_id, today=today(deps))
+                tender = await select_offer(
+                    unit.session, unit.actor, reference, offer_id, today=today(deps)
+                )
                 overview = await offer_overview(unit.session, unit.actor, reference)
                 message = offers_message(overview, today=today(deps), broker_view=True)
+                broker = await broker_of(unit.session, tender)
             await respond(**message, response_type="ephemeral", replace_original=True)
+            await refresh_backoffice_card(client, deps, tender, broker)
 
         await replying(respond, f"selecting an offer by {user_id}", work)
 

@@ -17,6 +17,7 @@ from handlers.blocks.base import (
     section,
 )
 from handlers.blocks.tenders import status_label
+from handlers.parsing import InputError, parse_reference
 from store.models import Offer, Tender
 from store.money import format_eur
 from store.products import product_label
@@ -35,7 +36,9 @@ def select_value(reference: str, offer_id: int) -> str:
 
 def parse_select_value(value: str) -> tuple[str, int]:
     reference, _, offer_id = value.partition("|")
-    return reference, int(offer_id)
+    if not offer_id.isdigit():
+        raise InputError("Dieses Angebot kann ich nicht zuordnen. Bitte `/angebote` neu aufrufen.")
+    return parse_reference(reference), int(offer_id)
 
 
 def offer_line(offer: Offer, *, today: date, selected: bool) -> str:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from datetime import date
 
-from handlers.blocks.offers import offers_message
+import pytest
+
+from handlers.blocks.offers import offers_message, parse_select_value, select_value
 from handlers.blocks.tenders import backoffice_card, broker_card, tender_list
+from handlers.parsing import InputError
 from store.models import Broker, Offer, Tender
 from store.tenders import OfferOverview
 from tests.handlers.conftest import make_tender
@@ -295,3 +298,11 @@ def test_it_says_so_when_a_broker_has_no_tenders() -> None:
             {"type": "section", "text": {"type": "mrkdwn", "text": text}},
         ],
     }
+
+
+def test_it_reads_the_select_button_value_and_refuses_a_forged_one() -> None:
+    assert parse_select_value(select_value("AS-2026-0001", 7)) == ("AS-2026-0001", 7)
+    with pytest.raises(InputError, match="nicht zuordnen"):
+        parse_select_value("AS-2026-0001|DROP")
+    with pytest.raises(InputError, match="keine Ausschreibungsnummer"):
+        parse_select_value("<!here>|7")

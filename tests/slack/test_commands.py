@@ -296,6 +296,9 @@ async def test_it_shows_offers_marked_by_source_and_selects_one(
 
     tender = await load_tender(sessions, reference)
     assert (tender.status, tender.selected_offer_id) == ("selected", offer_id)
+    await slack.wait_for(
+        lambda: "Angebot ausgewählt" in all_text(slack.messages(BACKOFFICE_CHANNEL)[0])
+    )
 
 
 async def command_response(slack: LocalSlack, count: int) -> dict[str, object]:
