@@ -88,7 +88,7 @@ def outbox_retry(row_id: int) -> None:
 
 
 async def _flush(settings: Settings, batch: int) -> FlushResult:
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, search_path=settings.database_schema)
     sessions = make_sessionmaker(engine)
     try:
         await recover_leases(sessions)
