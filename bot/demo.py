@@ -7,18 +7,23 @@ person. Append a step function to extend the story.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
 
+from slack_bolt.async_app import AsyncApp
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.localslack import LocalSlack, SignedSender, SlackResponse
 from bot.localslack.running import local_settings, running_app
 from bot.localslack.transcript import Transcript
+from bot.notifiers import build_notifiers
 from bot.settings import Settings
+from notifications import LocalSinkNotifier, drain_outbox
 from store.brokers import BrokerData, add_broker
 from store.budget import post_entry
 from store.db import make_engine, make_sessionmaker, transaction
@@ -26,6 +31,7 @@ from store.migrate import upgrade
 from store.models import Tender
 
 DEMO_DATABASE = Path("tenderbot-demo.db")
+DEMO_MAILS = Path("tenderbot-demo-mails")
 BACKOFFICE_CHANNEL = "C0BACKOFFICE"
 
 ANNA = "U0ANNA"
@@ -41,10 +47,12 @@ class Demo:
 
     slack: LocalSlack
     sender: SignedSender
+    app: AsyncApp
     sessions: async_sessionmaker[AsyncSession]
     settings: Settings
     transcript: Transcript
     out: Output
+    mails: Path = DEMO_MAILS
     # Values steps hand on to later steps, e.g. "reference" → "AS-2026-0001".
     values: dict[str, str] = field(default_factory=dict)
 
@@ -96,6 +104,26 @@ class Demo:
             self.out(f"  ┄ {heading}")
             for line in text.splitlines() or [""]:
                 self.out(f"    {line}")
+
+    async def deliver_outbox(self) -> None:
+        """Send what the services queued (N1, N2 …): Slack DMs and e-mails as .eml files."""
+        notifiers = build_notifiers(self.settings, self.app.client, eml_directory=self.mails)
+        await drain_outbox(self.sessions, notifiers)
+        await self.show("")
+        for notifier in notifiers:
+            if isinstance(notifier, LocalSinkNotifier):
+                for path in notifier.written:
+                    self._show_mail(path)
+
+    def _show_mail(self, path: Path) -> None:
+        mail = message_from_bytes(path.read_bytes(), policy=policy.default)
+        self.out(f"  ┄ E-Mail an {mail['To']}" + (f" (CC {mail['Cc']})" if mail["Cc"] else ""))
+        self.out(f"    Betreff: {mail['Subject']}")
+        body = mail.get_body(preferencelist=("plain",))
+        text = body.get_content() if body is not None else ""
+        for line in [line for line in text.splitlines() if line.strip()][:4]:
+            self.out(f"    {line}")
+        self.out(f"    (Datei: {path})")
 
     def latest_message(self, channel: str) -> dict[str, Any] | None:
         posted = [m for m in self.slack.messages(channel) if m.get("bot_id")]
@@ -157,6 +185,11 @@ async def bernd_posts_offer(demo: Demo) -> None:
     )
 
 
+async def notices_go_out(demo: Demo) -> None:
+    demo.say("Die Benachrichtigungen gehen raus: Slack-DM und E-Mail an Anna (N1)")
+    await demo.deliver_outbox()
+
+
 async def anna_lists_offers(demo: Demo) -> None:
     reference = demo.values["reference"]
     demo.say("Anna sieht sich die Angebote an (T7, T8)")
@@ -186,6 +219,7 @@ STEPS: list[Step] = [
     seed_people,
     anna_starts_tender,
     bernd_posts_offer,
+    notices_go_out,
     anna_lists_offers,
     anna_lists_tenders,
     anna_asks_rabatt,
@@ -195,6 +229,7 @@ STEPS: list[Step] = [
 
 def fresh_database(path: Path = DEMO_DATABASE) -> str:
     """Recreate the demo database: every run tells the same story from the start."""
+    shutil.rmtree(path.parent / DEMO_MAILS, ignore_errors=True)
     for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
         leftover.unlink(missing_ok=True)
     url = f"sqlite+aiosqlite:///{path}"
@@ -202,9 +237,19 @@ def fresh_database(path: Path = DEMO_DATABASE) -> str:
     return url
 
 
-async def run_demo(database_url: str, out: Output = print, steps: list[Step] | None = None) -> None:
-    engine = make_engine(database_url)
-    sessions = make_sessionmaker(engine)
+async def run_demo(
+    database_url: str,
+    out: Output = print,
+    steps: list[Step] | None = None,
+    *,
+    mails: Path = DEMO_MAILS,
+    sessions: async_sessionmaker[AsyncSession] | None = None,
+) -> None:
+    """Play ``steps`` (default ``STEPS``); ``sessions`` lets a test bring its own database."""
+    engine = None
+    if sessions is None:
+        engine = make_engine(database_url)
+        sessions = make_sessionmaker(engine)
     try:
         async with LocalSlack() as slack:
             for user, name in NAMES.items():
@@ -219,17 +264,20 @@ async def run_demo(database_url: str, out: Output = print, steps: list[Step] | N
                 demo = Demo(
                     slack=slack,
                     sender=running.sender,
+                    app=running.app,
                     sessions=sessions,
                     settings=settings,
                     transcript=Transcript(slack, dict(NAMES), BACKOFFICE_CHANNEL),
                     out=out,
+                    mails=mails,
                 )
                 out(f"Lokales Slack: {slack.url} · App: {running.base_url}/slack/events")
                 for step in steps if steps is not None else STEPS:
                     await step(demo)
                 await demo.slack.settle()
     finally:
-        await engine.dispose()
+        if engine is not None:
+            await engine.dispose()
 
 
 def _is_json(text: str) -> bool:

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from bot.cli.common import run
-from bot.demo import DEMO_DATABASE, DemoStepFailed, fresh_database, run_demo
+from bot.demo import DEMO_DATABASE, DEMO_MAILS, DemoStepFailed, fresh_database, run_demo
 
 
 @click.command("demo", help="Eine ganze Ausschreibung lokal durchspielen (ohne Slack-Konto).")
@@ -24,7 +24,7 @@ def demo(database: Path, verbose: bool) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.ERROR)
     url = fresh_database(database)
     try:
-        run(run_demo(url, click.echo))
+        run(run_demo(url, click.echo, mails=database.parent / DEMO_MAILS))
     except DemoStepFailed as error:
         raise click.ClickException(f"Demo abgebrochen: {error}") from None
     click.echo("")

@@ -6,6 +6,7 @@ import click
 
 from bot.cli import broker as broker_commands
 from bot.cli import budget as budget_commands
+from bot.cli import console as console_command
 from bot.cli import db as db_commands
 from bot.cli import demo as demo_command
 from bot.cli import fiv as fiv_commands
@@ -30,6 +31,7 @@ cli.add_command(scheduler_command.scheduler)
 cli.add_command(serve_commands.serve_command)
 cli.add_command(serve_commands.socket_command)
 cli.add_command(demo_command.demo)
+cli.add_command(console_command.console)
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import GENERIC_ERROR_DE, build_client
+from bot.demo import run_demo
 from bot.localslack import LocalSlack, SignedSender
 from bot.localslack.running import RunningApp, running_app
 from bot.settings import Settings
@@ -244,3 +245,17 @@ async def test_it_fails_the_next_call_with_slacks_error_when_told(
     assert failure.value.response["error"] == "is_archived"
     assert posted["ok"] is True
     assert len(slack.messages(BACKOFFICE_CHANNEL)) == 1
+
+
+async def test_it_plays_the_demo_tender_from_start_to_offer_list(
+    database_url: str, sessions: async_sessionmaker[AsyncSession], tmp_path: Any
+) -> None:
+    lines: list[str] = []
+    await run_demo(database_url, lines.append, mails=tmp_path / "mails", sessions=sessions)
+
+    text = "\n".join(lines)
+    assert "  ┄ #backoffice\n    == Ausschreibung AS-2026-0001 ==" in text  # rule T5
+    assert "  ┄ E-Mail an anna@makler-adler.example" in text  # rule N1
+    assert "  ┄ E-Mail an assistenz@makler-adler.example" in text
+    assert "Slack lehnt" not in text
+    assert "(HTTP " not in text
