@@ -20,6 +20,8 @@ LISTENER_MODULES: tuple[str, ...] = (
     "offer_commands",
     "account_commands",
     "home",
+    "threads",
+    "threads_query",
 )
 
 

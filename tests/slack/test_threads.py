@@ -1,0 +1,574 @@
+"""The message module as two mirrored Slack threads, through the real app over signed HTTP.
+
+Broker Anna starts a tender with /ausschreibung (both cards are posted, their threads
+recorded); backoffice Bernd and Anna then write in the threads as Slack users do: Slack stores
+the message and sends the event; the test checks what the local Slack received and what the
+store holds. Rules M1–M5 and N2.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from slack_bolt.async_app import AsyncApp
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.localslack import LocalSlack, SignedSender
+from handlers.blocks.threads import NOT_DELIVERED_YET
+from handlers.deps import Deps
+from handlers.threads import handle_message_event
+from handlers.threads_delivery import deliver_pending
+from store.actors import Actor
+from store.conversation import BROKER_CANNOT_OPEN
+from store.db import transaction
+from store.mirroring import BROKER_THREAD_NOT_YOURS, post_in_thread, thread_link_at
+from store.models import Attachment, Broker, Message, MessageRevision, OutboxRow, ThreadLink
+from store.tenders import close_tender
+from tests.conftest import BACKOFFICE_CHANNEL, BACKOFFICE_USERS, BERND
+from tests.handlers.scenario import ANNA, CARLA, eventually, start_tender, thread_links
+
+BERND_ACTOR = Actor(slack_user_id=BERND, role="backoffice", name="Bernd Backoffice")
+
+
+@pytest.fixture(autouse=True)
+def november_2026() -> Iterator[None]:
+    with time_machine.travel("2026-11-23 10:00 +01:00", tick=True):
+        yield
+
+
+@dataclass(frozen=True)
+class Tender:
+    reference: str
+    backoffice: ThreadLink
+    broker: ThreadLink
+
+
+@pytest.fixture
+async def tender(
+    anna: Broker,
+    slack: LocalSlack,
+    slack_request: SignedSender,
+    sessions: async_sessionmaker[AsyncSession],
+) -> Tender:
+    reference = await start_tender(slack_request, slack, sessions)
+    backoffice, broker = await thread_links(sessions)
+    return Tender(reference, backoffice, broker)
+
+
+async def write(
+    slack: LocalSlack,
+    slack_request: SignedSender,
+    user: str,
+    link: ThreadLink,
+    text: str,
+    *,
+    files: list[dict[str, Any]] | None = None,
+    event_id: str | None = None,
+) -> str:
+    """``user`` writes in the thread under the card of ``link``; returns the message ts."""
+    event: dict[str, Any] = {
+        "type": "message",
+        "channel": link.channel,
+        "user": user,
+        "text": text,
+        "thread_ts": link.ts,
+        "channel_type": "im" if link.channel.startswith("D") else "channel",
+    }
+    if files:
+        event["subtype"] = "file_share"
+        event["files"] = files
+    event["ts"] = slack.state.post(link.channel, dict(event))["ts"]
+    response = await slack_request.send_event(event, event_id=event_id)
+    assert response.status == 200
+    return str(event["ts"])
+
+
+def replies(slack: LocalSlack, link: ThreadLink) -> list[dict[str, Any]]:
+    """What the thread under the card shows, the card itself left out."""
+    return [m for m in slack.messages(link.channel, link.ts) if m["ts"] != link.ts]
+
+
+async def bot_replies(slack: LocalSlack, link: ThreadLink, count: int) -> list[dict[str, Any]]:
+    def posted() -> list[dict[str, Any]]:
+        return [m for m in replies(slack, link) if m.get("bot_id")]
+
+    await slack.wait_for(lambda: len(posted()) >= count)
+    return posted()
+
+
+async def ephemeral_for(slack: LocalSlack, user: str, count: int = 1) -> dict[str, Any]:
+    await slack.wait_for(lambda: len(slack.ephemerals(user)) >= count)
+    return slack.ephemerals(user)[count - 1]
+
+
+async def stored(sessions: async_sessionmaker[AsyncSession]) -> list[Message]:
+    async with sessions() as session:
+        return list(await session.scalars(select(Message).order_by(Message.id)))
+
+
+async def settled(sessions: async_sessionmaker[AsyncSession], count: int) -> list[Message]:
+    """The first ``count`` messages once none of them waits for delivery any more."""
+
+    async def done() -> bool:
+        messages = await stored(sessions)
+        return len(messages) >= count and all(m.delivery_state != "pending" for m in messages)
+
+    await eventually(done)
+    return await stored(sessions)
+
+
+async def bernd_asks(
+    slack: LocalSlack, slack_request: SignedSender, tender: Tender, text: str = "Vorschäden?"
+) -> str:
+    ts = await write(slack, slack_request, BERND, tender.backoffice, text)
+    await bot_replies(slack, tender.broker, 1)
+    return ts
+
+
+# -- opening (M2) ----------------------------------------------------------------------------
+
+
+async def test_it_opens_the_module_when_bernd_replies_under_the_backoffice_card(
+    tender: Tender,
+    slack: LocalSlack,
+    slack_request: SignedSender,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    # rules M1, M2, M5, N2
+    ts = await write(
+        slack, slack_request, BERND, tender.backoffice, "Gab es Vorschäden über 5.000 €?"
+    )
+    [mirror] = await bot_replies(slack, tender.broker, 1)
+    assert mirror["username"] == "Bernd Backoffice (Backoffice)"
+    assert mirror["icon_url"] == f"https://avatars.example/{BERND}.png"
+    assert "Gab es Vorschäden über 5.000 €?" in mirror["blocks"][0]["text"]["text"]
+    [message] = await settled(sessions, 1)
+    assert (message.role, message.author_name, message.source_ts) == (
+        "backoffice",
+        "Bernd Backoffice",
+        ts,
+    )
+    assert (message.delivery_state, message.mirror_channel, message.mirror_ts) == (
+        "delivered",
+        tender.broker.channel,
+        mirror["ts"],
+    )
+    async with sessions() as session:
+        mails = list(
+            await session.scalars(
+                select(OutboxRow.recipient).where(
+                    OutboxRow.template == "query", OutboxRow.channel == "email"
+                )
+            )
+        )
+    assert sorted(mails) == ["anna@makler-adler.example", "assistenz@makler-adler.example"]
+
+
+async def test_it_opens_the_module_with_the_rueckfrage_modal_on_the_card(
+    tender: Tender,
+    slack: LocalSlack,
+    slack_request: SignedSender,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    # rules M2, M5
+    await slack_request.send_button(
+        BERND, "tender_query_open", tender.reference, channel=BACKOFFICE_CHANNEL
+    )
+    [opened] = await slack.wait_for_calls("views.open")
+    view = opened.params["view"]
+    view = json.loads(view) if isinstance(view, str) else view
+    assert (view["callback_id"], view["private_metadata"]) == (
+        "tender_query_submit",
+        tender.reference,
+    )
+    answer = await slack_request.send_view_submission(
+        BERND,
+        {
+            "callback_id": "tender_query_submit",
+            "private_metadata": tender.reference,
+            "state": {
+                "values": {
+                    "query_body": {"body": {"type": "plain_text_input", "value": "Baujahr?"}},
+                    "query_internal": {"internal": {"selected_options": []}},
+                }
+            },
+        },
+    )
+    assert answer.status == 200 and not answer.text
+    [in_broker_thread] = await bot_replies(slack, tender.broker, 1)
+    [in_backoffice_thread] = await bot_replies(slack, tender.backoffice, 1)
+    for post in (in_broker_thread, in_backoffice_thread):
+        assert post["username"] == "Bernd Backoffice (Backoffice)"
+        assert "Baujahr?" in post["text"]
+    [message] = await settled(sessions, 1)
+    assert (message.source_ts, message.mirror_ts) == (
+        in_backoffice_thread["ts"],
+        in_broker_thread["ts"],
+    )
+
+
+async def test_it_asks_for_text_when_the_modal_is_sent_empty(
+    tender: Tender, slack_request: SignedSender, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    answer = await slack_request.send_view_submission(
+        BERND,
+        {
+            "callback_id": "tender_query_submit",
+            "private_metadata": tender.reference,
+            "state": {"values": {"query_body": {"body": {"value": "  "}}}},
+        },
+    )
+    assert answer.json() == {
+        "response_action": "errors",
+        "errors": {"query_body": "Bitte schreiben Sie Ihre Rückfrage."},
+    }
+    assert await stored(sessions) == []
+
+
+async def test_it_refuses_anna_writing_before_the_backoffice_and_stores_nothing(
+    tender: Tender,
+    slack: LocalSlack,
+    slack_request: SignedSender,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    # rule M2
+    await write(slack, slack_request, ANNA, tender.broker, "Hallo, gibt es schon Angebote?")
+    note = await ephemeral_for(slack, ANNA)
+    assert note["text"] == BROKER_CANNOT_OPEN
+    assert (note["channel"], note["thread_ts"]) == (tender.broker.channel, tender.broker.ts)
+    assert await stored(sessions) == []
+    assert replies(slack, tender.backoffice) == []
+
+
+async def test_it_refuses_carla_writing_into_the_thread_of_annas_card(
+    tender: Tender,
+    carla: Broker,
+    slack: LocalSlack,
+    slack_request: SignedSender,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await bernd_asks(slack, slack_request, tender)
+    await write(slack, slack_request, CARLA, tender.broker, "Ich mische mich ein")
+    note = await ephemeral_for(slack, CARLA)
+    assert note["text"] == BROKER_THREAD_NOT_YOURS
+    assert [m.author_slack_id for m in await stored(sessions)] == [BERND]
+    assert len(replies(slack, tender.backoffice)) == 1  # only Bernd's own question
+
+
+# -- mirroring (M3) --------------------------------------------------------------------------
+
+
+async def test_it_mirrors_annas_answer_with_a_file_to_the_backoffice_thread(
+    tender: Tender,
+    slack: LocalSlack,
+    slack_request: SignedSender,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    # rule M3
+    await bernd_asks(slack, slack_request, tender)
+    content = b"%PDF-1.4 Schadenliste 2021-2025\n" * 100
+    shared = slack.add_file("schadenliste.pdf", content, "application/pdf", user=ANNA)
+    await write(
+        slack, slack_request, ANNA, tender.broker, "Anbei die Schadenliste.", files=[shared]
+    )
+    [uploaded] = await slack.wait_for_calls("files.completeUploadExternal")
+    assert (uploaded.params["channel_id"], uploaded.params["thread_ts"]) == (
+        tender.backoffice.channel,
+        tender.backoffice.ts,
+    )
+    [_bernds, annas] = await settled(sessions, 2)
+    assert annas.role == "broker" and annas.mirror_channel == BACKOFFICE_CHANNEL
+    async with sessions() as session:
+        [attachment] = list(await session.scalars(select(Attachment)))
+    assert (attachment.name, attachment.mimetype, attachment.size) == (
+        "schadenliste.pdf",
+        "application/pdf",
+        len(content),
+    )
+    assert attachment.sha256 == hashlib.sha256(content).hexdigest()
+    assert attachment.mirror_file_id is not None
+    assert slack.file_content(attachment.mirror_file_id) == content
+    [download] = slack.calls("download")
+    assert download.headers["authorization"] == "Bearer xoxb-test"
+    mirror = [m for m in replies(slack, tender.backoffice) if m.get("username")][-1]
+    assert mirror["username"] == "Anna Adler (Vermittler)"
+    assert "schadenliste.pdf" in mirror["blocks"][-1]["elements"][0]["text"]
+
+
+async def test_it_refuses_an_executable_with_a_german_note_and_stores_nothing(
+    tender: Tender,
+    slack: LocalSlack,
+    slack_request: SignedSender,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await bernd_asks(slack, slack_request, tender)
+    shared = slack.add_file("rechnung.exe", b"MZ...", "application/octet-stream", user=ANNA)
+    await write(slack, slack_request, ANNA, tender.broker, "Siehe Anhang", files=[shared])
+    note = await ephemeral_for(slack, ANNA)
+    assert note["text"] == "Dateien dieses Typs („rechnung.exe“) können nicht angehängt werden."
+    assert [m.author_slack_id for m in await stored(sessions)] == [BERND]
+    assert slack.calls("download") == []
+
+
+async def test_it_mirrors_an_edit_and_keeps_the_earlier_text(
+    tender: Tender,
+    slack: LocalSlack,
+    slack_request: SignedSender,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    # rule M4
+    ts = await bernd_asks(slack, slack_request, tender, "Vorschäden?")
+    [mirror] = await bot_replies(slack, tender.broker, 1)
+    await settled(sessions, 1)
+    await slack_request.send_event(
+        {
+            "type": "message",
+            "subtype": "message_changed",
+            "channel": tender.backoffice.channel,
+            "hidden": True,
+            "message": {
+                "type": "message",
+                "user": BERND,
+                "text": "Vorschäden seit 2020?",
+                "ts": ts,
+                "thread_ts": tender.backoffice.ts,
+                "edited": {"user": BERND, "ts": "1795000000.000001"},
+            },
+            "previous_message": {"type": "message", "user": BERND, "text": "Vorschäden?"},
+            "ts": "1795000000.000002",
+        }
+    )
+    [update] = await slack.wait_for_calls("chat.update")
+    assert (update.params["channel"], update.params["ts"]) == (
+        tender.broker.channel,
+        mirror["ts"],
+    )
+    assert "Vorschäden seit 2020?" in update.params["text"]
+    [message] = await settled(sessions, 1)
+    assert message.body == "Vorschäden seit 2020?" and message.edited_at is not None
+    async with sessions() as session:
+        assert list(await session.scalars(select(MessageRevision.body))) == ["Vorschäden?"]
+
+
+async def test_it_mirrors_a_deletion_and_keeps_it_in_the_history(
+    tender: Tender,
+    slack: LocalSlack,
+    slack_request: SignedSender,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    # rule M4
+    ts = await bernd_asks(slack, slack_request, tender, "Falscher Thread, sorry")
+    [mirror] = await bot_replies(slack, tender.broker, 1)
+    await settled(sessions, 1)
+    await slack_request.send_event(
+        {
+            "type": "message",
+            "subtype": "message_deleted",
+            "channel": tender.backoffice.channel,
+            "hidden": True,
+            "deleted_ts": ts,
+            "previous_message": {
+                "type": "message",
+                "user": BERND,
+                "text": "Falscher Thread, sorry",
+                "ts": ts,
+                "thread_ts": tender.backoffice.ts,
+            },
+            "ts": "1795000000.000003",
+        }
+    )
+    [deleted] = await slack.wait_for_calls("chat.delete")
+    assert (deleted.params["channel"], deleted.params["ts"]) == (
+        tender.broker.channel,
+        mirror["ts"],
+    )
+    [message] = await settled(sessions, 1)
+    assert message.deleted_at is not None
+    async with sessions() as session:
+        revisions = list(await session.scalars(select(MessageRevision.change)))
+    assert revisions == ["deleted"]
+    assert replies(slack, tender.broker) == []
+
+
+async def test_it_keeps_bernds_intern_note_in_the_backoffice_thread(
+    tender: Tender,
+    slack: LocalSlack,
+    slack_request: SignedSender,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await bernd_asks(slack, slack_request, tender, "Vorschäden?")
+    await write(slack, slack_request, BERND, tender.backoffice, "intern: Kunde zahlt oft spät")
+    await eventually(lambda: _count(sessions, 2))
+    [_question, note] = await settled(sessions, 2)
+    assert (note.internal, note.body, note.delivery_state) == (
+        True,
+        "Kunde zahlt oft spät",
+        "not_needed",
+    )
+    assert len(replies(slack, tender.broker)) == 1  # only the question reached Anna
+    async with sessions() as session:
+        mails = await session.scalar(
+            select(func.count()).select_from(OutboxRow).where(OutboxRow.channel == "email")
+        )
+    assert mails == 2  # the question's e-mail to Anna and her CC, none for the note
+
+
+async def test_it_handles_a_redelivered_event_once(
+    tender: Tender,
+    slack: LocalSlack,
+    slack_request: SignedSender,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    ts = await write(slack, slack_request, BERND, tender.backoffice, "Baujahr?", event_id="Ev1")
+    event = {
+        "type": "message",
+        "channel": tender.backoffice.channel,
+        "user": BERND,
+        "text": "Baujahr?",
+        "thread_ts": tender.backoffice.ts,
+        "ts": ts,
+    }
+    again = await slack_request.send_event(event, event_id="Ev1", retry_num=1)
+    assert again.status == 200
+    await settled(sessions, 1)
+    # A later message is mirrored after the retry was handled; the retry added nothing.
+    await write(slack, slack_request, BERND, tender.backoffice, "Und die Fläche?")
+    await bot_replies(slack, tender.broker, 2)
+    assert [m.body for m in await settled(sessions, 2)] == ["Baujahr?", "Und die Fläche?"]
+    assert [m["text"].split(": ", 1)[1] for m in replies(slack, tender.broker)] == [
+        "Baujahr?",
+        "Und die Fläche?",
+    ]
+
+
+# -- Slack refuses: stored, marked, delivered later ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "times", "error"),
+    [(429, 4, None), (500, 3, None), (200, 1, "is_archived")],
+    ids=["rate-limited", "server-error", "archived"],
+)
+async def test_it_keeps_a_refused_mirror_pending_and_the_worker_delivers_it_later(
+    status: int,
+    times: int,
+    error: str | None,
+    tender: Tender,
+    app: AsyncApp,
+    slack: LocalSlack,
+    slack_request: SignedSender,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    # The client's own retries (3 for 429, 2 for 5xx) are used up first.
+    slack.fail_next("chat.postMessage", status=status, times=times, error=error)
+    ts = await write(slack, slack_request, BERND, tender.backoffice, "Vorschäden?")
+    note = await ephemeral_for(slack, BERND)
+    assert note["text"] == NOT_DELIVERED_YET
+    source = slack.state.find(tender.backoffice.channel, ts)
+    assert source is not None
+    assert [r["name"] for r in source.get("reactions", [])] == ["hourglass_flowing_sand"]
+    [pending] = await stored(sessions)
+    assert pending.delivery_state == "pending" and pending.last_delivery_error
+    assert replies(slack, tender.broker) == []
+
+    assert pending.next_delivery_at is not None
+    too_early = pending.next_delivery_at - timedelta(seconds=1)
+    assert await deliver_pending(sessions, app.client, too_early) == 0
+    assert await deliver_pending(sessions, app.client, pending.next_delivery_at) == 1
+    [mirror] = replies(slack, tender.broker)
+    assert "Vorschäden?" in mirror["text"]
+    [delivered] = await stored(sessions)
+    assert (delivered.delivery_state, delivered.mirror_ts) == ("delivered", mirror["ts"])
+    assert slack.state.find(tender.backoffice.channel, ts).get("reactions") == []  # type: ignore[union-attr]
+    # Nothing is posted twice by a later round.
+    assert await deliver_pending(sessions, app.client, datetime.now(UTC) + timedelta(hours=2)) == 0
+    assert len(replies(slack, tender.broker)) == 1
+
+
+async def test_it_posts_a_message_stored_before_a_crash_exactly_once(
+    tender: Tender,
+    app: AsyncApp,
+    slack: LocalSlack,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    # The process died after the commit and before the post: the row is pending.
+    async with transaction(sessions) as session:
+        await post_in_thread(
+            session, BERND_ACTOR, tender.backoffice, "Vorschäden?", source_ts="1795000000.000009"
+        )
+    now = datetime.now(UTC) + timedelta(seconds=1)
+    assert await deliver_pending(sessions, app.client, now) == 1
+    assert await deliver_pending(sessions, app.client, now + timedelta(hours=1)) == 0
+    assert len(replies(slack, tender.broker)) == 1
+
+
+# -- closed tenders and what is ignored --------------------------------------------------------
+
+
+async def test_it_answers_in_the_thread_of_a_closed_tender_and_stores_nothing_new(
+    tender: Tender,
+    slack: LocalSlack,
+    slack_request: SignedSender,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    # rule M4
+    await bernd_asks(slack, slack_request, tender)
+    await settled(sessions, 1)
+    async with transaction(sessions) as session:
+        await close_tender(session, BERND_ACTOR, tender.reference)
+    await write(slack, slack_request, ANNA, tender.broker, "Noch eine Frage")
+    [notice] = await _closed(slack, tender)
+    assert f"Die Ausschreibung {tender.reference} ist abgeschlossen" in notice["text"]
+    assert f"/verlauf {tender.reference}" in notice["text"]
+    assert len(await stored(sessions)) == 1
+
+
+async def test_it_ignores_bots_broadcasts_and_threads_without_a_tender(
+    tender: Tender,
+    slack: LocalSlack,
+    sessions: async_sessionmaker[AsyncSession],
+    app: AsyncApp,
+) -> None:
+    deps = Deps(sessions, BACKOFFICE_USERS, BACKOFFICE_CHANNEL, ZoneInfo("Europe/Berlin"))
+    base = {"type": "message", "channel": BACKOFFICE_CHANNEL, "text": "Hallo", "ts": "1795.1"}
+    ignored = [
+        {**base, "user": BERND, "thread_ts": tender.backoffice.ts, "bot_id": "B0OTHER"},
+        {**base, "user": BERND, "thread_ts": tender.backoffice.ts, "subtype": "thread_broadcast"},
+        {**base, "user": "U0TENDERBOT", "thread_ts": tender.backoffice.ts},
+        {**base, "user": BERND, "thread_ts": "1700000000.000001"},  # another thread
+        {**base, "user": BERND},  # top level, no thread
+    ]
+    calls_before = len(slack.calls())
+    for number, event in enumerate(ignored):
+        await handle_message_event(
+            deps, app.client, event, {"event_id": f"EvIgnored{number}"}, "U0TENDERBOT"
+        )
+    assert await stored(sessions) == []
+    assert slack.calls()[calls_before:] == []
+    async with sessions() as session:
+        assert await thread_link_at(session, BACKOFFICE_CHANNEL, tender.backoffice.ts) is not None
+
+
+async def _count(sessions: async_sessionmaker[AsyncSession], count: int) -> bool:
+    return len(await stored(sessions)) >= count
+
+
+async def _closed(slack: LocalSlack, tender: Tender) -> list[dict[str, Any]]:
+    def notices() -> list[dict[str, Any]]:
+        return [
+            m
+            for m in replies(slack, tender.broker)
+            if m.get("bot_id") and "abgeschlossen" in m.get("text", "")
+        ]
+
+    await slack.wait_for(lambda: len(notices()) >= 1)
+    return notices()
