@@ -14,6 +14,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.mirror_worker import add_mirror_job
 from bot.notifiers import build_notifiers
 from bot.scheduler import build_scheduler
 from bot.settings import Settings
@@ -46,6 +47,7 @@ def start_background(
         await recover_leases(sessions)
 
     scheduler = build_scheduler(settings, sessions, outbox_flush=flush, lease_recovery=recover)
+    add_mirror_job(scheduler, sessions, client)
     scheduler.start()
     logger.info("background started: %s", ", ".join(job.name for job in scheduler.get_jobs()))
     return Background(scheduler)

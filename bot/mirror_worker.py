@@ -1,0 +1,65 @@
+"""The thread mirror's delivery worker: posts what Slack refused earlier (rate limit, outage,
+archived channel) and what a crash left between the commit and the post.
+
+It is one job on the background scheduler (bot/background.py), so the process starts and
+stops it with everything else. Several processes may run it: each round leases its messages.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from handlers.threads_delivery import deliver_pending
+from store.types import utcnow
+
+logger = logging.getLogger("tenderbot.mirror")
+
+MIRROR_JOB = "thread_mirror_delivery"
+ROUND_SECONDS = 10
+BATCH = 50
+
+
+async def mirror_round(
+    sessions: async_sessionmaker[AsyncSession],
+    client: AsyncWebClient,
+    now: datetime | None = None,
+) -> int:
+    """Deliver every due message, batch by batch; returns how many arrived."""
+    now = now or utcnow()
+    delivered = 0
+    while True:
+        arrived = await deliver_pending(sessions, client, now, limit=BATCH)
+        delivered += arrived
+        # A short batch means nothing more is due; a full one may have more behind it.
+        if arrived < BATCH:
+            break
+    if delivered:
+        logger.info("delivered %d pending thread message(s)", delivered)
+    return delivered
+
+
+def add_mirror_job(
+    scheduler: AsyncIOScheduler,
+    sessions: async_sessionmaker[AsyncSession],
+    client: AsyncWebClient,
+    *,
+    seconds: int = ROUND_SECONDS,
+) -> None:
+    async def step() -> None:
+        await mirror_round(sessions, client)
+
+    scheduler.add_job(
+        step,
+        IntervalTrigger(seconds=seconds),
+        id=MIRROR_JOB,
+        name="Thread-Nachrichten nachreichen (M3)",
+        next_run_time=utcnow(),
+        max_instances=1,
+        coalesce=True,
+    )
