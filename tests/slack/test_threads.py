@@ -572,3 +572,73 @@ async def _closed(slack: LocalSlack, tender: Tender) -> list[dict[str, Any]]:
 
     await slack.wait_for(lambda: len(notices()) >= 1)
     return notices()
+
+
+# -- internal notes from the modal and the message shortcut -----------------------------------
+
+
+def query_submission(reference: str, text: str, *, internal: bool) -> dict[str, Any]:
+    chosen = [{"value": "internal"}] if internal else []
+    return {
+        "callback_id": "tender_query_submit",
+        "private_metadata": reference,
+        "state": {
+            "values": {
+                "query_body": {"body": {"type": "plain_text_input", "value": text}},
+                "query_internal": {"internal": {"selected_options": chosen}},
+            }
+        },
+    }
+
+
+async def test_it_keeps_an_internal_modal_note_from_anna_and_does_not_open_the_module(
+    tender: Tender,
+    slack: LocalSlack,
+    slack_request: SignedSender,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    # rule M2: a note is no query, Anna still cannot start the conversation
+    answer = await slack_request.send_view_submission(
+        BERND, query_submission(tender.reference, "Makler vorher anrufen", internal=True)
+    )
+    assert answer.status == 200
+    [note] = await bot_replies(slack, tender.backoffice, 1)
+    assert "🔒 Interne Notiz" in note["blocks"][-1]["elements"][0]["text"]
+    [stored_note] = await settled(sessions, 1)
+    assert (stored_note.internal, stored_note.source_ts, stored_note.mirror_ts) == (
+        True,
+        note["ts"],
+        None,
+    )
+    await write(slack, slack_request, ANNA, tender.broker, "Hallo?")
+    assert (await ephemeral_for(slack, ANNA))["text"] == BROKER_CANNOT_OPEN
+    assert [
+        m for m in replies(slack, tender.broker) if m.get("bot_id")
+    ] == []  # nothing reached Anna
+    async with sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(OutboxRow)) == 0
+
+
+async def test_it_opens_the_internal_note_modal_from_the_message_shortcut(
+    tender: Tender, slack: LocalSlack, slack_request: SignedSender
+) -> None:
+    ts = await bernd_asks(slack, slack_request, tender)
+    shortcut = {
+        "type": "message_action",
+        "callback_id": "tender_internal_note",
+        "channel": {"id": tender.backoffice.channel, "name": "backoffice"},
+        "message": {"type": "message", "user": BERND, "ts": ts, "thread_ts": tender.backoffice.ts},
+        "message_ts": ts,
+    }
+    assert (await slack_request.send_action(BERND, shortcut)).status == 200
+    [opened] = await slack.wait_for_calls("views.open")
+    view = opened.params["view"]
+    view = json.loads(view) if isinstance(view, str) else view
+    assert view["private_metadata"] == tender.reference
+    checkbox = view["blocks"][2]["element"]
+    assert checkbox["initial_options"] == checkbox["options"]
+
+    elsewhere = {**shortcut, "message": {"type": "message", "user": BERND, "ts": "1700000000.1"}}
+    await slack_request.send_action(BERND, elsewhere)
+    note = await ephemeral_for(slack, BERND)
+    assert "Thread einer Ausschreibungskarte" in note["text"]
