@@ -28,7 +28,7 @@ from store.brokers import BrokerData, add_broker
 from store.budget import post_entry
 from store.db import make_engine, make_sessionmaker, transaction
 from store.migrate import upgrade
-from store.models import Tender
+from store.models import Tender, ThreadLink
 
 DEMO_DATABASE = Path("tenderbot-demo.db")
 DEMO_MAILS = Path("tenderbot-demo-mails")
@@ -215,6 +215,56 @@ async def anna_checks_budget(demo: Demo) -> None:
     await demo.command(ANNA, "/budget")
 
 
+async def _card_thread(demo: Demo, side: str) -> tuple[str, str]:
+    """Channel and ts of the tender card whose thread is the message module on ``side``."""
+    async with demo.sessions() as session:
+        link = await session.scalar(
+            select(ThreadLink)
+            .join(Tender, ThreadLink.tender_id == Tender.id)
+            .where(Tender.reference == demo.values["reference"], ThreadLink.side == side)
+        )
+    if link is None:
+        raise DemoStepFailed(f"die Karte ({side}) von {demo.values['reference']} fehlt")
+    return link.channel, link.ts
+
+
+async def bernd_asks_in_thread(demo: Demo) -> None:
+    demo.say("Bernd stellt im Thread der Backoffice-Karte eine Rückfrage (M2, M5, N2)")
+    channel, card_ts = await _card_thread(demo, "backoffice")
+    await demo.message(
+        BERND,
+        channel,
+        "Gab es in den letzten fünf Jahren Vorschäden über 5.000 €? Bitte die Schadenliste.",
+        thread_ts=card_ts,
+    )
+    await demo.deliver_outbox()
+
+
+async def anna_answers_with_attachment(demo: Demo) -> None:
+    demo.say("Anna antwortet im Thread ihrer Anfragebestätigung, mit Anhang (M3)")
+    channel, card_ts = await _card_thread(demo, "broker")
+    shared = demo.slack.add_file(
+        "schadenliste-2021-2025.pdf",
+        b"%PDF-1.4\nSchadenliste Baeckerei Korn GmbH 2021-2025: keine Schaeden\n",
+        "application/pdf",
+        user=ANNA,
+    )
+    text = "Keine Vorschäden, die Schadenliste hängt an."
+    event: dict[str, Any] = {
+        "type": "message",
+        "subtype": "file_share",
+        "channel": channel,
+        "channel_type": "im",
+        "user": ANNA,
+        "text": text,
+        "thread_ts": card_ts,
+        "files": [shared],
+    }
+    event["ts"] = demo.slack.state.post(channel, dict(event))["ts"]
+    demo.out(f"  {demo.name(ANNA)} schreibt: {text} (📎 {shared['name']})")
+    await demo.show(ANNA, await demo.sender.send_event(event))
+
+
 STEPS: list[Step] = [
     seed_people,
     anna_starts_tender,
@@ -224,6 +274,8 @@ STEPS: list[Step] = [
     anna_lists_tenders,
     anna_asks_rabatt,
     anna_checks_budget,
+    bernd_asks_in_thread,
+    anna_answers_with_attachment,
 ]
 
 
