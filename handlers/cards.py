@@ -12,13 +12,13 @@ import logging
 from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from handlers.blocks.base import notice
 from handlers.blocks.tenders import backoffice_card, broker_card
 from handlers.deps import Deps
 from store.db import transaction
-from store.models import Broker, Tender, ThreadLink
+from store.models import Broker, Offer, Tender, ThreadLink
 
 logger = logging.getLogger(__name__)
 
@@ -71,19 +71,21 @@ async def post_cards(client: AsyncWebClient, deps: Deps, tender: Tender, broker:
 async def refresh_backoffice_card(
     client: AsyncWebClient, deps: Deps, tender: Tender, broker: Broker
 ) -> None:
-    """Show the new status on the channel card (and drop buttons once it is finished)."""
+    """Show status and offer count on the channel card (no buttons once it is finished)."""
     async with deps.sessions() as session:
         link = await session.scalar(
             select(ThreadLink).where(
                 ThreadLink.tender_id == tender.id, ThreadLink.side == BACKOFFICE
             )
         )
+        offers = await session.scalar(
+            select(func.count()).select_from(Offer).where(Offer.tender_id == tender.id)
+        )
     if link is None:
         return
+    card = backoffice_card(tender, broker, offer_count=offers or 0)
     try:
-        await client.chat_update(
-            channel=link.channel, ts=link.ts, **backoffice_card(tender, broker)
-        )
+        await client.chat_update(channel=link.channel, ts=link.ts, **card)
     except Exception:
         logger.exception("updating the backoffice card of tender %s failed", tender.reference)
 

@@ -63,14 +63,17 @@ def _risk_blocks(tender: Tender) -> list[Block]:
     return blocks
 
 
-def backoffice_card(tender: Tender, broker: Broker) -> dict[str, Any]:
+def backoffice_card(tender: Tender, broker: Broker, offer_count: int = 0) -> dict[str, Any]:
     """Rule T5: the backoffice learns of the tender with the frozen risk data."""
     reference = tender.reference
+    status = f"Status: *{status_label(tender)}*"
+    if offer_count:
+        status += f" · Angebote eingestellt: {offer_count}"
     blocks: list[Block] = [
         header(f"Ausschreibung {reference}"),
         section(
             f"*{escape(broker.name)}* (Vermittler {escape(broker.number)}) bittet um Angebote."
-            f"\nStatus: *{status_label(tender)}*"
+            f"\n{status}"
         ),
         *_risk_blocks(tender),
         context(

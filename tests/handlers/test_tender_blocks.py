@@ -306,3 +306,15 @@ def test_it_reads_the_select_button_value_and_refuses_a_forged_one() -> None:
         parse_select_value("AS-2026-0001|DROP")
     with pytest.raises(InputError, match="keine Ausschreibungsnummer"):
         parse_select_value("<!here>|7")
+
+
+def test_it_counts_the_offers_on_the_backoffice_card(tender: Tender, anna_broker: Broker) -> None:
+    card = backoffice_card(tender, anna_broker, offer_count=2)
+    assert card["blocks"][1] == {
+        "type": "section",
+        "text": {
+            "type": "mrkdwn",
+            "text": "*Anna Adler* (Vermittler 4711) bittet um Angebote.\n"
+            "Status: *läuft* · Angebote eingestellt: 2",
+        },
+    }

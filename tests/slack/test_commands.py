@@ -370,6 +370,8 @@ async def test_it_lets_bernd_add_an_offer_by_text_and_queues_the_broker_notice(
         templates = set(await session.scalars(select(OutboxRow.template)))
     assert templates == {"offer_available"}
     await slack.wait_for_calls("chat.update")
+    [card] = slack.messages(BACKOFFICE_CHANNEL)
+    assert "Status: *läuft* · Angebote eingestellt: 1" in all_text(card)
 
 
 async def test_it_refuses_a_broker_using_angebot(
