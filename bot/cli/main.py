@@ -10,6 +10,7 @@ from bot.cli import console as console_command
 from bot.cli import db as db_commands
 from bot.cli import demo as demo_command
 from bot.cli import fiv as fiv_commands
+from bot.cli import localslack as localslack_command
 from bot.cli import outbox as outbox_commands
 from bot.cli import rabatt as rabatt_command
 from bot.cli import scheduler as scheduler_command
@@ -32,6 +33,7 @@ cli.add_command(serve_commands.serve_command)
 cli.add_command(serve_commands.socket_command)
 cli.add_command(demo_command.demo)
 cli.add_command(console_command.console)
+cli.add_command(localslack_command.localslack)
 
 
 def main() -> None:

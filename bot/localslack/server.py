@@ -59,6 +59,7 @@ class LocalSlack:
         self._response_targets: dict[str, ResponseTarget] = {}
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
+        self._observers: list[Callable[[Call], None]] = []
         self._handlers: dict[str, Handler] = {
             "auth.test": self._auth_test,
             "chat.postMessage": self._chat_post_message,
@@ -237,8 +238,14 @@ class LocalSlack:
 
     # -- HTTP ------------------------------------------------------------------------------
 
+    def on_call(self, observer: Callable[[Call], None]) -> None:
+        """Be told about every call as it is recorded (``tenderbot localslack`` prints them)."""
+        self._observers.append(observer)
+
     async def _record(self, call: Call) -> None:
         self._calls.append(call)
+        for observer in self._observers:
+            observer(call)
         async with self._changed:
             self._changed.notify_all()
 

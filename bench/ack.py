@@ -1,0 +1,231 @@
+"""How fast the served app acknowledges a signed `/ausschreibung liste`, next to a bare app.
+
+Each app runs in its own process, served the same way (bot.http.build_web_app on aiohttp);
+this process holds the client and the local Slack and sends the same signed requests with
+the same concurrency to both. The bare Bolt AsyncApp only acks. tenderbot acks, then lists
+Anna's ten tenders from SQLite and answers through the response_url. Goal: p99 < 100 ms and
+at least 50 % of the bare throughput.
+
+    .venv/bin/python bench/ack.py [--requests 1000] [--concurrency 10]
+        [--database-url postgresql+asyncpg://postgres@127.0.0.1:5432/test]
+
+With a PostgreSQL URL the run uses a fresh schema that it drops afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from multiprocessing.queues import Queue
+from pathlib import Path
+
+# Run as a script: the repository root, not bench/ (bench/pricing.py would shadow pricing/).
+sys.path[0] = str(Path(__file__).resolve().parents[1])
+
+from slack_bolt.async_app import AsyncAck, AsyncApp  # noqa: E402
+from sqlalchemy import text  # noqa: E402
+
+from bot.app import build_client, create_app  # noqa: E402
+from bot.http import build_web_app, start_web_app  # noqa: E402
+from bot.localslack import LocalSlack, SignedSender  # noqa: E402
+from bot.localslack.running import LOCAL_BOT_TOKEN, LOCAL_SIGNING_SECRET  # noqa: E402
+from bot.settings import Settings, load_settings  # noqa: E402
+from store.brokers import BrokerData, add_broker  # noqa: E402
+from store.db import is_postgres, make_engine, make_sessionmaker, transaction  # noqa: E402
+from store.migrate import upgrade  # noqa: E402
+
+ANNA = "U0ANNA"
+BARE = "bare AsyncApp (ack only)"
+REAL = "tenderbot /ausschreibung liste"
+
+
+def bare_app(settings: Settings) -> AsyncApp:
+    app = AsyncApp(signing_secret=LOCAL_SIGNING_SECRET, client=build_client(settings))
+
+    @app.command("/ausschreibung")
+    async def ack_only(ack: AsyncAck) -> None:
+        await ack()
+
+    return app
+
+
+async def serve_app(
+    kind: str, database_url: str, schema: str | None, slack_url: str, ports: Queue[int]
+) -> None:
+    settings = load_settings(
+        database_url=database_url,
+        slack_api_url=slack_url,
+        slack_bot_token=LOCAL_BOT_TOKEN,
+        slack_signing_secret=LOCAL_SIGNING_SECRET,
+    )
+    engine = make_engine(database_url, search_path=schema)
+    sessions = make_sessionmaker(engine)
+    app = bare_app(settings) if kind == BARE else create_app(settings, sessions)
+    _runner, port = await start_web_app(build_web_app(settings, sessions, app), "127.0.0.1", 0)
+    ports.put(port)
+    await asyncio.Event().wait()
+
+
+def app_process(
+    kind: str, database_url: str, schema: str | None, slack_url: str, ports: Queue[int]
+) -> None:
+    asyncio.run(serve_app(kind, database_url, schema, slack_url, ports))
+
+
+async def hammer(sender: SignedSender, total: int, concurrency: int) -> tuple[float, list[float]]:
+    latencies: list[float] = []
+    remaining = iter(range(total))
+
+    async def worker() -> None:
+        for _ in remaining:
+            started = time.perf_counter()
+            response = await sender.send_command(ANNA, "/ausschreibung", "liste")
+            latencies.append(time.perf_counter() - started)
+            if response.status != 200:
+                raise SystemExit(f"unexpected HTTP {response.status}: {response.text[:200]}")
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return time.perf_counter() - started, latencies
+
+
+async def paced(sender: SignedSender, total: int, rate: float) -> tuple[float, list[float]]:
+    """Open loop: a request every 1/rate s whatever the answers do, as Slack users would."""
+    latencies: list[float] = []
+
+    async def one() -> None:
+        started = time.perf_counter()
+        response = await sender.send_command(ANNA, "/ausschreibung", "liste")
+        latencies.append(time.perf_counter() - started)
+        if response.status != 200:
+            raise SystemExit(f"unexpected HTTP {response.status}: {response.text[:200]}")
+
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    tasks = []
+    for number in range(total):
+        await asyncio.sleep(max(0.0, started + number / rate - loop.time()))
+        tasks.append(asyncio.create_task(one()))
+    await asyncio.gather(*tasks)
+    return loop.time() - started, latencies
+
+
+def summary(name: str, elapsed: float, latencies: list[float]) -> dict[str, float]:
+    ordered = sorted(latencies)
+    p50 = statistics.median(ordered) * 1000
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
+    rps = len(ordered) / elapsed
+    print(f"{name:<46} {rps:8.1f} req/s   p50 {p50:6.1f} ms   p99 {p99:6.1f} ms")
+    return {"rps": rps, "p50": p50, "p99": p99}
+
+
+async def seed(
+    database_url: str, schema: str | None, sender: SignedSender, slack: LocalSlack
+) -> None:
+    """Anna and ten tenders, the tenders started through the real app as she would."""
+    engine = make_engine(database_url, search_path=schema)
+    async with transaction(make_sessionmaker(engine)) as session:
+        await add_broker(
+            session,
+            BrokerData(
+                slack_user_id=ANNA,
+                number="4711",
+                name="Anna Adler",
+                email="anna@makler-adler.example",
+            ),
+        )
+    await engine.dispose()
+    for number in range(10):
+        await sender.send_command(
+            ANNA,
+            "/ausschreibung",
+            f'neu sparte=haftpflicht kunde="Kunde {number}" sb=1.000 vorschaeden=keine '
+            'beschreibung="Backstube mit Café"',
+        )
+    await slack.settle()
+
+
+async def measure(
+    kind: str,
+    database_url: str,
+    schema: str | None,
+    slack: LocalSlack,
+    total: int,
+    concurrency: int,
+    rate: float,
+) -> dict[str, float]:
+    context = multiprocessing.get_context("spawn")
+    ports: Queue[int] = context.Queue()
+    process = context.Process(
+        target=app_process, args=(kind, database_url, schema, slack.url, ports)
+    )
+    process.start()
+    try:
+        port = await asyncio.to_thread(ports.get, True, 60)
+        events_url = f"http://127.0.0.1:{port}/slack/events"
+        async with SignedSender(events_url, LOCAL_SIGNING_SECRET, slack) as sender:
+            if kind == REAL:
+                await seed(database_url, schema, sender, slack)
+            await hammer(sender, min(100, total), concurrency)  # warm-up: pools, auth.test
+            await slack.settle()
+            elapsed, latencies = await hammer(sender, total, concurrency)
+            await slack.settle()
+            paced_elapsed, paced_latencies = await paced(sender, min(total, int(rate * 10)), rate)
+            await slack.settle()
+        result = summary(f"{kind}, {concurrency} parallel", elapsed, latencies)
+        paced_result = summary(f"{kind}, {rate:g}/s offered", paced_elapsed, paced_latencies)
+        result["paced_p99"] = paced_result["p99"]
+        return result
+    finally:
+        process.terminate()
+        process.join()
+
+
+async def run_schema(url: str, schema: str, statement: str) -> None:
+    engine = make_engine(url)
+    async with engine.begin() as connection:
+        await connection.execute(text(statement.format(schema=schema)))
+    await engine.dispose()
+
+
+async def main(total: int, concurrency: int, rate: float, postgres_url: str | None) -> None:
+    schema = f"bench_{uuid.uuid4().hex[:10]}" if postgres_url else None
+    with tempfile.TemporaryDirectory() as directory:
+        database_url = postgres_url or f"sqlite+aiosqlite:///{Path(directory) / 'bench.db'}"
+        if schema:
+            await run_schema(database_url, schema, 'CREATE SCHEMA "{schema}"')
+        try:
+            await asyncio.to_thread(upgrade, database_url, search_path=schema)
+            async with LocalSlack() as slack:
+                where = "PostgreSQL" if schema else "SQLite"
+                print(f"{total} signed requests, {concurrency} at a time, {where}, app apart")
+                bare = await measure(BARE, database_url, schema, slack, total, concurrency, rate)
+                real = await measure(REAL, database_url, schema, slack, total, concurrency, rate)
+        finally:
+            if schema:
+                await run_schema(database_url, schema, 'DROP SCHEMA "{schema}" CASCADE')
+    ratio = real["rps"] / bare["rps"]
+    print(
+        f"throughput tenderbot/bare: {ratio:.0%} (goal ≥ 50 %); "
+        f"p99 tenderbot {real['p99']:.1f} ms saturated, {real['paced_p99']:.1f} ms at "
+        f"{rate:g}/s (goal < 100 ms)"
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description="Ack latency and throughput vs. a bare app.")
+    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=10)
+    parser.add_argument("--rate", type=float, default=50, help="offered req/s, open loop")
+    parser.add_argument("--database-url", help="a PostgreSQL URL; default: a temporary SQLite")
+    arguments = parser.parse_args()
+    url = arguments.database_url
+    if url and not is_postgres(url):
+        parser.error("--database-url must be postgresql+asyncpg://…")
+    asyncio.run(main(arguments.requests, arguments.concurrency, arguments.rate, url))
