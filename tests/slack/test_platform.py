@@ -4,22 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+from click.testing import CliRunner
 from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import GENERIC_ERROR_DE, build_client
+from bot.cli.main import cli
 from bot.demo import run_demo
+from bot.http import SchemaNotCurrent, open_database
 from bot.localslack import LocalSlack, SignedSender
+from bot.localslack.render import render_blocks, render_view
 from bot.localslack.running import RunningApp, running_app
-from bot.settings import Settings
+from bot.settings import Settings, load_settings
 from store.brokers import BrokerData, add_broker
 from store.db import make_engine, make_sessionmaker, transaction
 from store.models import Broker
@@ -136,7 +143,7 @@ async def test_it_reports_healthy_when_the_database_answers(served: RunningApp) 
 
 
 async def test_it_reports_503_when_the_database_is_unreachable(
-    slack_settings: Settings, slack: LocalSlack, tmp_path: Any
+    slack_settings: Settings, slack: LocalSlack, tmp_path: Path
 ) -> None:
     engine = make_engine(f"sqlite+aiosqlite:///{tmp_path}/missing-dir/none.db")
     try:
@@ -248,7 +255,7 @@ async def test_it_fails_the_next_call_with_slacks_error_when_told(
 
 
 async def test_it_plays_the_demo_tender_from_start_to_offer_list(
-    database_url: str, sessions: async_sessionmaker[AsyncSession], tmp_path: Any
+    database_url: str, sessions: async_sessionmaker[AsyncSession], tmp_path: Path
 ) -> None:
     lines: list[str] = []
     await run_demo(database_url, lines.append, mails=tmp_path / "mails", sessions=sessions)
@@ -259,3 +266,191 @@ async def test_it_plays_the_demo_tender_from_start_to_offer_list(
     assert "  ┄ E-Mail an assistenz@makler-adler.example" in text
     assert "Slack lehnt" not in text
     assert "(HTTP " not in text
+
+
+async def test_it_delivers_a_signed_event_with_slacks_retry_headers(
+    app: AsyncApp, slack: LocalSlack, slack_request: SignedSender
+) -> None:
+    seen: list[tuple[str, list[str]]] = []
+
+    @app.event("reaction_added")
+    async def reaction(event: dict[str, Any], request: AsyncBoltRequest) -> None:
+        seen.append((event["reaction"], list(request.headers.get("x-slack-retry-num", []))))
+
+    first = await slack_request.send_event(
+        {"type": "reaction_added", "user": ANNA, "reaction": "eyes"}, event_id="Ev1"
+    )
+    retry = await slack_request.send_event(
+        {"type": "reaction_added", "user": ANNA, "reaction": "eyes"}, event_id="Ev1", retry_num=1
+    )
+
+    assert (first.status, retry.status) == (200, 200)
+    await slack.wait_for(lambda: len(seen) == 2)
+    assert sorted(seen) == [("eyes", []), ("eyes", ["1"])]
+
+
+async def test_it_has_a_listener_for_every_slash_command_in_the_manifest(
+    slack_request: SignedSender,
+) -> None:
+    manifest = (Path(__file__).parents[2] / "manifest.yml").read_text(encoding="utf-8")
+    commands = re.findall(r"- command: (/\S+)", manifest)
+
+    statuses = {
+        command: (await slack_request.send_command(ANNA, command, "hilfe")).status
+        for command in commands
+    }
+
+    # Bolt answers 404 for a request no listener matched.
+    assert statuses == dict.fromkeys(
+        ["/ausschreibung", "/angebote", "/angebot", "/rabatt", "/budget", "/verlauf"], 200
+    )
+    assert manifest.count("\n      url: https://tenderbot.example/slack/events") == len(commands)
+    assert manifest.count("request_url: https://tenderbot.example/slack/events") == 2
+    for event in ("app_home_opened", "message.channels", "message.im", "file_shared"):
+        assert f"      - {event}\n" in manifest
+
+
+async def test_it_refuses_to_serve_a_database_that_is_not_migrated(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/empty.db"
+    settings = load_settings(database_url=url)
+
+    with pytest.raises(SchemaNotCurrent) as refusal:
+        await open_database(settings, migrate=False)
+    engine, _sessions = await open_database(settings, migrate=True)
+    await engine.dispose()
+
+    assert "run `tenderbot db upgrade` or start with `tenderbot serve --migrate`" in str(
+        refusal.value
+    )
+
+
+def test_it_tells_the_operator_what_is_missing_instead_of_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TENDERBOT_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path}/empty.db")
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-x")
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", "secret")
+    monkeypatch.setenv("SLACK_APP_TOKEN", "xoxb-wrong-kind")
+    runner = CliRunner()
+
+    serve = runner.invoke(cli, ["serve", "--port", "8999"])
+    socket = runner.invoke(cli, ["socket"])
+
+    assert serve.exit_code == 1
+    assert "is at no schema, expected" in serve.output
+    assert socket.exit_code == 2
+    assert "SLACK_APP_TOKEN must be an app-level token starting with xapp-" in socket.output
+    assert "Traceback" not in serve.output + socket.output
+
+
+def test_it_renders_a_tender_card_as_the_text_a_person_reads() -> None:
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": "Ausschreibung AS-2026-0001"}},
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": "*Kunde:* Korn &amp; Söhne &lt;GmbH&gt;, <@U0ANNA>"},
+            "fields": [{"type": "mrkdwn", "text": "*Selbstbeteiligung*\n1.000,00 €"}],
+        },
+        {"type": "divider"},
+        {
+            "type": "context",
+            "elements": [{"type": "mrkdwn", "text": "Details: <https://x.example/as|hier>"}],
+        },
+        {
+            "type": "actions",
+            "elements": [
+                {"type": "button", "text": {"type": "plain_text", "text": "Angebot einstellen"}},
+                {"type": "button", "text": {"type": "plain_text", "text": "Keine Angebote"}},
+            ],
+        },
+    ]
+
+    text = render_blocks(blocks, "Fallback", names={"U0ANNA": "Anna Adler"})
+
+    assert text == (
+        "== Ausschreibung AS-2026-0001 ==\n"
+        "*Kunde:* Korn & Söhne <GmbH>, @Anna Adler\n"
+        "  *Selbstbeteiligung* 1.000,00 €\n" + "─" * 40 + "\n"
+        "  Details: hier (https://x.example/as)\n"
+        "  [Angebot einstellen] [Keine Angebote]"
+    )
+    assert render_blocks([], "Nur &lt;Text&gt;") == "Nur <Text>"
+
+
+def test_it_renders_a_modal_with_its_inputs_and_buttons() -> None:
+    view = {
+        "type": "modal",
+        "title": {"type": "plain_text", "text": "Ausschreibung starten"},
+        "submit": {"type": "plain_text", "text": "Starten"},
+        "close": {"type": "plain_text", "text": "Abbrechen"},
+        "blocks": [
+            {
+                "type": "input",
+                "label": {"type": "plain_text", "text": "Kunde"},
+                "element": {"type": "plain_text_input", "action_id": "kunde"},
+            },
+            {
+                "type": "input",
+                "optional": True,
+                "label": {"type": "plain_text", "text": "Grund"},
+                "element": {
+                    "type": "static_select",
+                    "placeholder": {"type": "plain_text", "text": "bitte wählen"},
+                },
+            },
+        ],
+    }
+
+    assert render_view(view) == (
+        "┌ Ausschreibung starten\n"
+        "Kunde: […]\n"
+        "Grund (optional): [Auswahl: bitte wählen ▾]\n"
+        "[Abbrechen] [Starten]"
+    )
+
+
+async def test_it_keeps_slash_command_replies_for_the_user_who_typed_them(
+    app: AsyncApp, slack: LocalSlack, slack_request: SignedSender
+) -> None:
+    @app.command("/probe")
+    async def replies(ack: AsyncAck, respond: Any) -> None:
+        await ack()
+        await respond(text="nur für dich")
+        await respond(text="für alle", response_type="in_channel")
+
+    await slack_request.send_command(BERND, "/probe", channel_id=BACKOFFICE_CHANNEL)
+
+    await slack.wait_for(lambda: len(slack.calls("response_url")) == 2)
+    assert [(r["user"], r["channel"], r["text"]) for r in slack.responses()] == [
+        (BERND, BACKOFFICE_CHANNEL, "nur für dich")
+    ]
+    assert [m["text"] for m in slack.messages(BACKOFFICE_CHANNEL)] == ["für alle"]
+
+
+async def test_it_answers_the_web_api_like_slack_for_dms_users_views_and_reactions(
+    slack: LocalSlack, slack_settings: Settings
+) -> None:
+    client = build_client(slack_settings)
+
+    dm = await client.conversations_open(users=ANNA)
+    posted = await client.chat_postMessage(channel=ANNA, text="Hallo Anna")
+    await client.reactions_add(channel=dm["channel"]["id"], timestamp=posted["ts"], name="eyes")
+    anna = await client.users_info(user=ANNA)
+    home = await client.views_publish(user_id=ANNA, view={"type": "home", "blocks": []})
+    with pytest.raises(SlackApiError) as unknown:
+        await client.users_info(user="U0NOBODY")
+
+    assert dm["channel"]["id"] == posted["channel"] == "D0ANNA"
+    assert slack.messages("D0ANNA")[0]["reactions"][0]["name"] == "eyes"
+    assert anna["user"]["real_name"] == "Anna Adler"
+    assert slack.home(ANNA) == home["view"]
+    assert unknown.value.response["error"] == "user_not_found"
+    assert [call.method for call in slack.calls()] == [
+        "conversations.open",
+        "chat.postMessage",
+        "reactions.add",
+        "users.info",
+        "views.publish",
+        "users.info",
+    ]
