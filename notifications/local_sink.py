@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from email.policy import SMTP
 from pathlib import Path
 
 from notifications.contract import Delivery, TransportError
@@ -40,7 +39,7 @@ class LocalSinkNotifier:
             raise TransportError(str(error), permanent=True) from error
         path = self.directory / eml_name(delivery)
         try:
-            await asyncio.to_thread(self._write, path, message.as_bytes(policy=SMTP))
+            await asyncio.to_thread(self._write, path, message.as_bytes())
         except OSError as error:
             raise TransportError(f"cannot write {path}: {error}") from error
         self.written.append(path)

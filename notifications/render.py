@@ -138,11 +138,20 @@ def _prepared(template: str, context: Mapping[str, Any]) -> dict[str, Any]:
     return prepared
 
 
-def render(template: str, context: Mapping[str, Any]) -> Rendered:
-    """Render all four parts, or raise RenderError naming what is wrong."""
+CHANNEL_PARTS: dict[str, tuple[str, ...]] = {
+    "email": ("subject", "txt", "html"),
+    "slack": ("slack",),
+}
+
+
+def render(template: str, context: Mapping[str, Any], *, channel: str | None = None) -> Rendered:
+    """Render the parts a channel needs (all four without one), or raise RenderError.
+
+    Parts a channel does not use stay empty strings.
+    """
     prepared = _prepared(template, context)
-    parts: dict[str, str] = {}
-    for part in PARTS:
+    parts: dict[str, str] = dict.fromkeys(PARTS, "")
+    for part in CHANNEL_PARTS.get(channel or "", PARTS):
         try:
             source = ENVIRONMENTS[part].get_template(f"{template}.{part}.j2")
             parts[part] = source.render(prepared).strip()
@@ -150,7 +159,7 @@ def render(template: str, context: Mapping[str, Any]) -> Rendered:
             raise RenderError(f"template {template!r} ({part}): {error}") from error
     return Rendered(
         subject=single_line(parts["subject"]),
-        text=parts["txt"] + "\n",
-        html=parts["html"] + "\n",
+        text=parts["txt"] + "\n" if parts["txt"] else "",
+        html=parts["html"] + "\n" if parts["html"] else "",
         slack=parts["slack"],
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ssl
 from dataclasses import dataclass, field
-from email.message import EmailMessage
+from email.message import Message
 
 import aiosmtplib
 
@@ -102,7 +102,7 @@ class SmtpNotifier:
                         f"SMTP server {self.config.host} closed the connection: {error}"
                     ) from error
 
-    async def _send(self, client: aiosmtplib.SMTP, message: EmailMessage, recipient: str) -> None:
+    async def _send(self, client: aiosmtplib.SMTP, message: Message, recipient: str) -> None:
         try:
             await client.send_message(message, sender=self.config.mail_from, recipients=[recipient])
         except aiosmtplib.SMTPServerDisconnected:

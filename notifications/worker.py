@@ -133,7 +133,7 @@ async def claim_due(
 
 async def _deliver(row: Claimed, notifier: Notifier, policy: RetryPolicy) -> _Outcome:
     try:
-        rendered = render(row.template, row.context)
+        rendered = render(row.template, row.context, channel=row.channel)
     except RenderError as error:
         return _Outcome(row, DEAD, f"cannot render: {error}")
     delivery = Delivery(

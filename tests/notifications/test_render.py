@@ -164,3 +164,13 @@ def test_it_knows_every_template_the_services_and_the_scheduler_enqueue() -> Non
         "budget_distributed",
         "backoffice_followup",
     }
+
+
+def test_it_renders_only_the_parts_a_channel_sends() -> None:
+    for_email = render("offer_available", OFFER, channel="email")
+    for_slack = render("offer_available", OFFER, channel="slack")
+
+    assert for_email.slack == ""
+    assert for_email.subject == "[AS-2026-0001] Neues Angebot verfügbar"
+    assert (for_slack.subject, for_slack.text, for_slack.html) == ("", "", "")
+    assert for_slack.slack == render("offer_available", OFFER).slack

@@ -1,0 +1,223 @@
+"""E-mails per second through the whole outbox vs. bare aiosmtplib: `python bench/mail.py`.
+
+Both sides send the same N rendered offer e-mails (rule N1) to the same local aiosmtpd
+server, which runs in its own process like a real relay and discards what it gets:
+
+- raw: the messages built beforehand, sent with aiosmtplib over one reused connection;
+- outbox: enqueue (one transaction per event, as services do) → flush_outbox claims,
+  renders, sends over one connection per batch and records the outcome.
+
+Prints both rates, the ratio and where the outbox spends its time. SQLite (a temp file) by
+default; with TENDERBOT_DATABASE_URL=postgresql+asyncpg://… it uses its own schema there.
+
+    .venv/bin/python bench/mail.py [--messages N] [--batch N] [--rounds N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from email.message import EmailMessage
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import aiosmtplib  # noqa: E402
+from sqlalchemy import text  # noqa: E402
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker  # noqa: E402
+
+from notifications import SmtpConfig, SmtpNotifier, drain_outbox, render  # noqa: E402
+from notifications.email_message import build_email  # noqa: E402
+from store.db import is_postgres, make_engine, make_sessionmaker, transaction  # noqa: E402
+from store.migrate import upgrade  # noqa: E402
+from store.outbox import enqueue, new_message_id  # noqa: E402
+from store.types import utcnow  # noqa: E402
+
+MAIL_FROM = "tenderbot@bench.example"
+CONTEXT = {
+    "reference": "AS-2026-0001",
+    "product": "haftpflicht",
+    "product_label": "Betriebshaftpflicht",
+    "insurer": "Allianz",
+    "premium": "1234.50",
+    "valid_until": "2026-12-31",
+    "customer_name": "Bäckerei Korn GmbH",
+    "broker_name": "Anna Adler",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start_relay(port: int) -> subprocess.Popen[bytes]:
+    relay = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "aiosmtpd",
+            "-n",
+            "-l",
+            f"127.0.0.1:{port}",
+            "-c",
+            "aiosmtpd.handlers.Sink",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return relay
+        except OSError:
+            time.sleep(0.05)
+    relay.kill()
+    raise SystemExit("the local aiosmtpd relay did not start")
+
+
+@asynccontextmanager
+async def database(url: str | None) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """A freshly migrated database: a temp SQLite file, or an own PostgreSQL schema."""
+    if url and is_postgres(url):
+        schema = f"bench_mail_{uuid.uuid4().hex[:8]}"
+        admin = make_engine(url)
+        async with admin.begin() as connection:
+            await connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        await asyncio.to_thread(upgrade, url, search_path=schema)
+        engine = make_engine(url, search_path=schema)
+        try:
+            yield make_sessionmaker(engine)
+        finally:
+            await engine.dispose()
+            async with admin.begin() as connection:
+                await connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            await admin.dispose()
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        sqlite_url = f"sqlite+aiosqlite:///{folder}/bench.db"
+        await asyncio.to_thread(upgrade, sqlite_url)
+        engine = make_engine(sqlite_url)
+        try:
+            yield make_sessionmaker(engine)
+        finally:
+            await engine.dispose()
+
+
+async def raw_send(port: int, count: int) -> float:
+    rendered = render("offer_available", CONTEXT)
+    messages: list[EmailMessage] = [
+        build_email(
+            rendered,
+            sender=MAIL_FROM,
+            recipient=f"makler{number}@bench.example",
+            message_id=new_message_id(),
+            date=utcnow(),
+        )
+        for number in range(count)
+    ]
+    started = time.perf_counter()
+    async with aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False) as client:
+        for message in messages:
+            await client.send_message(message)
+    return time.perf_counter() - started
+
+
+async def outbox_send(
+    sessions: async_sessionmaker[AsyncSession],
+    port: int,
+    count: int,
+    batch: int,
+    *,
+    rows_per_transaction: int,
+) -> tuple[float, float]:
+    """Enqueue ``count`` rows, then flush until all are delivered; returns both durations."""
+    async with transaction(sessions) as session:
+        await session.execute(text("DELETE FROM outbox"))
+    config = SmtpConfig(host="127.0.0.1", port=port, starttls_required=False, mail_from=MAIL_FROM)
+    started = time.perf_counter()
+    for first in range(0, count, rows_per_transaction):
+        async with transaction(sessions) as session:
+            for number in range(first, min(first + rows_per_transaction, count)):
+                await enqueue(
+                    session,
+                    channel="email",
+                    recipient=f"makler{number}@bench.example",
+                    template="offer_available",
+                    context=CONTEXT,
+                )
+    enqueued = time.perf_counter()
+    result = await drain_outbox(sessions, [SmtpNotifier(config)], batch=batch)
+    finished = time.perf_counter()
+    if result.sent != count:
+        raise SystemExit(f"outbox sent {result.sent} of {count}: {result.errors[:3]}")
+    return enqueued - started, finished - enqueued
+
+
+def rate(count: int, durations: list[float]) -> float:
+    return count / statistics.median(durations)
+
+
+async def main(arguments: argparse.Namespace) -> None:
+    port = free_port()
+    relay = start_relay(port)
+    url = os.environ.get("TENDERBOT_DATABASE_URL")
+    count = arguments.messages
+    raws: list[float] = []
+    # rows per transaction → (enqueue durations, flush durations)
+    outbox: dict[int, tuple[list[float], list[float]]] = {100: ([], []), 1: ([], [])}
+    try:
+        async with database(url) as sessions:
+            # Warm up imports, the relay, the templates and the connection pool.
+            await raw_send(port, 50)
+            await outbox_send(sessions, port, 50, arguments.batch, rows_per_transaction=1)
+            for _round in range(arguments.rounds):
+                raws.append(await raw_send(port, count))
+                for per_transaction, (enqueues, flushes) in outbox.items():
+                    enqueue_time, flush_time = await outbox_send(
+                        sessions, port, count, arguments.batch, rows_per_transaction=per_transaction
+                    )
+                    enqueues.append(enqueue_time)
+                    flushes.append(flush_time)
+    finally:
+        relay.terminate()
+        relay.wait()
+    raw = rate(count, raws)
+    backend = "PostgreSQL" if url and is_postgres(url) else "SQLite"
+    print(f"{count} e-mails, batch {arguments.batch}, {backend}, median of {arguments.rounds}")
+    print(f"raw aiosmtplib, prebuilt, one connection:  {raw:7.0f} mails/s")
+    flush_only = rate(count, outbox[100][1])
+    share = flush_only / raw
+    print(f"outbox flush (claim→render→send→record):   {flush_only:7.0f} mails/s  {share:4.0%}")
+    labels = {
+        100: "outbox enqueue→delivered, rows inside the events' transactions (100 a commit)",
+        1: "outbox enqueue→delivered, one commit per event (commit charged to the mail)",
+    }
+    for per_transaction, (enqueues, flushes) in outbox.items():
+        whole = rate(count, [e + f for e, f in zip(enqueues, flushes, strict=True)])
+        print(f"{labels[per_transaction]}:")
+        print(
+            f"    {whole:7.0f} mails/s  {whole / raw:4.0%} of raw"
+            f"   (enqueue alone {rate(count, enqueues):.0f} rows/s)"
+        )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=3)
+    asyncio.run(main(parser.parse_args()))
