@@ -18,7 +18,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from handlers.blocks.base import escape
 from handlers.blocks.threads import NOT_DELIVERED_YET, ephemeral
 from handlers.deps import Deps
-from handlers.threads_delivery import deliver_message, profile_of
+from handlers.threads_delivery import deliver_claimed, profile_of
 from handlers.threads_events import Deleted, Edited, Posted, parse_thread_event
 from handlers.threads_files import DownloadFailed, fetch_attachments
 from store.actors import Actor, resolve_actor
@@ -26,7 +26,14 @@ from store.conversation import NewAttachment
 from store.db import transaction
 from store.errors import DomainError, NotABroker, TenderClosed
 from store.events import claim_event
-from store.mirroring import delete_in_thread, edit_in_thread, post_in_thread, thread_link_at
+from store.mirroring import (
+    check_side,
+    claim_message,
+    delete_in_thread,
+    edit_in_thread,
+    post_in_thread,
+    thread_link_at,
+)
 from store.types import utcnow
 
 logger = logging.getLogger(__name__)
@@ -74,38 +81,52 @@ async def with_slack_name(client: AsyncWebClient, actor: Actor) -> Actor:
 
 
 async def _posted(deps: Deps, client: AsyncWebClient, posted: Posted, event_id: str) -> None:
+    refusal: DomainError | DownloadFailed | None = None
+    actor: Actor | None = None
     async with deps.sessions() as session:
         link = await thread_link_at(session, posted.channel, posted.thread_ts)
-    if link is None:
-        return  # a thread that is not under a tender card
+        if link is None:
+            return  # a thread that is not under a tender card
+        try:
+            actor = await resolve_actor(session, posted.user, deps.backoffice_users)
+            # Checked before any file is fetched; the store checks again when writing.
+            await check_side(session, actor, link)
+        except DomainError as error:
+            actor, refusal = None, error
     attachments: list[NewAttachment] = []
-    refusal: DomainError | DownloadFailed | None = None
-    try:
-        attachments = await fetch_attachments(client, posted.files)
-    except (DomainError, DownloadFailed) as error:
-        logger.info("file in thread %s refused: %s", posted.thread_ts, error)
-        refusal = error
+    if actor is not None:
+        # Slack is asked before the write transaction, so no lock waits on the network.
+        actor = await with_slack_name(client, actor)
+        try:
+            attachments = await fetch_attachments(client, posted.files)
+        except (DomainError, DownloadFailed) as error:
+            logger.info("file in thread %s refused: %s", posted.thread_ts, error)
+            refusal = error
     message_id: int | None = None
-    if refusal is None:
-        # The claim commits with the stored message, or alone with a refusal: a retried
-        # event is a no-op either way.
-        async with transaction(deps.sessions) as session:
-            if not await claim_event(session, event_id):
-                return
+    now = utcnow()
+    # The claim commits with the stored message, or alone with a refusal: a retried event
+    # is a no-op either way.
+    async with transaction(deps.sessions) as session:
+        if not await claim_event(session, event_id):
+            return
+        if actor is not None and refusal is None:
             try:
-                actor = await resolve_actor(session, posted.user, deps.backoffice_users)
-                actor = await with_slack_name(client, actor)
                 message = await post_in_thread(
                     session, actor, link, posted.text, source_ts=posted.ts, attachments=attachments
                 )
-                message_id = message.id
             except DomainError as error:
                 refusal = error
+            else:
+                # Leased in this transaction: the delivery below needs no commit of its own.
+                now = utcnow()
+                if await claim_message(session, message.id, now):
+                    message_id = message.id
     if refusal is not None:
         await _tell_refusal(client, posted, refusal)
         return
-    assert message_id is not None
-    if await deliver_message(deps.sessions, client, message_id, utcnow()) == "retrying":
+    if message_id is None:
+        return  # an internal note: it stays where it was written
+    if await deliver_claimed(deps.sessions, client, message_id, now) == "retrying":
         await _ephemeral(client, posted, NOT_DELIVERED_YET)
 
 
@@ -149,7 +170,8 @@ async def _changed(
             message = await edit_in_thread(session, actor, change.channel, change.ts, change.text)
         else:
             message = await delete_in_thread(session, actor, change.channel, change.ts)
-        if message is not None and not message.internal:
+        now = utcnow()
+        if message is not None and await claim_message(session, message.id, now):
             message_id = message.id
     if message_id is not None:
-        await deliver_message(deps.sessions, client, message_id, utcnow())
+        await deliver_claimed(deps.sessions, client, message_id, now)

@@ -93,6 +93,19 @@ async def deliver_message(
     return await _deliver(sessions, client, job, now)
 
 
+async def deliver_claimed(
+    sessions: async_sessionmaker[AsyncSession],
+    client: AsyncWebClient,
+    message_id: int,
+    now: datetime,
+) -> Outcome:
+    """The fast path for a message the committing transaction already leased
+    (``store.mirroring.claim_message``)."""
+    async with sessions() as session:
+        job = await delivery_job(session, message_id)
+    return await _deliver(sessions, client, job, now)
+
+
 async def deliver_pending(
     sessions: async_sessionmaker[AsyncSession],
     client: AsyncWebClient,
@@ -118,7 +131,7 @@ async def _deliver(
     now: datetime,
 ) -> Outcome:
     try:
-        await _show(sessions, client, job)
+        mirror = await _show(sessions, client, job)
     except (SlackClientError, aiohttp.ClientError, TimeoutError, MissingThread) as error:
         async with transaction(sessions) as session:
             due = await mark_failed(session, job.message_id, _describe(error), now)
@@ -133,7 +146,7 @@ async def _deliver(
             await _react(client, job, add=True)
         return "retrying"
     async with transaction(sessions) as session:
-        done = await mark_delivered(session, job, now)
+        done = await mark_delivered(session, job, now, mirror=mirror)
     if job.failed_before:
         await _react(client, job, add=False)
     # Edited meanwhile: due again at once, the next round shows the new text.
@@ -142,11 +155,12 @@ async def _deliver(
 
 async def _show(
     sessions: async_sessionmaker[AsyncSession], client: AsyncWebClient, job: DeliveryJob
-) -> None:
+) -> tuple[Place, str] | None:
+    """Make Slack show the job; returns a new mirror post still to be recorded."""
     if job.deleted:
         if job.mirror_ts is not None and job.target is not None:
             await _ignoring_done(client.chat_delete(channel=job.target.channel, ts=job.mirror_ts))
-        return
+        return None
     profile = await profile_of(client, job.author_slack_id)
     if job.source_ts is None:
         # Written in the modal: the backoffice thread shows it too, as its author's post.
@@ -157,13 +171,17 @@ async def _show(
         async with transaction(sessions) as session:
             await record_origin_post(session, job.message_id, origin, str(posted["ts"]))
     if job.internal:
-        return
+        return None
     target = _required(job.target, job)
+    files = [file for file in job.files if file.mirror_file_id is None]
     if job.mirror_ts is None:
         posted = await client.chat_postMessage(
             channel=target.channel, thread_ts=target.thread_ts, **_payload(job, profile)
         )
-        # Recorded at once: a later failure (a file upload) must not post the text again.
+        if not files:
+            # Recorded with the delivery mark: one commit instead of two.
+            return target, str(posted["ts"])
+        # Recorded at once: a failing file upload must not post the text again.
         async with transaction(sessions) as session:
             await record_mirror_post(session, job.message_id, target, str(posted["ts"]))
     else:
@@ -174,9 +192,7 @@ async def _show(
             text=payload["text"],
             blocks=payload["blocks"],
         )
-    for file in job.files:
-        if file.mirror_file_id is not None:
-            continue
+    for file in files:
         shared = await client.files_upload_v2(
             channel=target.channel,
             thread_ts=target.thread_ts,
@@ -186,6 +202,7 @@ async def _show(
         )
         async with transaction(sessions) as session:
             await record_file_share(session, file.attachment_id, str(shared["file"]["id"]))
+    return None
 
 
 def _payload(job: DeliveryJob, profile: Profile) -> dict[str, Any]:

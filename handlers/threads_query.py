@@ -28,11 +28,11 @@ from handlers.blocks.threads import (
 )
 from handlers.deps import Deps
 from handlers.threads import with_slack_name
-from handlers.threads_delivery import deliver_message
+from handlers.threads_delivery import deliver_claimed
 from store.actors import require_backoffice, resolve_actor
 from store.db import transaction
 from store.errors import DomainError
-from store.mirroring import post_from_modal, thread_link_at
+from store.mirroring import claim_message, post_from_modal, thread_link_at
 from store.models import Tender
 from store.types import utcnow
 
@@ -78,12 +78,15 @@ def register(app: AsyncApp, deps: Deps) -> None:
                 require_backoffice(actor, QUERY_BACKOFFICE_ONLY)
                 actor = await with_slack_name(client, actor)
                 message = await post_from_modal(session, actor, reference, text, internal=internal)
-                message_id = message.id
+                # Leased in this transaction: the delivery below needs no commit of its own.
+                now = utcnow()
+                held = await claim_message(session, message.id, now)
         except DomainError as error:
             await ack(response_action="errors", errors={QUERY_BLOCK: error.message_de})
             return
         await ack()
-        await deliver_message(deps.sessions, client, message_id, utcnow())
+        if held:
+            await deliver_claimed(deps.sessions, client, message.id, now)
 
 
 def _query_values(view: dict[str, Any]) -> tuple[str, bool]:

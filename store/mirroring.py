@@ -83,7 +83,7 @@ async def thread_links_of(session: AsyncSession, tender_id: int) -> dict[str, Th
     return {link.side: link for link in links}
 
 
-async def _check_side(session: AsyncSession, actor: Actor, link: ThreadLink) -> Tender:
+async def check_side(session: AsyncSession, actor: Actor, link: ThreadLink) -> Tender:
     """The backoffice writes under its card, the owning broker under theirs; no one else."""
     tender = await session.get(Tender, link.tender_id)
     assert tender is not None  # foreign key
@@ -111,7 +111,7 @@ async def post_in_thread(
     Raises AccessDenied for a thread that is not the author's to write in (e.g. broker Carla
     in a thread of Anna's card), and the conversation's own refusals (M2, closed tender).
     """
-    tender = await _check_side(session, actor, link)
+    tender = await check_side(session, actor, link)
     internal = False
     if actor.is_backoffice:
         body, internal = split_internal(body)
@@ -265,7 +265,10 @@ async def claim_due(session: AsyncSession, now: datetime, *, limit: int = 20) ->
 
 
 async def claim_message(session: AsyncSession, message_id: int, now: datetime) -> bool:
-    """Lease one message for its first delivery right after the commit that stored it."""
+    """Lease one message for the delivery right after the commit that stored or changed it.
+
+    Called in that same transaction it costs no extra commit; False when the message needs
+    no delivery or another delivery holds it (which then notices the change itself)."""
     return bool(await _claim(session, now, Message.id == message_id, 1))
 
 
@@ -335,9 +338,18 @@ async def record_file_share(session: AsyncSession, attachment_id: int, file_id: 
     )
 
 
-async def mark_delivered(session: AsyncSession, job: DeliveryJob, now: datetime) -> bool:
+async def mark_delivered(
+    session: AsyncSession,
+    job: DeliveryJob,
+    now: datetime,
+    *,
+    mirror: tuple[Place, str] | None = None,
+) -> bool:
     """Done, unless the message was edited or deleted meanwhile: then it goes round again
-    at once. Returns whether Slack now shows exactly what the store holds."""
+    at once. ``mirror`` is a post made in this delivery and not yet recorded. Returns
+    whether Slack now shows exactly what the store holds."""
+    if mirror is not None:
+        await record_mirror_post(session, job.message_id, *mirror)
     unchanged = and_(Message.id == job.message_id, Message.body == job.body)
     unchanged = and_(
         unchanged,
