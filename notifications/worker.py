@@ -163,14 +163,15 @@ async def _deliver(row: Claimed, notifier: Notifier, policy: RetryPolicy) -> _Ou
 
 
 async def _deliver_all(
-    rows: Sequence[Claimed], notifier: Notifier, policy: RetryPolicy
+    rows: Sequence[Claimed], notifier: Notifier, policy: RetryPolicy, *, keep_open: bool
 ) -> list[_Outcome]:
     outcomes = []
     try:
         for row in rows:
             outcomes.append(await _deliver(row, notifier, policy))
     finally:
-        await notifier.close()
+        if not keep_open:
+            await notifier.close()
     return outcomes
 
 
@@ -243,8 +244,13 @@ async def flush_outbox(
     batch: int = 100,
     now: datetime | None = None,
     policy: RetryPolicy | None = None,
+    keep_open: bool = False,
 ) -> FlushResult:
-    """Claim and send one batch of due rows; rows of channels without a notifier stay."""
+    """Claim and send one batch of due rows; rows of channels without a notifier stay.
+
+    The notifiers' connections are closed at the end unless ``keep_open``: a caller that
+    flushes again right away (drain_outbox) then closes them itself.
+    """
     policy = policy or RetryPolicy()
     registry = _by_channel(notifiers)
     if not registry:
@@ -260,7 +266,10 @@ async def flush_outbox(
         groups[row.channel].append(row)
     # E-mail and Slack are independent services: one slow one must not hold up the other.
     per_channel = await asyncio.gather(
-        *(_deliver_all(rows, registry[channel], policy) for channel, rows in groups.items())
+        *(
+            _deliver_all(rows, registry[channel], policy, keep_open=keep_open)
+            for channel, rows in groups.items()
+        )
     )
     outcomes = [outcome for outcomes in per_channel for outcome in outcomes]
     async with transaction(sessions) as session:
@@ -291,11 +300,17 @@ async def drain_outbox(
     """Flush batch after batch until nothing is due (a failed row waits for its backoff)."""
     notifiers = list(notifiers)
     total = FlushResult()
-    while True:
-        result = await flush_outbox(sessions, notifiers, batch=batch, now=now, policy=policy)
-        total.add(result)
-        if result.claimed < batch:
-            return total
+    try:
+        while True:
+            result = await flush_outbox(
+                sessions, notifiers, batch=batch, now=now, policy=policy, keep_open=True
+            )
+            total.add(result)
+            if result.claimed < batch:
+                return total
+    finally:
+        for notifier in notifiers:
+            await notifier.close()
 
 
 async def recover_leases(

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 
+import pytest
 import time_machine
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from notifications import SmtpNotifier, flush_outbox
+from notifications import SmtpNotifier, drain_outbox, flush_outbox
 from notifications.retry import RetryPolicy
 from store.models import Broker
 from tests.notifications.conftest import (
@@ -103,8 +104,13 @@ async def test_it_emails_a_query_from_backoffice_bernd_rule_n2(
     assert f"im Thread der Ausschreibung {tender.reference}" in plain
 
 
-async def test_it_reuses_one_smtp_connection_for_a_whole_batch(
-    sessions: async_sessionmaker[AsyncSession], anna: Broker, carla: Broker, smtp: SmtpServer
+@pytest.mark.parametrize("drain", [False, True])
+async def test_it_reuses_one_smtp_connection_for_a_whole_batch_and_a_whole_drain(
+    sessions: async_sessionmaker[AsyncSession],
+    anna: Broker,
+    carla: Broker,
+    smtp: SmtpServer,
+    drain: bool,
 ) -> None:
     for _ in range(3):
         await offer_rows(sessions, anna)
@@ -118,7 +124,11 @@ async def test_it_reuses_one_smtp_connection_for_a_whole_batch(
 
     smtp.handler.handle_DATA = remember_session  # type: ignore[method-assign]
 
-    result = await flush_outbox(sessions, [SmtpNotifier(smtp.config())])
+    notifiers = [SmtpNotifier(smtp.config())]
+    if drain:
+        result = await drain_outbox(sessions, notifiers, batch=2)
+    else:
+        result = await flush_outbox(sessions, notifiers)
 
     assert result.sent == 9
     assert len(smtp.received) == 9
