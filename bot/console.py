@@ -212,10 +212,10 @@ async def remember_cards(sessions: async_sessionmaker[AsyncSession], slack: Loca
 
 async def known_names(sessions: async_sessionmaker[AsyncSession]) -> dict[str, str]:
     names = {
-        "U0ANNA": "Anna",
-        "U0CARLA": "Carla",
-        "U0BERND": "Bernd (Backoffice)",
-        "U0BEATE": "Beate (Backoffice)",
+        "U0ANNA": "Anna Adler",
+        "U0CARLA": "Carla Clausen",
+        "U0BERND": "Bernd Backoffice",
+        "U0BEATE": "Beate Backoffice",
     }
     async with sessions() as session:
         for broker in await list_brokers(session):

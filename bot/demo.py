@@ -36,7 +36,8 @@ BACKOFFICE_CHANNEL = "C0BACKOFFICE"
 
 ANNA = "U0ANNA"
 BERND = "U0BERND"
-NAMES = {ANNA: "Anna Adler (Maklerin)", BERND: "Bernd (Backoffice)"}
+# The same names the scenario tests give the local Slack users.
+NAMES = {ANNA: "Anna Adler", BERND: "Bernd Backoffice"}
 
 Output = Callable[[str], None]
 
