@@ -323,10 +323,12 @@ async def recover_leases(
 
     ``flush_outbox`` already reclaims expired leases by itself; this also dead-letters
     rows that used up their attempts that way (e.g. a message that crashes the worker
-    each time) and makes ``tenderbot outbox`` show the true state.
+    each time), or that a lowered ``max_attempts`` left without any, and makes
+    ``tenderbot outbox`` show the true state.
     """
     policy = policy or RetryPolicy()
     moment = now or utcnow()
+    unleased = or_(OUTBOX.c.lease_until.is_(None), OUTBOX.c.lease_until <= moment)
     expired = and_(
         OUTBOX.c.status == PENDING,
         OUTBOX.c.lease_until.is_not(None),
@@ -335,13 +337,17 @@ async def recover_leases(
     async with transaction(sessions) as session:
         dead = await session.execute(
             update(OUTBOX)
-            .where(expired, OUTBOX.c.attempts >= policy.max_attempts)
+            .where(
+                OUTBOX.c.status == PENDING,
+                unleased,
+                OUTBOX.c.attempts >= policy.max_attempts,
+            )
             .values(
                 status=DEAD,
                 lease_until=None,
                 last_error=(
-                    f"lease expired after {policy.max_attempts} attempts "
-                    "(the worker stopped while sending)"
+                    f"no attempts left (at most {policy.max_attempts}); the last worker "
+                    "stopped while sending or never got to it"
                 ),
             )
         )

@@ -223,7 +223,7 @@ async def test_it_dead_letters_a_row_whose_worker_died_on_every_attempt(
     assert (recovered.dead, recovered.released) == (1, 0)
     assert row.status == "dead"
     assert row.lease_until is None
-    assert "lease expired after 2 attempts" in (row.last_error or "")
+    assert "no attempts left (at most 2)" in (row.last_error or "")
 
 
 async def test_it_dead_letters_a_row_it_cannot_render_and_an_operator_can_requeue_it(
