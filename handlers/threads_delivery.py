@@ -54,12 +54,14 @@ class Profile:
     icon_url: str | None
 
 
-_profiles: dict[str, tuple[float, Profile]] = {}
+# Keyed by the Web API address too: one process may talk to several Slacks (tests, demo).
+_profiles: dict[tuple[str, str], tuple[float, Profile]] = {}
 
 
 async def profile_of(client: AsyncWebClient, user_id: str) -> Profile:
     """Name and avatar from users.info, cached: one lookup per author, not per message."""
-    cached = _profiles.get(user_id)
+    key = (client.base_url, user_id)
+    cached = _profiles.get(key)
     if cached is not None and time.monotonic() - cached[0] < PROFILE_TTL_SECONDS:
         return cached[1]
     try:
@@ -75,7 +77,7 @@ async def profile_of(client: AsyncWebClient, user_id: str) -> Profile:
         ),
         icon_url=details.get("image_72") or details.get("image_48"),
     )
-    _profiles[user_id] = (time.monotonic(), profile)
+    _profiles[key] = (time.monotonic(), profile)
     return profile
 
 
