@@ -642,3 +642,43 @@ async def test_it_opens_the_internal_note_modal_from_the_message_shortcut(
     await slack_request.send_action(BERND, elsewhere)
     note = await ephemeral_for(slack, BERND)
     assert "Thread einer Ausschreibungskarte" in note["text"]
+
+
+async def test_it_tells_anna_when_her_file_cannot_be_fetched_and_stores_nothing(
+    tender: Tender,
+    slack: LocalSlack,
+    slack_request: SignedSender,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await bernd_asks(slack, slack_request, tender)
+    shared = slack.add_file("foto.jpg", b"\xff\xd8 jpeg", "image/jpeg", user=ANNA)
+    del slack.state.files[shared["id"]]  # gone from Slack before the app fetches it
+    await write(slack, slack_request, ANNA, tender.broker, "Foto anbei", files=[shared])
+    note = await ephemeral_for(slack, ANNA)
+    assert note["text"].startswith("Die Datei „foto.jpg“ konnte nicht von Slack geladen werden.")
+    assert [m.author_slack_id for m in await stored(sessions)] == [BERND]
+
+
+async def test_it_reshares_a_file_whose_upload_failed_without_posting_the_text_twice(
+    tender: Tender,
+    app: AsyncApp,
+    slack: LocalSlack,
+    slack_request: SignedSender,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await bernd_asks(slack, slack_request, tender)
+    await settled(sessions, 1)
+    content = b"Schadenliste"
+    shared = slack.add_file("liste.txt", content, "text/plain", user=ANNA)
+    slack.fail_next("files.getUploadURLExternal", error="internal_error")
+    await write(slack, slack_request, ANNA, tender.broker, "Liste anbei", files=[shared])
+    assert (await ephemeral_for(slack, ANNA))["text"] == NOT_DELIVERED_YET
+    [_bernds, annas] = await stored(sessions)
+    assert annas.delivery_state == "pending" and annas.mirror_ts is not None
+    assert annas.next_delivery_at is not None
+    assert await deliver_pending(sessions, app.client, annas.next_delivery_at) == 1
+    texts = [m for m in replies(slack, tender.backoffice) if m.get("username")]
+    assert [m["text"] for m in texts] == ["Anna Adler (Vermittler): Liste anbei"]
+    [completed] = slack.calls("files.completeUploadExternal")
+    [file_id] = [item["id"] for item in json.loads(completed.params["files"])]
+    assert slack.file_content(file_id) == content
