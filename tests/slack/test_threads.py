@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from slack_bolt.async_app import AsyncApp
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.localslack import LocalSlack, SignedSender
 from handlers.blocks.threads import NOT_DELIVERED_YET
@@ -682,3 +682,64 @@ async def test_it_reshares_a_file_whose_upload_failed_without_posting_the_text_t
     [completed] = slack.calls("files.completeUploadExternal")
     [file_id] = [item["id"] for item in json.loads(completed.params["files"])]
     assert slack.file_content(file_id) == content
+
+
+async def test_it_redoes_everything_when_slack_retries_an_event_that_crashed_before_commit(
+    tender: Tender,
+    slack: LocalSlack,
+    slack_request: SignedSender,
+    sessions: async_sessionmaker[AsyncSession],
+    engine: AsyncEngine,
+) -> None:
+    # The database refuses the write mid-handling, as if the process died before the commit:
+    # the event's claim is rolled back with it, so Slack's retry is handled in full.
+    postgres = engine.dialect.name == "postgresql"
+    async with engine.begin() as connection:
+        if postgres:
+            await connection.execute(
+                text(
+                    "CREATE FUNCTION simulated_crash() RETURNS trigger LANGUAGE plpgsql "
+                    "AS $$ BEGIN RAISE EXCEPTION 'simulated crash'; END $$"
+                )
+            )
+            await connection.execute(
+                text(
+                    "CREATE TRIGGER simulated_crash BEFORE INSERT ON messages "
+                    "FOR EACH ROW EXECUTE FUNCTION simulated_crash()"
+                )
+            )
+        else:
+            await connection.execute(
+                text(
+                    "CREATE TRIGGER simulated_crash BEFORE INSERT ON messages "
+                    "BEGIN SELECT RAISE(ABORT, 'simulated crash'); END"
+                )
+            )
+    try:
+        ts = await write(slack, slack_request, BERND, tender.backoffice, "Baujahr?", event_id="EvC")
+        await ephemeral_for(slack, BERND)  # the app's apology for the failure
+    finally:
+        async with engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "DROP TRIGGER simulated_crash ON messages"
+                    if postgres
+                    else "DROP TRIGGER simulated_crash"
+                )
+            )
+            if postgres:
+                await connection.execute(text("DROP FUNCTION simulated_crash()"))
+    assert await stored(sessions) == []
+    event = {
+        "type": "message",
+        "channel": tender.backoffice.channel,
+        "user": BERND,
+        "text": "Baujahr?",
+        "thread_ts": tender.backoffice.ts,
+        "ts": ts,
+    }
+    assert (await slack_request.send_event(event, event_id="EvC", retry_num=1)).status == 200
+    [mirror] = await bot_replies(slack, tender.broker, 1)
+    assert "Baujahr?" in mirror["text"]
+    [message] = await settled(sessions, 1)
+    assert message.mirror_ts == mirror["ts"]
