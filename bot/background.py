@@ -18,7 +18,7 @@ from bot.mirror_worker import add_mirror_job
 from bot.notifiers import build_notifiers
 from bot.scheduler import build_scheduler
 from bot.settings import Settings
-from notifications import flush_outbox, recover_leases
+from notifications import drain_outbox, recover_leases
 
 logger = logging.getLogger("tenderbot.background")
 
@@ -41,7 +41,9 @@ def start_background(
     notifiers = build_notifiers(settings, client)
 
     async def flush() -> None:
-        await flush_outbox(sessions, notifiers)
+        # Drain, not one batch: a burst (the yearly budget notices) must not be capped at
+        # one batch per interval; one SMTP connection serves the whole drain.
+        await drain_outbox(sessions, notifiers)
 
     async def recover() -> None:
         await recover_leases(sessions)
