@@ -1,8 +1,9 @@
 """Showing stored thread messages on the other side: post, update, delete, re-share files.
 
-Called right after the commit that stored a message (the fast path) and periodically by the
-delivery worker (``deliver_pending``) for whatever Slack refused: rate limits, outages, an
-archived channel. Each call leases its messages first, so the two never post twice.
+Called right after the commit that stored a message (``deliver_claimed``, the fast path) and
+periodically by the delivery worker (``deliver_pending``) for whatever Slack refused: rate
+limits, outages, an archived channel. A message is always leased before it is shown (by the
+storing transaction, or by the worker's claim), so the two never post it twice.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from store.mirroring import (
     DeliveryJob,
     Place,
     claim_due,
-    claim_message,
     delivery_job,
     mark_delivered,
     mark_failed,
@@ -79,20 +79,6 @@ async def profile_of(client: AsyncWebClient, user_id: str) -> Profile:
     )
     _profiles[key] = (time.monotonic(), profile)
     return profile
-
-
-async def deliver_message(
-    sessions: async_sessionmaker[AsyncSession],
-    client: AsyncWebClient,
-    message_id: int,
-    now: datetime,
-) -> Outcome:
-    """The fast path right after the commit that stored the message."""
-    async with transaction(sessions) as session:
-        if not await claim_message(session, message_id, now):
-            return "busy"
-        job = await delivery_job(session, message_id)
-    return await _deliver(sessions, client, job, now)
 
 
 async def deliver_claimed(
