@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any
 
@@ -27,8 +28,7 @@ from handlers.blocks.threads import (
     query_modal,
 )
 from handlers.deps import Deps
-from handlers.threads import with_slack_name
-from handlers.threads_delivery import deliver_claimed
+from handlers.threads_delivery import deliver_claimed, profile_of
 from store.actors import require_backoffice, resolve_actor
 from store.db import transaction
 from store.errors import DomainError
@@ -72,11 +72,14 @@ def register(app: AsyncApp, deps: Deps) -> None:
         if not text.strip():
             await ack(response_action="errors", errors={QUERY_BLOCK: EMPTY_QUERY})
             return
+        user = body["user"]["id"]
+        # Slack is asked before the write transaction, so no lock waits on the network.
+        name = (await profile_of(client, user)).name if user in deps.backoffice_users else ""
         try:
             async with transaction(deps.sessions) as session:
-                actor = await resolve_actor(session, body["user"]["id"], deps.backoffice_users)
+                actor = await resolve_actor(session, user, deps.backoffice_users)
                 require_backoffice(actor, QUERY_BACKOFFICE_ONLY)
-                actor = await with_slack_name(client, actor)
+                actor = dataclasses.replace(actor, name=name or user)
                 message = await post_from_modal(session, actor, reference, text, internal=internal)
                 # Leased in this transaction: the delivery below needs no commit of its own.
                 now = utcnow()
