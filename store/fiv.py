@@ -1,9 +1,10 @@
 """Import of the FIV new-business figures, the base of the yearly Konzeptrabatt budget (B1).
 
-The file is read as a stream and written in batches, so a million contracts never sit in
-memory or go through the ORM one by one. A re-import replaces the figures of every
-(broker, year) pair the file contains: each pair is deleted the first time it shows up, in
-the same transaction as the new rows, so nothing is ever counted twice.
+The file is read as a stream and written in batches into a temporary staging table, so a
+million contracts never sit in memory or go through the ORM one by one. Only when the whole
+file has been read do two set-based statements touch ``fiv_figures``: delete every
+(broker, year) pair the file contains, insert the staged rows. Both run in the caller's
+transaction, so a re-import replaces figures and nothing is ever counted twice.
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import delete, insert
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from store.dialect import dialect_name
 from store.errors import InvalidInput
-from store.models import FivFigure
 
 HEADER = ("vermittlernummer", "jahr", "sparte", "zugangsart", "beitrag")
 BATCH_SIZE = 10_000
@@ -29,7 +30,36 @@ MAX_LISTED_PROBLEMS = 50
 _BROKER_NUMBER = re.compile(r"^[0-9A-Za-z-]{1,32}$")
 # German notation: optional thousands dots in groups of three, optional comma and cents.
 _GERMAN_AMOUNT = re.compile(r"^-?(\d{1,3}(\.\d{3})+|\d+)(,\d{1,2})?$")
-_DELETE_CHUNK = 500
+# premium_cents is a 32-bit integer column on PostgreSQL.
+MAX_CENTS = 2_147_483_647
+
+_COLUMNS = "broker_number, year, product, access_type, premium_cents"
+_CREATE_STAGING = (
+    "CREATE TEMPORARY TABLE fiv_staging (broker_number VARCHAR(32), year INTEGER, "
+    "product VARCHAR(40), access_type INTEGER, premium_cents INTEGER)"
+)
+# PostgreSQL: five arrays, one statement per batch; no per-row round trip and no COPY.
+_STAGE_ARRAYS = text(
+    f"""
+    INSERT INTO fiv_staging ({_COLUMNS})
+    SELECT * FROM unnest(
+        CAST(:broker_number AS VARCHAR[]), CAST(:year AS INTEGER[]),
+        CAST(:product AS VARCHAR[]), CAST(:access_type AS INTEGER[]),
+        CAST(:premium_cents AS INTEGER[])
+    )
+    """
+)
+# SQLite: executemany of one prepared statement runs in the driver's C loop.
+_STAGE_ROWS = text(
+    f"INSERT INTO fiv_staging ({_COLUMNS}) "
+    "VALUES (:broker_number, :year, :product, :access_type, :premium_cents)"
+)
+_REPLACE_PAIRS = """
+    DELETE FROM fiv_figures
+    WHERE (year, broker_number) IN (SELECT DISTINCT year, broker_number FROM fiv_staging)
+"""
+_PUBLISH = f"INSERT INTO fiv_figures ({_COLUMNS}) SELECT {_COLUMNS} FROM fiv_staging"
+_DROP_STAGING = "DROP TABLE fiv_staging"
 
 
 @dataclass(frozen=True)
@@ -64,8 +94,10 @@ def parse_german_amount(text: str) -> int:
     value = text.strip()
     if not _GERMAN_AMOUNT.match(value):
         raise ValueError(f"Beitrag „{text}“ ist kein Betrag wie 1.234,56")
-    euros = Decimal(value.replace(".", "").replace(",", "."))
-    return int(euros * 100)
+    cents = int(Decimal(value.replace(".", "").replace(",", ".")) * 100)
+    if abs(cents) > MAX_CENTS:
+        raise ValueError(f"Beitrag „{text}“ ist zu groß für einen einzelnen Vertrag")
+    return cents
 
 
 def parse_row(cells: list[str]) -> FivRow:
@@ -122,28 +154,21 @@ def read_rows(lines: Iterable[str]) -> Iterator[tuple[int, FivRow | RowProblem]]
             yield reader.line_num, RowProblem(reader.line_num, str(error))
 
 
-async def _replace_pairs(session: AsyncSession, pairs: set[tuple[str, int]]) -> None:
-    by_year: dict[int, list[str]] = {}
-    for number, year in pairs:
-        by_year.setdefault(year, []).append(number)
-    for year, numbers in by_year.items():
-        for start in range(0, len(numbers), _DELETE_CHUNK):
-            chunk = numbers[start : start + _DELETE_CHUNK]
-            await session.execute(
-                delete(FivFigure).where(FivFigure.year == year, FivFigure.broker_number.in_(chunk))
-            )
-
-
-async def _write_batch(
-    session: AsyncSession, batch: list[FivRow], seen: set[tuple[str, int]]
-) -> None:
-    new_pairs = {(row.broker_number, row.year) for row in batch} - seen
-    if new_pairs:
-        await _replace_pairs(session, new_pairs)
-        seen.update(new_pairs)
-    # Core executemany: SQLAlchemy sends multi-row VALUES batches, no ORM objects per row.
+async def _stage(session: AsyncSession, batch: list[FivRow]) -> None:
+    if dialect_name(session) == "postgresql":
+        await session.execute(
+            _STAGE_ARRAYS,
+            {
+                "broker_number": [row.broker_number for row in batch],
+                "year": [row.year for row in batch],
+                "product": [row.product for row in batch],
+                "access_type": [row.access_type for row in batch],
+                "premium_cents": [row.premium_cents for row in batch],
+            },
+        )
+        return
     await session.execute(
-        insert(FivFigure),
+        _STAGE_ROWS,
         [
             {
                 "broker_number": row.broker_number,
@@ -155,6 +180,14 @@ async def _write_batch(
             for row in batch
         ],
     )
+
+
+async def _publish(session: AsyncSession) -> None:
+    if dialect_name(session) == "postgresql":
+        # Fresh rows have no statistics; the planner would guess a tiny table.
+        await session.execute(text("ANALYZE fiv_staging"))
+    await session.execute(text(_REPLACE_PAIRS))
+    await session.execute(text(_PUBLISH))
 
 
 def _problem_report(problems: list[RowProblem], total: int) -> str:
@@ -169,38 +202,48 @@ async def import_fiv(
     """Import FIV figures (``vermittlernummer;jahr;sparte;zugangsart;beitrag``).
 
     All or nothing by default: any bad row raises InvalidInput listing the bad lines, and the
-    caller's transaction rolls back whatever was written. With ``skip_invalid`` the good rows
-    are imported and the bad ones come back in ``result.skipped``.
+    caller's transaction stays untouched. With ``skip_invalid`` the good rows are imported
+    and the bad ones come back in ``result.skipped``.
     """
     result = FivImportResult()
     seen: set[tuple[str, int]] = set()
     batch: list[FivRow] = []
     problem_count = 0
-    for _line, parsed in read_rows(lines):
-        if isinstance(parsed, RowProblem):
-            problem_count += 1
-            if len(result.skipped) < MAX_LISTED_PROBLEMS:
-                result.skipped.append(parsed)
-            continue
-        # Once the file is known to be refused, keep reading only to report every bad line.
+    await session.execute(text(_CREATE_STAGING))
+    try:
+        for _line, parsed in read_rows(lines):
+            if isinstance(parsed, RowProblem):
+                problem_count += 1
+                if len(result.skipped) < MAX_LISTED_PROBLEMS:
+                    result.skipped.append(parsed)
+                continue
+            # Once the file is known to be refused, keep reading only to report every bad line.
+            if problem_count and not skip_invalid:
+                continue
+            batch.append(parsed)
+            seen.add((parsed.broker_number, parsed.year))
+            if len(batch) >= BATCH_SIZE:
+                await _stage(session, batch)
+                result.imported += len(batch)
+                batch.clear()
         if problem_count and not skip_invalid:
-            continue
-        batch.append(parsed)
-        if len(batch) >= BATCH_SIZE:
-            await _write_batch(session, batch, seen)
+            raise InvalidInput(
+                f"Import abgebrochen, nichts übernommen ({problem_count} fehlerhafte Zeilen):\n"
+                + _problem_report(result.skipped, problem_count)
+            )
+        if batch:
+            await _stage(session, batch)
             result.imported += len(batch)
-            batch.clear()
-    if problem_count and not skip_invalid:
-        raise InvalidInput(
-            f"Import abgebrochen, nichts übernommen ({problem_count} fehlerhafte Zeilen):\n"
-            + _problem_report(result.skipped, problem_count)
-        )
-    if batch:
-        await _write_batch(session, batch, seen)
-        result.imported += len(batch)
-    result.pairs = len(seen)
-    result.years = {year for _number, year in seen}
-    result.skipped_total = problem_count
+        await _publish(session)
+        await session.execute(text(_DROP_STAGING))
+        result.pairs = len(seen)
+        result.years = {year for _number, year in seen}
+        result.skipped_total = problem_count
+    except (InvalidInput, ValueError, OSError):
+        # Bad input, an undecodable byte or an unreadable file leave the transaction usable:
+        # the caller may go on in it (and import again), so leave no table behind.
+        await session.execute(text(_DROP_STAGING))
+        raise
     return result
 
 
