@@ -11,8 +11,10 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.cli.common import run, settings_or_exit
+from bot.notifiers import build_notifiers, slack_client_for
 from bot.scheduler import build_scheduler, run_daily_steps
 from bot.settings import Settings
+from notifications import drain_outbox, recover_leases
 from store.db import make_engine, make_sessionmaker
 from store.money import format_eur
 
@@ -20,7 +22,16 @@ from store.money import format_eur
 async def _serve(settings: Settings) -> None:
     engine = make_engine(settings.database_url)
     sessions = make_sessionmaker(engine)
-    scheduler = build_scheduler(settings, sessions)
+    # E-mail always; Slack DMs only with a bot token, else they wait for `tenderbot serve`.
+    notifiers = build_notifiers(settings, slack_client_for(settings))
+
+    async def flush() -> None:
+        await drain_outbox(sessions, notifiers)
+
+    async def recover() -> None:
+        await recover_leases(sessions)
+
+    scheduler = build_scheduler(settings, sessions, outbox_flush=flush, lease_recovery=recover)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
