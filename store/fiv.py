@@ -228,7 +228,7 @@ async def import_fiv(
                 batch.clear()
         if problem_count and not skip_invalid:
             raise InvalidInput(
-                f"Import abgebrochen, nichts übernommen ({problem_count} fehlerhafte Zeilen):\n"
+                f"Import abgebrochen, nichts übernommen (fehlerhafte Zeilen: {problem_count}):\n"
                 + _problem_report(result.skipped, problem_count)
             )
         if batch:

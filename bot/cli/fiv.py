@@ -12,6 +12,10 @@ from bot.cli.common import in_transaction, run, settings_or_exit
 from store.fiv import HEADER, FivImportResult, import_fiv_file
 
 
+def _count(number: int, one: str, many: str) -> str:
+    return f"{number} {one if number == 1 else many}"
+
+
 @click.group(help="FIV-Neugeschäftszahlen (Grundlage des Konzeptrabatt-Budgets, B1).")
 def fiv() -> None:
     pass
@@ -47,11 +51,16 @@ def fiv_import(file: Path, skip_invalid: bool) -> None:
         ) from None
     years = ", ".join(str(year) for year in sorted(result.years)) or "–"
     click.echo(
-        f"{result.imported} Zeilen übernommen ({result.pairs} Vermittler-Jahr-Paare ersetzt, "
+        f"{_count(result.imported, 'Zeile', 'Zeilen')} übernommen "
+        f"({_count(result.pairs, 'Vermittler-Jahr-Paar', 'Vermittler-Jahr-Paare')} ersetzt, "
         f"Jahre: {years})."
     )
     if result.skipped_total:
-        click.echo(f"{result.skipped_total} fehlerhafte Zeilen übersprungen:", err=True)
+        click.echo(
+            f"{_count(result.skipped_total, 'fehlerhafte Zeile', 'fehlerhafte Zeilen')} "
+            "übersprungen:",
+            err=True,
+        )
         for problem in result.skipped:
             click.echo(f"  {problem}", err=True)
         if result.skipped_total > len(result.skipped):

@@ -20,7 +20,7 @@ from store.money import format_eur
 
 
 async def _serve(settings: Settings) -> None:
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, search_path=settings.database_schema)
     sessions = make_sessionmaker(engine)
     # E-mail always; Slack DMs only with a bot token, else they wait for `tenderbot serve`.
     notifiers = build_notifiers(settings, slack_client_for(settings))
@@ -55,7 +55,7 @@ async def _serve(settings: Settings) -> None:
 
 
 async def _once(settings: Settings) -> list[str]:
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, search_path=settings.database_schema)
     try:
         budget, reminders, followup = await run_daily_steps(settings, make_sessionmaker(engine))
     finally:

@@ -67,7 +67,7 @@ async def test_it_imports_nothing_and_names_every_bad_line(
         )
 
     message = refused.value.message_de
-    assert message.startswith("Import abgebrochen, nichts übernommen (5 fehlerhafte Zeilen)")
+    assert message.startswith("Import abgebrochen, nichts übernommen (fehlerhafte Zeilen: 5)")
     assert "Zeile 3: Jahr „25“" in message
     assert "Zeile 4: Beitrag „1,000.00“" in message
     assert "Zeile 6: Zugangsart „eins“" in message
