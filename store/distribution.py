@@ -1,8 +1,9 @@
 """The yearly Konzeptrabatt budget distribution (rules B1–B3).
 
-Set-based on purpose: one ``INSERT … SELECT … GROUP BY`` books every broker's credit, one
-``UPDATE … FROM`` moves the cached balances, one ``INSERT … SELECT`` queues the notices. A
-hundred thousand brokers cost a handful of statements, not a round trip each.
+Set-based on purpose: one ``INSERT … SELECT … GROUP BY`` sums the FIV figures, one
+``INSERT … SELECT`` books every broker's credit, one ``UPDATE … FROM`` moves the cached
+balances, one ``INSERT … SELECT`` queues the notices. A hundred thousand brokers cost a
+handful of statements, not a round trip each (timings: bench/budget.py).
 
 "Once a year" (B2) is the ``job_runs`` primary key: the row is inserted in the same
 transaction as the bookings, so a second runner (another replica, a restart, the CLI) either
