@@ -16,6 +16,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import handlers
+from bot.response_url import share_replies
 from bot.settings import ConfigurationError, Settings
 from handlers.deps import Deps
 
@@ -74,6 +75,10 @@ def create_app(
         logger=logger,
     )
     app.error(_handle_error)
+    if not socket_mode:
+        # bot.http closes the shared session with the web app; Socket Mode keeps Bolt's
+        # session per reply, as nothing there would close a shared one.
+        share_replies(app)
     handlers.register(app, build_deps(settings, sessions))
     return app
 

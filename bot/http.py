@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.app import create_app
 from bot.background import start_background
+from bot.response_url import close_replies
 from bot.settings import Settings
 from store.db import make_engine, make_sessionmaker
 from store.migrate import heads, upgrade
@@ -38,7 +39,12 @@ def build_web_app(
     web_app[BOLT_KEY] = app
     web_app.router.add_post(EVENTS_PATH, _slack_events)
     web_app.router.add_get("/healthz", _healthz)
+    web_app.on_cleanup.append(_close_replies)
     return web_app
+
+
+async def _close_replies(web_app: web.Application) -> None:
+    await close_replies(web_app[BOLT_KEY])
 
 
 async def _slack_events(request: web.Request) -> web.Response:

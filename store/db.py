@@ -2,44 +2,103 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
+
+# As many pooled connections as requests a process usually serves at once: an overflow
+# connection is closed on return, and opening one costs a TCP handshake and authentication
+# on PostgreSQL or a new worker thread on aiosqlite.
+POOL_SIZE = 10
+MAX_OVERFLOW = 10
+# Servers, proxies and firewalls drop connections that sat idle; recycling before that
+# spares the request that would have found out.
+POOL_RECYCLE_SECONDS = 1800
+# Only a connection that sat unused this long is pinged before it is handed out; under load
+# connections are never that idle, so busy requests do not pay a round trip per checkout.
+IDLE_PING_SECONDS = 30.0
+IDLE_SINCE = "tenderbot_idle_since"
 
 
 def is_postgres(url: str) -> bool:
     return make_url(url).get_backend_name() == "postgresql"
 
 
-def make_engine(url: str, *, search_path: str | None = None, **kwargs: Any) -> AsyncEngine:
+def make_engine(
+    url: str,
+    *,
+    search_path: str | None = None,
+    idle_ping_seconds: float = IDLE_PING_SECONDS,
+    **kwargs: Any,
+) -> AsyncEngine:
     """Create the async engine; ``search_path`` lets tests give each run its own schema."""
     connect_args: dict[str, Any] = {}
+    pooling: dict[str, Any] = {"pool_size": POOL_SIZE, "max_overflow": MAX_OVERFLOW}
     if is_postgres(url):
         if search_path:
             connect_args["server_settings"] = {"search_path": search_path}
-        engine = create_async_engine(url, connect_args=connect_args, pool_pre_ping=True, **kwargs)
+        engine = create_async_engine(
+            url,
+            connect_args=connect_args,
+            pool_recycle=POOL_RECYCLE_SECONDS,
+            **(pooling | kwargs),
+        )
+        _ping_when_idle(engine.sync_engine, idle_ping_seconds)
     else:
         # A writer waits for the lock instead of failing at once with "database is locked".
         connect_args["timeout"] = 30
-        engine = create_async_engine(url, connect_args=connect_args, **kwargs)
+        if make_url(url).database in (None, "", ":memory:"):
+            pooling = {}  # an in-memory database lives in its single connection
+        engine = create_async_engine(url, connect_args=connect_args, **(pooling | kwargs))
+        event.listen(engine.sync_engine, "first_connect", _sqlite_journal_mode)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def _ping_when_idle(engine: Engine, idle_seconds: float) -> None:
+    """Check a connection that sat idle before use; a dead one is replaced, not handed out."""
+
+    @event.listens_for(engine, "checkin")
+    def _idle_from(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        record.info[IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _check(
+        dbapi_connection: Any, record: ConnectionPoolEntry, _: PoolProxiedConnection
+    ) -> None:
+        idle_since = record.info.get(IDLE_SINCE)
+        if idle_since is None or time.monotonic() - idle_since < idle_seconds:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            # The pool discards this connection and checks out (or opens) another one.
+            raise DisconnectionError(f"pooled connection died while idle: {error}") from error
+
+
+def _sqlite_journal_mode(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+    # WAL is stored in the database file, so once per engine is enough (readers never
+    # block the writer); the other pragmas below hold per connection only.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.close()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
 

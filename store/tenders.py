@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy import event, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from store.actors import NOT_YOURS, Actor, check_tender_access, require_backoffice
 from store.dialect import upsert
@@ -130,7 +130,12 @@ async def get_tender(session: AsyncSession, actor: Actor, reference: str) -> Ten
 async def list_tenders(
     session: AsyncSession, actor: Actor, *, open_only: bool = False, limit: int = 50
 ) -> list[Tender]:
-    query = select(Tender).options(selectinload(Tender.product_line)).order_by(Tender.id.desc())
+    # Many-to-one: joined in the same statement, one round trip instead of two.
+    query = (
+        select(Tender)
+        .options(joinedload(Tender.product_line, innerjoin=True))
+        .order_by(Tender.id.desc())
+    )
     if not actor.is_backoffice:
         query = query.where(Tender.broker_id == actor.broker_id)
     if open_only:
