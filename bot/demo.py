@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
@@ -22,13 +23,16 @@ from bot.localslack import LocalSlack, SignedSender, SlackResponse
 from bot.localslack.running import local_settings, running_app
 from bot.localslack.transcript import Transcript
 from bot.notifiers import build_notifiers
+from bot.scheduler import run_expiry_reminders
 from bot.settings import Settings
 from notifications import LocalSinkNotifier, drain_outbox
 from store.brokers import BrokerData, add_broker
-from store.budget import post_entry
 from store.db import make_engine, make_sessionmaker, transaction
+from store.distribution import distribute_budget, due_year
+from store.fiv import import_fiv
 from store.migrate import upgrade
 from store.models import Tender, ThreadLink
+from store.money import format_eur
 
 DEMO_DATABASE = Path("tenderbot-demo.db")
 DEMO_MAILS = Path("tenderbot-demo-mails")
@@ -59,6 +63,9 @@ class Demo:
 
     def name(self, user: str) -> str:
         return NAMES.get(user, user)
+
+    def today(self) -> date:
+        return datetime.now(self.settings.zone).date()
 
     def say(self, text: str) -> None:
         self.out("")
@@ -148,9 +155,9 @@ Step = Callable[[Demo], Awaitable[None]]
 
 
 async def seed_people(demo: Demo) -> None:
-    demo.say("Ausgangslage: Maklerin Anna Adler (4711) mit 1.500,00 € Konzeptrabatt-Budget")
+    demo.say("Ausgangslage: Maklerin Anna Adler (4711), Backoffice Bernd, Kanal #backoffice")
     async with transaction(demo.sessions) as session:
-        anna = await add_broker(
+        await add_broker(
             session,
             BrokerData(
                 slack_user_id=ANNA,
@@ -160,8 +167,37 @@ async def seed_people(demo: Demo) -> None:
                 cc_emails=("assistenz@makler-adler.example",),
             ),
         )
-        await post_entry(session, anna.id, 150_000, "distribution", "2026", "Budget 2026")
-    demo.out("  Backoffice: Bernd, Kanal #backoffice")
+
+
+def budget_year(demo: Demo) -> int:
+    """The latest budget year whose distribution day has passed, so any run date works."""
+    today = demo.today()
+    return due_year(today, demo.settings.budget_month_day) or today.year - 1
+
+
+async def budget_is_distributed(demo: Demo) -> None:
+    year = budget_year(demo)
+    demo.say(
+        f"Zur Jahresmitte verteilt der Planer das Budget {year}: 3 % des Neugeschäfts "
+        f"{year - 1}, nur Zugangsart 1 (B1–B3)"
+    )
+    figures = [
+        "vermittlernummer;jahr;sparte;zugangsart;beitrag",
+        f"4711;{year - 1};Sach;1;30.000,00",
+        f"4711;{year - 1};Haftpflicht;1;15.000,00",
+        f"4711;{year - 1};Rechtsschutz;1;5.000,00",
+        f"4711;{year - 1};Sach;2;20.000,00",
+    ]
+    for line in figures:
+        demo.out(f"  FIV: {line}")
+    async with transaction(demo.sessions) as session:
+        imported = await import_fiv(session, figures)
+        result = await distribute_budget(session, year)
+    demo.out(
+        f"  {imported.imported} FIV-Zeilen eingelesen; Budget {year} an {result.brokers} "
+        f"Vermittler verteilt: {format_eur(result.total_cents)}"
+    )
+    await demo.deliver_outbox()
 
 
 async def anna_starts_tender(demo: Demo) -> None:
@@ -178,10 +214,12 @@ async def anna_starts_tender(demo: Demo) -> None:
 async def bernd_posts_offer(demo: Demo) -> None:
     reference = demo.values["reference"]
     demo.say(f"Bernd stellt im Backoffice ein Angebot zu {reference} ein (N1)")
+    # Valid for one more week, so that the expiry reminder (T10) is due at once.
+    valid_until = (demo.today() + timedelta(days=7)).strftime("%d.%m.%Y")
     await demo.command(
         BERND,
         "/angebot",
-        f"{reference} versicherer=Allianz beitrag=1.234,50 gueltig-bis=31.12.2026",
+        f"{reference} versicherer=Allianz beitrag=1.234,50 gueltig-bis={valid_until}",
         channel=BACKOFFICE_CHANNEL,
     )
 
@@ -195,6 +233,13 @@ async def anna_lists_offers(demo: Demo) -> None:
     reference = demo.values["reference"]
     demo.say("Anna sieht sich die Angebote an (T7, T8)")
     await demo.command(ANNA, "/angebote", reference)
+
+
+async def anna_is_reminded(demo: Demo) -> None:
+    demo.say("Eine Woche vor Ablauf erinnert der Planer Anna an das Angebot (T10)")
+    result = await run_expiry_reminders(demo.settings, demo.sessions)
+    demo.out(f"  Erinnerungen vorgemerkt für {result.offers} Angebot(e)")
+    await demo.deliver_outbox()
 
 
 async def anna_lists_tenders(demo: Demo) -> None:
@@ -227,6 +272,12 @@ async def _card_thread(demo: Demo, side: str) -> tuple[str, str]:
     if link is None:
         raise DemoStepFailed(f"die Karte ({side}) von {demo.values['reference']} fehlt")
     return link.channel, link.ts
+
+
+async def anna_writes_first(demo: Demo) -> None:
+    demo.say("Anna schreibt zuerst in den Thread – das Backoffice hat noch nicht geschrieben (M2)")
+    channel, card_ts = await _card_thread(demo, "broker")
+    await demo.message(ANNA, channel, "Gibt es schon etwas Neues?", thread_ts=card_ts)
 
 
 async def bernd_asks_in_thread(demo: Demo) -> None:
@@ -268,13 +319,16 @@ async def anna_answers_with_attachment(demo: Demo) -> None:
 
 STEPS: list[Step] = [
     seed_people,
+    budget_is_distributed,
     anna_starts_tender,
     bernd_posts_offer,
     notices_go_out,
     anna_lists_offers,
+    anna_is_reminded,
     anna_lists_tenders,
     anna_asks_rabatt,
     anna_checks_budget,
+    anna_writes_first,
     bernd_asks_in_thread,
     anna_answers_with_attachment,
 ]

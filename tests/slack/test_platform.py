@@ -261,9 +261,14 @@ async def test_it_plays_the_demo_tender_from_start_to_offer_list(
     await run_demo(database_url, lines.append, mails=tmp_path / "mails", sessions=sessions)
 
     text = "\n".join(lines)
-    assert "  ┄ #backoffice\n    == Ausschreibung AS-2026-0001 ==" in text  # rule T5
+    assert re.search(r"  ┄ #backoffice\n    == Ausschreibung AS-\d{4}-0001 ==", text)  # T5
     assert "  ┄ E-Mail an anna@makler-adler.example" in text  # rule N1
     assert "  ┄ E-Mail an assistenz@makler-adler.example" in text
+    # B1: 3 % of 50.000 € Zugangsart 1; the 20.000 € of Zugangsart 2 do not count.
+    assert "an 1 Vermittler verteilt: 1.500,00\xa0€" in text
+    assert re.search(r"Angebot zu AS-\d{4}-0001 läuft in 7 Tagen ab", text)  # rule T10
+    assert "Sie können keine Unterhaltung mit dem Backoffice beginnen" in text  # rule M2
+    assert "📎 Datei geteilt: schadenliste-2021-2025.pdf" in text  # rule M3
     assert "Slack lehnt" not in text
     assert "(HTTP " not in text
 
