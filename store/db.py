@@ -61,7 +61,12 @@ def make_engine(
         connect_args["timeout"] = 30
         if make_url(url).database in (None, "", ":memory:"):
             pooling = {}  # an in-memory database lives in its single connection
-        engine = create_async_engine(url, connect_args=connect_args, **(pooling | kwargs))
+        # No rollback on checkin: Session and Connection already end their transaction
+        # (commit, or rollback on close), and on aiosqlite each rollback is one more round
+        # trip to the connection's worker thread.
+        engine = create_async_engine(
+            url, connect_args=connect_args, pool_reset_on_return=None, **(pooling | kwargs)
+        )
         event.listen(engine.sync_engine, "first_connect", _sqlite_journal_mode)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
