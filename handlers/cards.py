@@ -12,23 +12,21 @@ import logging
 from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import func, select
 
 from handlers.blocks.base import notice
 from handlers.blocks.tenders import backoffice_card, broker_card
 from handlers.deps import Deps
 from store.db import transaction
-from store.models import Broker, Offer, Tender, ThreadLink
+from store.models import Broker, Tender
+from store.tenders import count_tender_offers
+from store.threads import BACKOFFICE, BROKER, CardSide, record_thread, thread_of
 
 logger = logging.getLogger(__name__)
 
-BACKOFFICE = "backoffice"
-BROKER = "broker"
 
-
-async def _record_link(deps: Deps, tender_id: int, side: str, channel: str, ts: str) -> None:
+async def _record_link(deps: Deps, tender_id: int, side: CardSide, channel: str, ts: str) -> None:
     async with transaction(deps.sessions) as session:
-        session.add(ThreadLink(tender_id=tender_id, side=side, channel=channel, ts=ts))
+        await record_thread(session, tender_id, side, channel, ts)
 
 
 async def dm_channel(client: AsyncWebClient, slack_user_id: str) -> str:
@@ -72,18 +70,12 @@ async def refresh_backoffice_card(
     client: AsyncWebClient, deps: Deps, tender: Tender, broker: Broker
 ) -> None:
     """Show status and offer count on the channel card (no buttons once it is finished)."""
-    async with deps.sessions() as session:
-        link = await session.scalar(
-            select(ThreadLink).where(
-                ThreadLink.tender_id == tender.id, ThreadLink.side == BACKOFFICE
-            )
-        )
-        offers = await session.scalar(
-            select(func.count()).select_from(Offer).where(Offer.tender_id == tender.id)
-        )
+    async with transaction(deps.sessions) as session:
+        link = await thread_of(session, tender.id, BACKOFFICE)
+        offers = await count_tender_offers(session, tender.id)
     if link is None:
         return
-    card = backoffice_card(tender, broker, offer_count=offers or 0)
+    card = backoffice_card(tender, broker, offer_count=offers)
     try:
         await client.chat_update(channel=link.channel, ts=link.ts, **card)
     except Exception:

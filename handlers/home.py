@@ -7,7 +7,6 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.blocks.home import (
     HOME_LIMIT,
@@ -20,42 +19,27 @@ from handlers.blocks.home import (
 )
 from handlers.context import acting, today
 from handlers.deps import Deps
-from store.actors import Actor
 from store.budget import statement
 from store.errors import NotABroker
-from store.models import Offer
-from store.tenders import list_tenders, offer_overview
+from store.tenders import home_summary
 
 logger = logging.getLogger(__name__)
-
-
-async def _open_tenders(
-    session: AsyncSession, actor: Actor
-) -> tuple[list[OpenTender], list[tuple[str, Offer]]]:
-    """Open tenders with their offer counts, and all their offers (newest first)."""
-    open_tenders: list[OpenTender] = []
-    offers: list[tuple[str, Offer]] = []
-    for tender in await list_tenders(session, actor, open_only=True, limit=HOME_LIMIT):
-        overview = await offer_overview(session, actor, tender.reference)
-        open_tenders.append(OpenTender(tender, len(overview.from_tender)))
-        offers.extend(
-            (tender.reference, offer) for offer in overview.from_tender + overview.calculator
-        )
-    offers.sort(key=lambda item: item[1].id, reverse=True)
-    return open_tenders, offers
 
 
 async def home_view(deps: Deps, slack_user_id: str) -> dict[str, Any]:
     try:
         async with acting(deps, slack_user_id) as unit:
-            open_tenders, offers = await _open_tenders(unit.session, unit.actor)
+            summary = await home_summary(unit.session, unit.actor, HOME_LIMIT)
+            open_tenders = [
+                OpenTender(item.tender, item.offer_count) for item in summary.open_tenders
+            ]
             if unit.actor.broker_id is None:
                 return backoffice_home(BackofficeHome(open_tenders))
             account = await statement(unit.session, unit.actor.broker_id, limit=0)
             data = BrokerHome(
                 name=unit.actor.name,
                 open_tenders=open_tenders,
-                newest_offers=offers,
+                newest_offers=summary.newest_offers,
                 balance=account.balance,
                 credit_limit=account.credit_limit,
             )

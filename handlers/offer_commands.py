@@ -68,13 +68,17 @@ def offer_added_text(tender: Tender, offer: Offer) -> str:
     )
 
 
+# The offer modal's input for each field add_offer names; other refusals (closed tender,
+# backoffice only) go on the first input.
+FIELD_BLOCKS = {
+    "insurer": INSURER_BLOCK,
+    "premium": PREMIUM_BLOCK,
+    "valid_until": VALID_UNTIL_BLOCK,
+}
+
+
 def _offer_block_for(error: DomainError) -> str:
-    # add_offer reports all three fields with one error class; its message names the field.
-    if "Jahresbeitrag" in error.message_de:
-        return PREMIUM_BLOCK
-    if "gültig" in error.message_de or "abgelaufen" in error.message_de:
-        return VALID_UNTIL_BLOCK
-    return INSURER_BLOCK
+    return FIELD_BLOCKS.get(error.field or "", INSURER_BLOCK)
 
 
 async def _add(deps: Deps, user_id: str, new: NewOffer) -> tuple[Tender, Offer, Broker]:

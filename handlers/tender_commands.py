@@ -24,7 +24,10 @@ from handlers.context import (
 from handlers.deps import Deps
 from handlers.parsing import InputError
 from handlers.requests import (
+    CUSTOMER_BLOCK,
+    DEDUCTIBLE_BLOCK,
     DESCRIPTION_BLOCK,
+    PRIOR_CLAIMS_BLOCK,
     PRODUCT_BLOCK,
     REASON_BLOCK,
     FormErrors,
@@ -45,9 +48,16 @@ UNKNOWN = (
 BACKOFFICE_CANNOT_START = (
     "Eine Ausschreibung startet der Vermittler. Offene Ausschreibungen: `/ausschreibung liste`"
 )
-# Which input shows a service refusal: the reason for T2, the product line for a running
-# tender, the risk description for anything else.
-ERROR_BLOCKS = {"reason_required": REASON_BLOCK, "already_done": PRODUCT_BLOCK}
+# The start modal's input for each field a service names (``DomainError.field``); a refusal
+# naming no field is shown on the risk description.
+FIELD_BLOCKS = {
+    "product": PRODUCT_BLOCK,
+    "customer_name": CUSTOMER_BLOCK,
+    "risk.deductible": DEDUCTIBLE_BLOCK,
+    "risk.prior_claims": PRIOR_CLAIMS_BLOCK,
+    "risk.description": DESCRIPTION_BLOCK,
+    "reason": REASON_BLOCK,
+}
 
 
 def started_text(tender: Tender) -> str:
@@ -106,7 +116,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             await ack(**field_errors(errors.errors))
             return
         except DomainError as error:
-            block = ERROR_BLOCKS.get(error.code, DESCRIPTION_BLOCK)
+            block = FIELD_BLOCKS.get(error.field or "", DESCRIPTION_BLOCK)
             await ack(**field_errors({block: error.message_de}))
             return
         except Exception:

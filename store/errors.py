@@ -4,11 +4,16 @@ from __future__ import annotations
 
 
 class DomainError(Exception):
+    """``field`` names the input at fault (e.g. ``"premium"``), so a form can mark it."""
+
     code: str = "domain_error"
 
-    def __init__(self, message_de: str, *, code: str | None = None) -> None:
+    def __init__(
+        self, message_de: str, *, code: str | None = None, field: str | None = None
+    ) -> None:
         super().__init__(message_de)
         self.message_de = message_de
+        self.field = field
         if code is not None:
             self.code = code
 
@@ -32,6 +37,11 @@ class NotABroker(DomainError):
 
 class InvalidInput(DomainError):
     code = "invalid_input"
+
+    def __init__(
+        self, message_de: str, field: str | None = None, *, code: str | None = None
+    ) -> None:
+        super().__init__(message_de, code=code, field=field)
 
 
 class ReasonRequired(DomainError):

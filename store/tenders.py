@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from sqlalchemy import event, func, select
+from sqlalchemy import and_, event, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, joinedload, selectinload
@@ -85,7 +85,7 @@ def parse_start(**fields: Any) -> StartTender:
     except ValidationError as error:
         first = error.errors()[0]
         field = ".".join(str(part) for part in first["loc"])
-        raise InvalidInput(f"Angaben unvollständig oder ungültig: {field}.") from None
+        raise InvalidInput(f"Angaben unvollständig oder ungültig: {field}.", field) from None
 
 
 # -- rule T3: no update path for the frozen risk -------------------------------------------
@@ -166,6 +166,66 @@ async def offer_overview(session: AsyncSession, actor: Actor, reference: str) ->
     )
 
 
+@dataclass(frozen=True)
+class OpenTenderSummary:
+    tender: Tender
+    offer_count: int  # offers from the tender (T7), not the calculator's
+
+
+@dataclass(frozen=True)
+class HomeSummary:
+    """The actor's newest open tenders, and the newest offers on their product lines."""
+
+    open_tenders: list[OpenTenderSummary]
+    newest_offers: list[tuple[str, Offer]]  # (reference of the open tender, offer)
+
+
+async def home_summary(session: AsyncSession, actor: Actor, limit: int) -> HomeSummary:
+    """What ``offer_overview`` per open tender would give, in three queries for all of them.
+
+    An open tender's offers are its own plus the calculator offers of its product line (T2,
+    T7); a line has at most one open tender, so each offer belongs to one reference.
+    """
+    tenders = await list_tenders(session, actor, open_only=True, limit=limit)
+    if not tenders:
+        return HomeSummary(open_tenders=[], newest_offers=[])
+    by_id = {tender.id: tender for tender in tenders}
+    by_line = {tender.product_line_id: tender for tender in tenders}
+    counted = await session.execute(
+        select(Offer.tender_id, func.count())
+        .where(Offer.tender_id.in_(by_id))
+        .group_by(Offer.tender_id)
+    )
+    counts: dict[int | None, int] = {tender_id: count for tender_id, count in counted}
+    offers = await session.scalars(
+        select(Offer)
+        .where(
+            or_(
+                Offer.tender_id.in_(by_id),
+                and_(Offer.source == "calculator", Offer.product_line_id.in_(by_line)),
+            )
+        )
+        .order_by(Offer.id.desc())
+        .limit(limit)
+    )
+    newest = [
+        (by_id[offer.tender_id] if offer.tender_id else by_line[offer.product_line_id], offer)
+        for offer in offers
+    ]
+    return HomeSummary(
+        open_tenders=[OpenTenderSummary(tender, counts.get(tender.id, 0)) for tender in tenders],
+        newest_offers=[(tender.reference, offer) for tender, offer in newest],
+    )
+
+
+async def count_tender_offers(session: AsyncSession, tender_id: int) -> int:
+    """Offers the backoffice added to this tender (T7), without the calculator's."""
+    count = await session.scalar(
+        select(func.count()).select_from(Offer).where(Offer.tender_id == tender_id)
+    )
+    return count or 0
+
+
 async def broker_of(session: AsyncSession, tender: Tender) -> Broker:
     broker = await session.get(Broker, tender.broker_id)
     assert broker is not None  # foreign key
@@ -201,7 +261,7 @@ async def _product_line_for(
         if consultation is None or consultation.broker_id != actor.broker_id:
             raise AccessDenied("Diese Sparte gehört nicht zu Ihren Beratungen.")
         if line.product != request.product:
-            raise InvalidInput("Die Sparte passt nicht zum gewählten Produkt.")
+            raise InvalidInput("Die Sparte passt nicht zum gewählten Produkt.", "product")
         return line
     consultation = await session.scalar(
         select(Consultation).where(
@@ -239,7 +299,8 @@ async def start_tender(session: AsyncSession, actor: Actor, request: StartTender
     if running is not None:
         raise AlreadyDone(
             f"Für diese Sparte läuft bereits die Ausschreibung {running}. "
-            "Änderungen teilen Sie dem Backoffice bitte als Nachricht mit."
+            "Änderungen teilen Sie dem Backoffice bitte als Nachricht mit.",
+            field="product",
         )
     calculator_offers = await session.scalar(
         select(func.count())
@@ -249,7 +310,8 @@ async def start_tender(session: AsyncSession, actor: Actor, request: StartTender
     if calculator_offers and not (request.reason or "").strip():
         raise ReasonRequired(
             "Für diese Sparte liegen bereits Angebote aus dem Tarifrechner vor. "
-            "Bitte geben Sie einen Grund an, warum Sie weitere Angebote anfordern (grund=…)."
+            "Bitte geben Sie einen Grund an, warum Sie weitere Angebote anfordern (grund=…).",
+            field="reason",
         )
     previous_id: int | None = None
     if request.previous_reference:
@@ -257,7 +319,8 @@ async def start_tender(session: AsyncSession, actor: Actor, request: StartTender
         if previous.status != NO_OFFERS:
             raise InvalidInput(
                 "Eine neue Ausschreibung mit angepasstem Risiko ist möglich, wenn für die "
-                "vorige keine Angebote abgegeben werden konnten."
+                "vorige keine Angebote abgegeben werden konnten.",
+                "previous_reference",
             )
         previous_id = previous.id
     # rule T6: from now on the calculator offers of this line cannot be recalculated.
@@ -285,7 +348,7 @@ async def start_tender(session: AsyncSession, actor: Actor, request: StartTender
 
 def _premium_cents(premium: Decimal) -> int:
     if premium <= 0:
-        raise InvalidInput("Der Jahresbeitrag muss größer als 0 € sein.")
+        raise InvalidInput("Der Jahresbeitrag muss größer als 0 € sein.", "premium")
     return to_cents(premium)
 
 
@@ -327,10 +390,11 @@ async def add_offer(
         raise TenderClosed(f"Die Ausschreibung {tender.reference} ist bereits abgeschlossen.")
     insurer = insurer.strip()
     if not insurer or len(insurer) > 200:
-        raise InvalidInput("Bitte den Versicherer angeben (höchstens 200 Zeichen).")
+        raise InvalidInput("Bitte den Versicherer angeben (höchstens 200 Zeichen).", "insurer")
     if valid_until < today:
         raise InvalidInput(
-            "Das Angebot wäre bereits abgelaufen: gültig-bis liegt in der Vergangenheit."
+            "Das Angebot wäre bereits abgelaufen: gültig-bis liegt in der Vergangenheit.",
+            "valid_until",
         )
     offer = Offer(
         product_line_id=tender.product_line_id,

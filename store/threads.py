@@ -1,0 +1,48 @@
+"""Where a tender shows in Slack: the thread under its backoffice card and its broker card.
+
+The threads under the two cards are the tender's message module (M1), so their Slack
+coordinates are recorded when the cards are posted and looked up in both directions.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from store.models import Tender, ThreadLink
+
+CardSide = Literal["backoffice", "broker"]
+BACKOFFICE: CardSide = "backoffice"
+BROKER: CardSide = "broker"
+
+
+async def record_thread(
+    session: AsyncSession, tender_id: int, side: CardSide, channel: str, ts: str
+) -> ThreadLink:
+    """The card of ``side`` was posted at (channel, ts); its thread now belongs to the tender."""
+    link = ThreadLink(tender_id=tender_id, side=side, channel=channel, ts=ts)
+    session.add(link)
+    await session.flush()
+    return link
+
+
+async def thread_of(session: AsyncSession, tender_id: int, side: CardSide) -> ThreadLink | None:
+    return await session.scalar(
+        select(ThreadLink).where(ThreadLink.tender_id == tender_id, ThreadLink.side == side)
+    )
+
+
+async def tender_for_thread(
+    session: AsyncSession, channel: str, ts: str, *, side: CardSide | None = None
+) -> Tender | None:
+    """The tender whose card starts the thread at (channel, ts); ``side`` narrows the card."""
+    query = (
+        select(Tender)
+        .join(ThreadLink, ThreadLink.tender_id == Tender.id)
+        .where(ThreadLink.channel == channel, ThreadLink.ts == ts)
+    )
+    if side is not None:
+        query = query.where(ThreadLink.side == side)
+    return await session.scalar(query)
