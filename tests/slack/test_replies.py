@@ -1,0 +1,107 @@
+"""Replies to response_url: one kept-alive connection for all of them, closed at shutdown.
+
+A small HTTP server stands in for Slack's response_url endpoint and notes which client
+connection each reply came over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from aiohttp import web
+from slack_bolt.async_app import AsyncApp
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.localslack import LocalSlack, SignedSender
+from bot.localslack.running import running_app
+from bot.settings import Settings
+from store.models import Broker
+from tests.handlers.scenario import ANNA, start_tender
+
+WAIT_SECONDS = 5.0
+
+
+@dataclass
+class ResponseUrls:
+    """Where the app posts its replies; records each body and the connection it came on."""
+
+    url: str = ""
+    bodies: list[dict[str, Any]] = field(default_factory=list)
+    connections: list[asyncio.BaseTransport] = field(default_factory=list)
+    arrived: asyncio.Condition = field(default_factory=asyncio.Condition)
+
+    async def receive(self, request: web.Request) -> web.Response:
+        async with self.arrived:
+            self.bodies.append(await request.json())
+            assert request.transport is not None
+            self.connections.append(request.transport)
+            self.arrived.notify_all()
+        return web.Response(text="ok")
+
+    async def wait_for(self, count: int) -> None:
+        async with asyncio.timeout(WAIT_SECONDS), self.arrived:
+            await self.arrived.wait_for(lambda: len(self.bodies) >= count)
+
+
+@pytest.fixture
+async def response_urls() -> AsyncIterator[ResponseUrls]:
+    urls = ResponseUrls()
+    web_app = web.Application()
+    web_app.router.add_post("/respond/{token}", urls.receive)
+    runner = web.AppRunner(web_app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    urls.url = f"http://127.0.0.1:{runner.addresses[0][1]}/respond/"
+    yield urls
+    await runner.cleanup()
+
+
+async def list_command(sender: SignedSender, urls: ResponseUrls, number: int) -> None:
+    body = sender.command_body(ANNA, "/ausschreibung", "liste")
+    body["response_url"] = f"{urls.url}{number}"
+    response = await sender.post_form(body)
+    assert response.status == 200
+
+
+async def test_it_answers_anna_s_commands_over_one_kept_alive_connection(
+    anna: Broker,
+    slack: LocalSlack,
+    slack_request: SignedSender,
+    sessions: async_sessionmaker[AsyncSession],
+    response_urls: ResponseUrls,
+) -> None:
+    reference = await start_tender(slack_request, slack, sessions)
+
+    for number in range(3):
+        await list_command(slack_request, response_urls, number)
+        await response_urls.wait_for(number + 1)
+
+    for body in response_urls.bodies:
+        assert body["response_type"] == "ephemeral"
+        assert reference in str(body["blocks"])
+    assert len({id(connection) for connection in response_urls.connections}) == 1
+
+
+async def test_it_closes_the_reply_connection_when_the_server_stops(
+    anna: Broker,
+    slack: LocalSlack,
+    slack_settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    app: AsyncApp,
+    response_urls: ResponseUrls,
+) -> None:
+    async with running_app(slack_settings, sessions, slack, app=app) as running:
+        await list_command(running.sender, response_urls, 1)
+        await response_urls.wait_for(1)
+        connection = response_urls.connections[0]
+        assert not connection.is_closing()
+
+    async with asyncio.timeout(WAIT_SECONDS):
+        # A transport offers nothing to await for its closing; look again each loop turn.
+        while not connection.is_closing():  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
