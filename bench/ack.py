@@ -37,7 +37,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
 from bot.app import build_client, create_app  # noqa: E402
-from bot.http import build_web_app, start_web_app  # noqa: E402
+from bot.http import build_web_app, freeze_startup_heap, start_web_app  # noqa: E402
 from bot.localslack import LocalSlack, SignedSender  # noqa: E402
 from bot.localslack.running import LOCAL_BOT_TOKEN, LOCAL_SIGNING_SECRET  # noqa: E402
 from bot.settings import Settings, load_settings  # noqa: E402
@@ -73,6 +73,7 @@ async def serve_app(
     sessions = make_sessionmaker(engine)
     app = bare_app(settings) if kind == BARE else create_app(settings, sessions)
     _runner, port = await start_web_app(build_web_app(settings, sessions, app), "127.0.0.1", 0)
+    freeze_startup_heap()  # as `tenderbot serve` does, for both apps
     ports.put(port)
     await asyncio.Event().wait()
 
