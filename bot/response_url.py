@@ -125,7 +125,7 @@ def share_replies(app: AsyncApp) -> None:
 
 
 async def close_replies(app: AsyncApp) -> None:
-    """At shutdown of whatever serves ``app``; an app without shared replies is fine."""
-    replies = _SHARED.pop(app, None)
+    """At shutdown of whatever serves ``app``; served again, it opens a new session."""
+    replies = _SHARED.get(app)
     if replies is not None:
         await replies.close()
