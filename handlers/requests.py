@@ -65,6 +65,25 @@ VALID_UNTIL_BLOCK = "valid_until"
 INPUT_ACTION = "value"
 
 
+# The service names a refused field by its model path; the modal marks that input.
+START_BLOCKS = {
+    "product": PRODUCT_BLOCK,
+    "customer_name": CUSTOMER_BLOCK,
+    "risk.deductible": DEDUCTIBLE_BLOCK,
+    "risk.prior_claims": PRIOR_CLAIMS_BLOCK,
+    "risk.description": DESCRIPTION_BLOCK,
+    "reason": REASON_BLOCK,
+}
+
+
+class StartFieldError(InputError):
+    """A start field the service refused, with the modal block that shows it."""
+
+    def __init__(self, message_de: str, block: str | None) -> None:
+        super().__init__(message_de)
+        self.block = block or DESCRIPTION_BLOCK
+
+
 class FormErrors(ValueError):
     """Problems of a submitted modal: block id → German message."""
 
@@ -112,11 +131,7 @@ def _start(
             previous_reference=previous,
         )
     except InvalidInput as error:
-        # Lengths are the only checks left at this point; say which limit was hit.
-        raise InputError(
-            f"{error.message_de} (Kunde höchstens 200, Vorschäden 2.000, "
-            "Beschreibung 4.000 Zeichen)"
-        ) from None
+        raise StartFieldError(error.message_de, START_BLOCKS.get(error.field or "")) from None
 
 
 def parse_start_text(text: str) -> StartTender:
@@ -209,8 +224,8 @@ def parse_start_form(values: dict[str, Any]) -> StartTender:
             description=description,
             reason=_text(values, REASON_BLOCK),
         )
-    except InputError as error:
-        raise FormErrors({DESCRIPTION_BLOCK: error.message_de}) from None
+    except StartFieldError as error:
+        raise FormErrors({error.block: error.message_de}) from None
 
 
 def parse_offer_form(reference: str, values: dict[str, Any]) -> NewOffer:

@@ -79,13 +79,36 @@ class StartTender(BaseModel):
         return product
 
 
+START_FIELD_LABELS = {
+    "product": "Sparte",
+    "customer_name": "Kunde",
+    "risk.deductible": "Selbstbeteiligung",
+    "risk.prior_claims": "Vorschäden",
+    "risk.description": "Risikobeschreibung",
+    "reason": "Grund",
+}
+
+
+def _start_problem(problem: Any) -> str:
+    """What is wrong with one start field, in German (pydantic's own text is English)."""
+    limit = (problem.get("ctx") or {}).get("max_length")
+    if problem["type"] == "string_too_long" and limit is not None:
+        return f"höchstens {limit} Zeichen"
+    if problem["type"] in ("string_too_short", "missing"):
+        return "fehlt"
+    if problem["type"] == "greater_than_equal":
+        return "darf nicht negativ sein"
+    return "ungültig"
+
+
 def parse_start(**fields: Any) -> StartTender:
     try:
         return StartTender.model_validate(fields)
     except ValidationError as error:
         first = error.errors()[0]
         field = ".".join(str(part) for part in first["loc"])
-        raise InvalidInput(f"Angaben unvollständig oder ungültig: {field}.", field) from None
+        label = START_FIELD_LABELS.get(field, field)
+        raise InvalidInput(f"Angabe „{label}“: {_start_problem(first)}.", field) from None
 
 
 # -- rule T3: no update path for the frozen risk -------------------------------------------

@@ -38,6 +38,12 @@ def test_it_reads_a_complete_start_form() -> None:
     assert request.reason is None
 
 
+def test_it_marks_the_field_the_service_refused_in_the_start_form() -> None:
+    with pytest.raises(FormErrors) as caught:
+        parse_start_form(start_values(customer=text("K" * 201)))
+    assert caught.value.errors == {"customer": "Angabe „Kunde“: höchstens 200 Zeichen."}
+
+
 def test_it_names_every_empty_required_field_of_the_start_form() -> None:
     values = start_values(
         product={"value": {"type": "static_select", "selected_option": None}},

@@ -59,7 +59,7 @@ def test_it_names_the_start_field_that_failed_validation() -> None:
             risk={"prior_claims": "keine", "description": "x" * 4001},
         )
     assert refused.value.field == "risk.description"
-    assert refused.value.message_de == "Angaben unvollständig oder ungültig: risk.description."
+    assert refused.value.message_de == "Angabe „Risikobeschreibung“: höchstens 4000 Zeichen."
 
 
 async def test_it_names_the_product_line_of_a_running_tender(

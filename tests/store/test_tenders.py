@@ -357,7 +357,7 @@ def test_it_refuses_unknown_products_and_missing_risk_fields() -> None:
         parse_start(
             product="sach", customer_name="X", risk={"prior_claims": "k", "description": ""}
         )
-    assert "description" in refused.value.message_de
+    assert refused.value.message_de == "Angabe „Risikobeschreibung“: fehlt."
 
 
 async def test_it_leaves_nothing_behind_when_a_start_fails(
