@@ -105,6 +105,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
+    # In WAL mode NORMAL syncs at checkpoints, not at every commit: a committed outbox row
+    # survives a crash of the process (the promise the outbox makes); only a power cut can
+    # lose the last commits. It multiplies small-commit throughput several times.
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
 

@@ -23,7 +23,8 @@ async def test_it_keeps_wal_and_enforces_foreign_keys_on_every_pooled_connection
             for connection in (first, second):
                 mode = await connection.scalar(text("PRAGMA journal_mode"))
                 foreign_keys = await connection.scalar(text("PRAGMA foreign_keys"))
-                assert (mode, foreign_keys) == ("wal", 1)
+                synchronous = await connection.scalar(text("PRAGMA synchronous"))
+                assert (mode, foreign_keys, synchronous) == ("wal", 1, 1)  # 1 = NORMAL
     finally:
         await engine.dispose()
 
