@@ -10,9 +10,14 @@ import re
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-from babel.numbers import format_currency
+from babel import Locale
+from babel.numbers import parse_pattern
 
 CENT = Decimal("0.01")
+# format_currency parses the locale and its pattern on every call; every e-mail formats
+# money, so both are parsed once (same output: babel's own standard currency pattern).
+_GERMAN = Locale.parse("de_DE")
+_EUR_PATTERN = parse_pattern(_GERMAN.currency_formats["standard"])
 # Any control character would let user text leave its header line or break the layout.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _WHITESPACE_RUN = re.compile(r"\s+")
@@ -28,7 +33,10 @@ def eur(value: object) -> str:
         raise ValueError(f"not an amount of money: {value!r}") from None
     if not amount.is_finite():
         raise ValueError(f"not an amount of money: {value!r}")
-    return format_currency(amount.quantize(CENT, rounding=ROUND_HALF_UP), "EUR", locale="de_DE")
+    formatted: str = _EUR_PATTERN.apply(
+        amount.quantize(CENT, rounding=ROUND_HALF_UP), _GERMAN, currency="EUR"
+    )
+    return formatted
 
 
 def german_date(value: object) -> str:

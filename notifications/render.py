@@ -91,6 +91,9 @@ def _environment(finalize: Callable[[Any], Any] | None, *, autoescape: bool) -> 
         trim_blocks=True,
         lstrip_blocks=True,
         finalize=finalize,
+        # Templates ship with the package and never change while it runs; reloading checks
+        # every template's file time (includes and layouts too) on each render.
+        auto_reload=False,
     )
     environment.filters.update(
         eur=eur, datum=german_date, first_lines=first_lines, days=days_phrase

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
 import ssl
 from dataclasses import dataclass, field
+from email.generator import BytesGenerator
 from email.message import Message
+from functools import partial
 
 import aiosmtplib
 
-from notifications.contract import Delivery, TransportError
+from notifications.contract import Delivery, Send, TransportError
 from notifications.email_message import UnsafeHeader, build_email
 from store.types import utcnow
 
@@ -32,6 +36,18 @@ class SmtpConfig:
 
 def _is_permanent(code: int) -> bool:
     return 500 <= code < 600
+
+
+def serialised(message: Message) -> bytes:
+    """The bytes aiosmtplib's send_message would put on the wire for our messages.
+
+    Our e-mails are quoted-printable with encoded headers, i.e. plain ASCII, so the 7bit
+    form is the same as the 8bit one and fits every server. Done here rather than inside
+    send_message so it can happen while the previous e-mail is still on the wire.
+    """
+    with io.BytesIO() as buffer:
+        BytesGenerator(buffer).flatten(message)
+        return buffer.getvalue()
 
 
 class SmtpNotifier:
@@ -79,6 +95,10 @@ class SmtpNotifier:
         return client
 
     async def notify(self, delivery: Delivery) -> None:
+        send = await self.prepare(delivery)
+        await send()
+
+    async def prepare(self, delivery: Delivery) -> Send:
         try:
             message = build_email(
                 delivery.rendered,
@@ -89,11 +109,16 @@ class SmtpNotifier:
             )
         except UnsafeHeader as error:
             raise TransportError(str(error), permanent=True) from error
+        # Serialising is the longest step: let an e-mail in flight answer the server first.
+        await asyncio.sleep(0)
+        return partial(self._deliver, serialised(message), delivery.recipient)
+
+    async def _deliver(self, content: bytes, recipient: str) -> None:
         # A server may drop an idle connection between two flushes: reconnect once.
         for reconnects_left in (1, 0):
             client = await self._connected()
             try:
-                await self._send(client, message, delivery.recipient)
+                await self._send(client, content, recipient)
                 return
             except aiosmtplib.SMTPServerDisconnected as error:
                 await self.close()
@@ -102,9 +127,13 @@ class SmtpNotifier:
                         f"SMTP server {self.config.host} closed the connection: {error}"
                     ) from error
 
-    async def _send(self, client: aiosmtplib.SMTP, message: Message, recipient: str) -> None:
+    async def _send(self, client: aiosmtplib.SMTP, content: bytes, recipient: str) -> None:
+        sender = self.config.mail_from
+        # As send_message does: a non-ASCII address needs the server's SMTPUTF8 (refused
+        # with SMTPNotSupported if it lacks it).
+        options = [] if (sender + recipient).isascii() else ["SMTPUTF8"]
         try:
-            await client.send_message(message, sender=self.config.mail_from, recipients=[recipient])
+            await client.sendmail(sender, [recipient], content, mail_options=options)
         except aiosmtplib.SMTPServerDisconnected:
             raise
         except aiosmtplib.SMTPRecipientsRefused as error:

@@ -13,14 +13,16 @@ import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Table, and_, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from notifications.contract import Delivery, Notifier, TransportError
+from notifications.contract import Delivery, Notifier, PreparingNotifier, Send, TransportError
 from notifications.render import RenderError, render
 from notifications.retry import RetryPolicy
 from store.db import transaction
@@ -131,11 +133,37 @@ async def claim_due(
     return sorted(claimed, key=lambda row: row.id)
 
 
-async def _deliver(row: Claimed, notifier: Notifier, policy: RetryPolicy) -> _Outcome:
+def _failed(row: Claimed, error: Exception, policy: RetryPolicy, channel: str) -> _Outcome:
+    if isinstance(error, TransportError):
+        if error.permanent:
+            return _Outcome(row, DEAD, error.message)
+        if policy.gives_up(row.attempts):
+            return _Outcome(row, DEAD, f"gave up after {row.attempts} attempts: {error.message}")
+        return _Outcome(row, PENDING, error.message, policy.delay(row.attempts))
+    # A bug in one notifier must not leave the other rows of the batch unrecorded.
+    logger.exception("notifier %s crashed on outbox row %s", channel, row.id, exc_info=error)
+    message = f"unexpected {type(error).__name__}: {error}"
+    if policy.gives_up(row.attempts):
+        return _Outcome(row, DEAD, message)
+    return _Outcome(row, PENDING, message, policy.delay(row.attempts))
+
+
+async def _prepare(
+    row: Claimed, notifier: Notifier, policy: RetryPolicy, *, overlapping: bool
+) -> Send | _Outcome:
+    """Everything of one delivery but the network: render, and the notifier's own work.
+
+    ``overlapping``: a send is in flight; each step then first lets it take its next
+    SMTP step (MAIL, RCPT, DATA, content), so the server never waits for our CPU.
+    """
+    if overlapping:
+        await asyncio.sleep(0)
     try:
         rendered = render(row.template, row.context, channel=row.channel)
     except RenderError as error:
         return _Outcome(row, DEAD, f"cannot render: {error}")
+    if overlapping:
+        await asyncio.sleep(0)
     delivery = Delivery(
         row_id=row.id,
         channel=row.channel,
@@ -144,32 +172,51 @@ async def _deliver(row: Claimed, notifier: Notifier, policy: RetryPolicy) -> _Ou
         template=row.template,
         rendered=rendered,
     )
+    if not isinstance(notifier, PreparingNotifier):
+        return partial(notifier.notify, delivery)
     try:
-        await notifier.notify(delivery)
-    except TransportError as error:
-        if error.permanent:
-            return _Outcome(row, DEAD, error.message)
-        if policy.gives_up(row.attempts):
-            return _Outcome(row, DEAD, f"gave up after {row.attempts} attempts: {error.message}")
-        return _Outcome(row, PENDING, error.message, policy.delay(row.attempts))
+        return await notifier.prepare(delivery)
     except Exception as error:
-        # A bug in one notifier must not leave the other rows of the batch unrecorded.
-        logger.exception("notifier %s crashed on outbox row %s", notifier.channel, row.id)
-        message = f"unexpected {type(error).__name__}: {error}"
-        if policy.gives_up(row.attempts):
-            return _Outcome(row, DEAD, message)
-        return _Outcome(row, PENDING, message, policy.delay(row.attempts))
+        return _failed(row, error, policy, notifier.channel)
+
+
+async def _send(row: Claimed, send: Send, notifier: Notifier, policy: RetryPolicy) -> _Outcome:
+    try:
+        await send()
+    except Exception as error:
+        return _failed(row, error, policy, notifier.channel)
     return _Outcome(row, SENT)
 
 
 async def _deliver_all(
     rows: Sequence[Claimed], notifier: Notifier, policy: RetryPolicy, *, keep_open: bool
 ) -> list[_Outcome]:
-    outcomes = []
+    """Send the rows one after another, preparing each while the one before is on the wire.
+
+    Still one delivery in flight at a time over the notifier's one connection; only the
+    CPU work (render, build, serialise) of the next row fills the wait for the server.
+    """
+    outcomes: list[_Outcome] = []
+    in_flight: asyncio.Task[_Outcome] | None = None
     try:
         for row in rows:
-            outcomes.append(await _deliver(row, notifier, policy))
+            prepared = await _prepare(row, notifier, policy, overlapping=in_flight is not None)
+            if in_flight is not None:
+                outcomes.append(await in_flight)
+                in_flight = None
+            if isinstance(prepared, _Outcome):
+                outcomes.append(prepared)
+                continue
+            in_flight = asyncio.create_task(_send(row, prepared, notifier, policy))
+        if in_flight is not None:
+            outcomes.append(await in_flight)
+            in_flight = None
     finally:
+        if in_flight is not None:
+            # Cancelled from outside: the row's lease expires and it is sent again later.
+            in_flight.cancel()
+            with suppress(asyncio.CancelledError):
+                await in_flight
         if not keep_open:
             await notifier.close()
     return outcomes
