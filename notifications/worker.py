@@ -284,30 +284,27 @@ def _by_channel(notifiers: Iterable[Notifier]) -> dict[str, Notifier]:
     return registry
 
 
-async def flush_outbox(
+async def _claim(
     sessions: async_sessionmaker[AsyncSession],
-    notifiers: Iterable[Notifier],
+    registry: dict[str, Notifier],
     *,
-    batch: int = 100,
-    now: datetime | None = None,
-    policy: RetryPolicy | None = None,
-    keep_open: bool = False,
-) -> FlushResult:
-    """Claim and send one batch of due rows; rows of channels without a notifier stay.
-
-    The notifiers' connections are closed at the end unless ``keep_open``: a caller that
-    flushes again right away (drain_outbox) then closes them itself.
-    """
-    policy = policy or RetryPolicy()
-    registry = _by_channel(notifiers)
-    if not registry:
-        return FlushResult()
+    batch: int,
+    now: datetime | None,
+    policy: RetryPolicy,
+) -> list[Claimed]:
     async with transaction(sessions) as session:
-        claimed = await claim_due(
+        return await claim_due(
             session, channels=registry, batch=batch, now=now or utcnow(), policy=policy
         )
-    if not claimed:
-        return FlushResult()
+
+
+async def _deliver_batch(
+    claimed: Sequence[Claimed],
+    registry: dict[str, Notifier],
+    policy: RetryPolicy,
+    *,
+    keep_open: bool,
+) -> list[_Outcome]:
     groups: dict[str, list[Claimed]] = defaultdict(list)
     for row in claimed:
         groups[row.channel].append(row)
@@ -318,10 +315,15 @@ async def flush_outbox(
             for channel, rows in groups.items()
         )
     )
-    outcomes = [outcome for outcomes in per_channel for outcome in outcomes]
+    return [outcome for outcomes in per_channel for outcome in outcomes]
+
+
+async def _record_batch(
+    sessions: async_sessionmaker[AsyncSession], outcomes: Sequence[_Outcome], now: datetime | None
+) -> FlushResult:
     async with transaction(sessions) as session:
         await _record(session, outcomes, now or utcnow())
-    result = FlushResult(claimed=len(claimed))
+    result = FlushResult(claimed=len(outcomes))
     for outcome in outcomes:
         if outcome.status == SENT:
             result.sent += 1
@@ -336,6 +338,39 @@ async def flush_outbox(
     return result
 
 
+async def flush_outbox(
+    sessions: async_sessionmaker[AsyncSession],
+    notifiers: Iterable[Notifier],
+    *,
+    batch: int = 100,
+    now: datetime | None = None,
+    policy: RetryPolicy | None = None,
+    keep_open: bool = False,
+) -> FlushResult:
+    """Claim and send one batch of due rows; rows of channels without a notifier stay.
+
+    The notifiers' connections are closed at the end unless ``keep_open``: a caller that
+    flushes again right away then closes them itself.
+    """
+    policy = policy or RetryPolicy()
+    registry = _by_channel(notifiers)
+    if not registry:
+        return FlushResult()
+    claimed = await _claim(sessions, registry, batch=batch, now=now, policy=policy)
+    if not claimed:
+        return FlushResult()
+    outcomes = await _deliver_batch(claimed, registry, policy, keep_open=keep_open)
+    return await _record_batch(sessions, outcomes, now)
+
+
+async def _finish(task: asyncio.Task[Any] | None) -> None:
+    # A claim no one will send: its rows come back when the lease expires.
+    if task is not None and not task.done():
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
+
+
 async def drain_outbox(
     sessions: async_sessionmaker[AsyncSession],
     notifiers: Iterable[Notifier],
@@ -344,18 +379,45 @@ async def drain_outbox(
     now: datetime | None = None,
     policy: RetryPolicy | None = None,
 ) -> FlushResult:
-    """Flush batch after batch until nothing is due (a failed row waits for its backoff)."""
+    """Flush batch after batch until nothing is due (a failed row waits for its backoff).
+
+    The database work overlaps the sending: while one batch is sent, the next one is
+    claimed (only when this one was full) and the one before is recorded. The leases keep
+    the batches apart, so no row is in two of them.
+    """
+    policy = policy or RetryPolicy()
     notifiers = list(notifiers)
+    registry = _by_channel(notifiers)
     total = FlushResult()
+    next_claim: asyncio.Task[list[Claimed]] | None = None
+    recording: asyncio.Task[FlushResult] | None = None
     try:
-        while True:
-            result = await flush_outbox(
-                sessions, notifiers, batch=batch, now=now, policy=policy, keep_open=True
-            )
-            total.add(result)
-            if result.claimed < batch:
-                return total
+        if not registry:
+            return total
+        claimed = await _claim(sessions, registry, batch=batch, now=now, policy=policy)
+        while claimed:
+            if len(claimed) == batch:
+                next_claim = asyncio.create_task(
+                    _claim(sessions, registry, batch=batch, now=now, policy=policy)
+                )
+            outcomes = await _deliver_batch(claimed, registry, policy, keep_open=True)
+            if recording is not None:
+                total.add(await recording)
+            recording = asyncio.create_task(_record_batch(sessions, outcomes, now))
+            claimed, next_claim = (await next_claim if next_claim else []), None
+        if recording is not None:
+            total.add(await recording)
+            recording = None
+        return total
     finally:
+        await _finish(next_claim)
+        if recording is not None and not recording.done():
+            # These e-mails are out: record them even though a later batch failed, or
+            # they would be sent again once their leases expire.
+            try:
+                await recording
+            except Exception:
+                logger.exception("recording the outcomes of a sent batch failed")
         for notifier in notifiers:
             await notifier.close()
 
