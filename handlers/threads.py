@@ -22,7 +22,7 @@ from handlers.threads_delivery import deliver_claimed, profile_of
 from handlers.threads_events import Deleted, Edited, Posted, parse_thread_event
 from handlers.threads_files import DownloadFailed, fetch_attachments
 from store.actors import Actor, resolve_actor
-from store.conversation import NewAttachment
+from store.conversation import MessageDraft, NewAttachment
 from store.db import transaction
 from store.errors import DomainError, NotABroker, TenderClosed
 from store.events import claim_event
@@ -31,9 +31,10 @@ from store.mirroring import (
     claim_message,
     delete_in_thread,
     edit_in_thread,
-    post_in_thread,
-    thread_link_at,
+    prepare_in_thread,
+    store_for_delivery,
 )
+from store.threads import thread_link_at
 from store.types import utcnow
 
 logger = logging.getLogger(__name__)
@@ -105,22 +106,23 @@ async def _posted(deps: Deps, client: AsyncWebClient, posted: Posted, event_id: 
     message_id: int | None = None
     now = utcnow()
     # The claim commits with the stored message, or alone with a refusal: a retried event
-    # is a no-op either way.
+    # is a no-op either way. The checks only read and come first, so the claim and the
+    # writes are the last few statements: SQLite's single write lock is held only for them.
     async with transaction(deps.sessions) as session:
-        if not await claim_event(session, event_id):
-            return
+        draft: MessageDraft | None = None
         if actor is not None and refusal is None:
             try:
-                message = await post_in_thread(
+                draft = await prepare_in_thread(
                     session, actor, link, posted.text, source_ts=posted.ts, attachments=attachments
                 )
             except DomainError as error:
                 refusal = error
-            else:
-                # Leased in this transaction: the delivery below needs no commit of its own.
-                now = utcnow()
-                if await claim_message(session, message.id, now):
-                    message_id = message.id
+        if not await claim_event(session, event_id):
+            return
+        if draft is not None:
+            # Stored leased: the delivery below needs no commit of its own.
+            now = utcnow()
+            message_id = await store_for_delivery(session, draft, now)
     if refusal is not None:
         await _tell_refusal(client, posted, refusal)
         return

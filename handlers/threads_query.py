@@ -10,7 +10,6 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import select
 
 from handlers.blocks.base import escape
 from handlers.blocks.tenders import QUERY_OPEN_ACTION
@@ -32,8 +31,8 @@ from handlers.threads_delivery import deliver_claimed, profile_of
 from store.actors import require_backoffice, resolve_actor
 from store.db import transaction
 from store.errors import DomainError
-from store.mirroring import claim_message, post_from_modal, thread_link_at
-from store.models import Tender
+from store.mirroring import claim_message, post_from_modal
+from store.threads import BACKOFFICE, reference_for_thread
 from store.types import utcnow
 
 logger = logging.getLogger(__name__)
@@ -107,10 +106,7 @@ async def _backoffice_thread_reference(deps: Deps, body: dict[str, Any]) -> str 
     message = body.get("message") or {}
     thread_ts = str(message.get("thread_ts") or message.get("ts") or "")
     async with deps.sessions() as session:
-        link = await thread_link_at(session, channel, thread_ts)
-        if link is None or link.side != "backoffice":
-            return None
-        return await session.scalar(select(Tender.reference).where(Tender.id == link.tender_id))
+        return await reference_for_thread(session, channel, thread_ts, side=BACKOFFICE)
 
 
 async def _refuse(client: AsyncWebClient, body: dict[str, Any], text: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,10 +13,10 @@ from sqlalchemy.orm import selectinload
 
 from store.actors import Actor
 from store.errors import AccessDenied, ConversationNotOpen, InvalidInput, NotFound, TenderClosed
-from store.models import Attachment, Conversation, Message, MessageRevision, Tender
+from store.models import Attachment, Broker, Conversation, Message, MessageRevision, Tender
 from store.outbox import enqueue_for_broker
 from store.products import product_label
-from store.tenders import FINISHED, broker_of, get_tender
+from store.tenders import FINISHED, get_tender_without_offers
 from store.types import utcnow
 
 BROKER_CANNOT_OPEN = (
@@ -46,9 +47,7 @@ class NewAttachment:
 def check_attachment(name: str, mimetype: str, size: int) -> None:
     """Rule M3 allows attachments; executables and very large files are refused."""
     if size > MAX_ATTACHMENT_BYTES:
-        raise InvalidInput(
-            f"Die Datei „{name}“ ist zu groß (höchstens {MAX_ATTACHMENT_MB} MB)."
-        )
+        raise InvalidInput(f"Die Datei „{name}“ ist zu groß (höchstens {MAX_ATTACHMENT_MB} MB).")
     if name.lower().endswith(REFUSED_SUFFIXES) or mimetype in (
         "application/x-msdownload",
         "application/x-sh",
@@ -56,23 +55,146 @@ def check_attachment(name: str, mimetype: str, size: int) -> None:
         raise InvalidInput(f"Dateien dieses Typs („{name}“) können nicht angehängt werden.")
 
 
-async def conversation_of(session: AsyncSession, tender: Tender) -> Conversation:
-    """Rule M1: exactly one conversation per tender, created on first use."""
-    conversation = await session.scalar(
-        select(Conversation).where(Conversation.tender_id == tender.id)
-    )
-    if conversation is None:
-        conversation = Conversation(tender_id=tender.id, created_at=utcnow())
-        session.add(conversation)
-        await session.flush()
-    return conversation
-
-
 async def is_open(session: AsyncSession, tender: Tender) -> bool:
     opened = await session.scalar(
         select(Conversation.opened_at).where(Conversation.tender_id == tender.id)
     )
     return opened is not None
+
+
+@dataclass(frozen=True)
+class MessageDraft:
+    """A message every rule has accepted, and what storing it needs; nothing written yet.
+
+    Checking only reads, so a caller can take its write lock (SQLite has one writer) just
+    for ``store_message`` and the event claim next to it.
+    """
+
+    actor: Actor
+    tender: Tender
+    conversation: Conversation | None
+    broker: Broker
+    body: str
+    internal: bool
+    source_channel: str | None
+    source_ts: str | None
+    attachments: tuple[NewAttachment, ...]
+
+
+async def prepare_message(
+    session: AsyncSession,
+    actor: Actor,
+    tender: Tender,
+    body: str,
+    *,
+    internal: bool = False,
+    source_channel: str | None = None,
+    source_ts: str | None = None,
+    attachments: Sequence[NewAttachment] = (),
+) -> MessageDraft:
+    """Check a message for a tender the actor may see (M2, M3, closed tenders).
+
+    ``tender`` needs its product line loaded (the N2 e-mail names the product).
+    """
+    if tender.status in FINISHED:
+        raise TenderClosed(CLOSED_NOTICE.format(reference=tender.reference))
+    body = body.strip()
+    if not body and not attachments:
+        raise InvalidInput("Leere Nachrichten werden nicht gesendet.")
+    if internal and not actor.is_backoffice:
+        raise AccessDenied("Interne Notizen sind dem Backoffice vorbehalten.")
+    for attachment in attachments:
+        check_attachment(attachment.name, attachment.mimetype, len(attachment.content))
+    # One round trip for both: the broker always exists, the conversation maybe not yet.
+    row = (
+        await session.execute(
+            select(Broker, Conversation)
+            .select_from(Broker)
+            .outerjoin(Conversation, Conversation.tender_id == tender.id)
+            .where(Broker.id == tender.broker_id)
+        )
+    ).one()
+    broker, conversation = row
+    if (conversation is None or conversation.opened_at is None) and not actor.is_backoffice:
+        raise ConversationNotOpen(BROKER_CANNOT_OPEN)
+    return MessageDraft(
+        actor=actor,
+        tender=tender,
+        conversation=conversation,
+        broker=broker,
+        body=body,
+        internal=internal,
+        source_channel=source_channel,
+        source_ts=source_ts,
+        attachments=tuple(attachments),
+    )
+
+
+async def store_message(
+    session: AsyncSession, draft: MessageDraft, *, delivery_lease: datetime | None = None
+) -> Message:
+    """Write a checked message; a backoffice message to the broker is a query and
+    triggers N2 (M5). Only writes, so the write lock is held for a few statements.
+
+    ``delivery_lease`` creates a message that needs delivery already claimed until then
+    (see store.mirroring), as a claim right after the insert would, minus a statement.
+    """
+    actor, tender = draft.actor, draft.tender
+    now = utcnow()
+    conversation = draft.conversation
+    if conversation is None:
+        conversation = Conversation(tender_id=tender.id, created_at=now)
+        session.add(conversation)
+        await session.flush()
+    if conversation.opened_at is None and not draft.internal:
+        # prepare_message let only the backoffice get here with the module still closed (M2).
+        conversation.opened_at = now
+        conversation.opened_by = actor.slack_user_id
+    message = Message(
+        conversation_id=conversation.id,
+        author_slack_id=actor.slack_user_id,
+        author_name=actor.name or actor.slack_user_id,
+        role=actor.role,
+        body=draft.body,
+        internal=draft.internal,
+        source_channel=draft.source_channel,
+        source_ts=draft.source_ts,
+        delivery_state="not_needed" if draft.internal else "pending",
+        next_delivery_at=None if draft.internal else (delivery_lease or now),
+        delivery_attempts=1 if delivery_lease and not draft.internal else 0,
+        created_at=now,
+        # Given as the collection itself, so it is loaded without a refresh afterwards.
+        attachments=[
+            Attachment(
+                tender_id=tender.id,
+                name=attachment.name,
+                mimetype=attachment.mimetype,
+                size=len(attachment.content),
+                sha256=hashlib.sha256(attachment.content).hexdigest(),
+                content=attachment.content,
+                slack_file_id=attachment.slack_file_id,
+                created_at=now,
+            )
+            for attachment in draft.attachments
+        ],
+    )
+    session.add(message)
+    await session.flush()
+    if actor.is_backoffice and not draft.internal:
+        await enqueue_for_broker(
+            session,
+            draft.broker,
+            "query",
+            {
+                "reference": tender.reference,
+                "product_label": product_label(tender.product_line.product),
+                "customer_name": tender.customer_name,
+                "author_name": message.author_name,
+                "body": draft.body,
+            },
+            dedupe_key=f"query:{message.id}",
+        )
+    return message
 
 
 async def post_message(
@@ -91,71 +213,18 @@ async def post_message(
     M2: only the backoffice opens the module; a broker writing first is refused and nothing
     is stored. M5: a backoffice message to the broker is a query and triggers N2.
     """
-    tender = await get_tender(session, actor, reference)
-    if tender.status in FINISHED:
-        raise TenderClosed(CLOSED_NOTICE.format(reference=tender.reference))
-    body = body.strip()
-    if not body and not attachments:
-        raise InvalidInput("Leere Nachrichten werden nicht gesendet.")
-    if internal and not actor.is_backoffice:
-        raise AccessDenied("Interne Notizen sind dem Backoffice vorbehalten.")
-    for attachment in attachments:
-        check_attachment(attachment.name, attachment.mimetype, len(attachment.content))
-    conversation = await conversation_of(session, tender)
-    now = utcnow()
-    if conversation.opened_at is None:
-        if not actor.is_backoffice:
-            raise ConversationNotOpen(BROKER_CANNOT_OPEN)
-        if not internal:
-            conversation.opened_at = now
-            conversation.opened_by = actor.slack_user_id
-    message = Message(
-        conversation_id=conversation.id,
-        author_slack_id=actor.slack_user_id,
-        author_name=actor.name or actor.slack_user_id,
-        role=actor.role,
-        body=body,
+    tender = await get_tender_without_offers(session, actor, reference)
+    draft = await prepare_message(
+        session,
+        actor,
+        tender,
+        body,
         internal=internal,
         source_channel=source_channel,
         source_ts=source_ts,
-        delivery_state="not_needed" if internal else "pending",
-        next_delivery_at=None if internal else now,
-        created_at=now,
+        attachments=attachments,
     )
-    session.add(message)
-    await session.flush()
-    for attachment in attachments:
-        session.add(
-            Attachment(
-                message_id=message.id,
-                tender_id=tender.id,
-                name=attachment.name,
-                mimetype=attachment.mimetype,
-                size=len(attachment.content),
-                sha256=hashlib.sha256(attachment.content).hexdigest(),
-                content=attachment.content,
-                slack_file_id=attachment.slack_file_id,
-                created_at=now,
-            )
-        )
-    await session.flush()
-    if actor.is_backoffice and not internal:
-        broker = await broker_of(session, tender)
-        await enqueue_for_broker(
-            session,
-            broker,
-            "query",
-            {
-                "reference": tender.reference,
-                "product_label": product_label(tender.product_line.product),
-                "customer_name": tender.customer_name,
-                "author_name": message.author_name,
-                "body": body,
-            },
-            dedupe_key=f"query:{message.id}",
-        )
-    await session.refresh(message, ["attachments"])
-    return message
+    return await store_message(session, draft)
 
 
 async def _own_message(session: AsyncSession, actor: Actor, message_id: int) -> Message:
@@ -209,7 +278,7 @@ async def message_by_source(session: AsyncSession, channel: str, ts: str) -> Mes
 
 async def history(session: AsyncSession, actor: Actor, reference: str) -> list[Message]:
     """Rule M4: everything that was said, also after close; brokers never see internal notes."""
-    tender = await get_tender(session, actor, reference)
+    tender = await get_tender_without_offers(session, actor, reference)
     query = (
         select(Message)
         .join(Conversation, Message.conversation_id == Conversation.id)

@@ -12,18 +12,27 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
 
-from sqlalchemy import ColumnElement, and_, select, update
+from sqlalchemy import ColumnElement, and_, case, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased, joinedload
 
 from store.actors import Actor
-from store.conversation import NewAttachment, delete_message, edit_message, post_message
+from store.conversation import (
+    MessageDraft,
+    NewAttachment,
+    delete_message,
+    edit_message,
+    post_message,
+    prepare_message,
+    store_message,
+)
 from store.errors import AccessDenied
 from store.models import Attachment, Conversation, Message, Tender, ThreadLink
+from store.threads import CardSide
 from store.types import utcnow
 
-Side = Literal["backoffice", "broker"]
+Side = CardSide
 
 PENDING = "pending"
 DELIVERED = "delivered"
@@ -71,21 +80,12 @@ def split_internal(body: str) -> tuple[str, bool]:
 # -- threads -------------------------------------------------------------------------------
 
 
-async def thread_link_at(session: AsyncSession, channel: str, thread_ts: str) -> ThreadLink | None:
-    """The tender card whose thread this is, or None for any other thread."""
-    return await session.scalar(
-        select(ThreadLink).where(ThreadLink.channel == channel, ThreadLink.ts == thread_ts)
-    )
-
-
-async def thread_links_of(session: AsyncSession, tender_id: int) -> dict[str, ThreadLink]:
-    links = await session.scalars(select(ThreadLink).where(ThreadLink.tender_id == tender_id))
-    return {link.side: link for link in links}
-
-
 async def check_side(session: AsyncSession, actor: Actor, link: ThreadLink) -> Tender:
     """The backoffice writes under its card, the owning broker under theirs; no one else."""
-    tender = await session.get(Tender, link.tender_id)
+    # The product line comes along: the N2 e-mail of a query names the product.
+    tender = await session.get(
+        Tender, link.tender_id, options=[joinedload(Tender.product_line, innerjoin=True)]
+    )
     assert tender is not None  # foreign key
     if link.side == "backoffice" and not actor.is_backoffice:
         raise AccessDenied(BACKOFFICE_THREAD_ONLY)
@@ -97,6 +97,36 @@ async def check_side(session: AsyncSession, actor: Actor, link: ThreadLink) -> T
     return tender
 
 
+async def prepare_in_thread(
+    session: AsyncSession,
+    actor: Actor,
+    link: ThreadLink,
+    body: str,
+    *,
+    source_ts: str,
+    attachments: Sequence[NewAttachment] = (),
+) -> MessageDraft:
+    """Check a message written in one of the tender's threads (M1–M3, M5); reads only.
+
+    Raises AccessDenied for a thread that is not the author's to write in (e.g. broker Carla
+    in a thread of Anna's card), and the conversation's own refusals (M2, closed tender).
+    """
+    tender = await check_side(session, actor, link)
+    internal = False
+    if actor.is_backoffice:
+        body, internal = split_internal(body)
+    return await prepare_message(
+        session,
+        actor,
+        tender,
+        body,
+        internal=internal,
+        source_channel=link.channel,
+        source_ts=source_ts,
+        attachments=attachments,
+    )
+
+
 async def post_in_thread(
     session: AsyncSession,
     actor: Actor,
@@ -106,25 +136,23 @@ async def post_in_thread(
     source_ts: str,
     attachments: Sequence[NewAttachment] = (),
 ) -> Message:
-    """A message written in one of the tender's threads (M1–M3, M5).
-
-    Raises AccessDenied for a thread that is not the author's to write in (e.g. broker Carla
-    in a thread of Anna's card), and the conversation's own refusals (M2, closed tender).
-    """
-    tender = await check_side(session, actor, link)
-    internal = False
-    if actor.is_backoffice:
-        body, internal = split_internal(body)
-    return await post_message(
-        session,
-        actor,
-        tender.reference,
-        body,
-        internal=internal,
-        source_channel=link.channel,
-        source_ts=source_ts,
-        attachments=attachments,
+    """``prepare_in_thread`` and ``store_message`` in one call."""
+    draft = await prepare_in_thread(
+        session, actor, link, body, source_ts=source_ts, attachments=attachments
     )
+    return await store_message(session, draft)
+
+
+async def store_for_delivery(
+    session: AsyncSession, draft: MessageDraft, now: datetime
+) -> int | None:
+    """Store a checked thread message already leased for the delivery right after the
+    commit, as ``claim_message`` would (nobody else can see the row before the commit).
+
+    Returns its id, or None for an internal note: it stays where it was written.
+    """
+    message = await store_message(session, draft, delivery_lease=now + LEASE)
+    return None if message.internal else message.id
 
 
 async def post_from_modal(
@@ -273,22 +301,50 @@ async def claim_message(session: AsyncSession, message_id: int, now: datetime) -
 
 
 async def delivery_job(session: AsyncSession, message_id: int) -> DeliveryJob:
-    message = await session.get(Message, message_id, populate_existing=True)
-    assert message is not None  # claimed ids exist
-    conversation = await session.get(Conversation, message.conversation_id)
-    assert conversation is not None
-    tender = await session.get(Tender, conversation.tender_id)
-    assert tender is not None
-    links = await thread_links_of(session, tender.id)
+    """The message, its tender's reference and both card threads in one statement; the
+    attachments only when it has any."""
+    backoffice_link = aliased(ThreadLink)
+    broker_link = aliased(ThreadLink)
+    row = (
+        await session.execute(
+            select(
+                Message,
+                Tender.reference,
+                backoffice_link,
+                broker_link,
+                exists().where(Attachment.message_id == Message.id),
+            )
+            .join(Conversation, Conversation.id == Message.conversation_id)
+            .join(Tender, Tender.id == Conversation.tender_id)
+            .outerjoin(
+                backoffice_link,
+                and_(backoffice_link.tender_id == Tender.id, backoffice_link.side == "backoffice"),
+            )
+            .outerjoin(
+                broker_link,
+                and_(broker_link.tender_id == Tender.id, broker_link.side == "broker"),
+            )
+            .where(Message.id == message_id)
+            .execution_options(populate_existing=True)
+        )
+    ).one()
+    message, reference, backoffice, broker, has_files = row
+    links: dict[Side, ThreadLink | None] = {"backoffice": backoffice, "broker": broker}
     origin_side: Side = "backoffice" if message.role == "backoffice" else "broker"
-    origin = links.get(origin_side)
-    target = links.get(other_side(origin_side))
-    attachments = await session.scalars(
-        select(Attachment).where(Attachment.message_id == message.id).order_by(Attachment.id)
-    )
+    origin = links[origin_side]
+    target = links[other_side(origin_side)]
+    attachments: Sequence[Attachment] = ()
+    if has_files:
+        attachments = (
+            await session.scalars(
+                select(Attachment)
+                .where(Attachment.message_id == message.id)
+                .order_by(Attachment.id)
+            )
+        ).all()
     return DeliveryJob(
         message_id=message.id,
-        reference=tender.reference,
+        reference=reference,
         role=message.role,
         author_slack_id=message.author_slack_id,
         author_name=message.author_name,
@@ -347,26 +403,31 @@ async def mark_delivered(
 ) -> bool:
     """Done, unless the message was edited or deleted meanwhile: then it goes round again
     at once. ``mirror`` is a post made in this delivery and not yet recorded. Returns
-    whether Slack now shows exactly what the store holds."""
-    if mirror is not None:
-        await record_mirror_post(session, job.message_id, *mirror)
-    unchanged = and_(Message.id == job.message_id, Message.body == job.body)
+    whether Slack now shows exactly what the store holds.
+
+    One statement either way: on SQLite the write lock is held for nothing else.
+    """
     unchanged = and_(
-        unchanged,
+        Message.body == job.body,
         Message.deleted_at.is_not(None) if job.deleted else Message.deleted_at.is_(None),
     )
+    values: dict[str, object] = {
+        "delivery_state": case((unchanged, DELIVERED), else_=Message.delivery_state),
+        "next_delivery_at": case((unchanged, None), else_=now),
+        "last_delivery_error": case((unchanged, None), else_=Message.last_delivery_error),
+    }
+    if mirror is not None:
+        place, ts = mirror
+        values |= {"mirror_channel": place.channel, "mirror_ts": ts}
     result = await session.execute(
         update(Message)
-        .where(unchanged)
-        .values(delivery_state=DELIVERED, next_delivery_at=None, last_delivery_error=None)
-        .returning(Message.id)
+        .where(Message.id == job.message_id)
+        .values(values)
+        .returning(Message.next_delivery_at)
+        .execution_options(synchronize_session=False)
     )
-    if result.scalar() is not None:
-        return True
-    await session.execute(
-        update(Message).where(Message.id == job.message_id).values(next_delivery_at=now)
-    )
-    return False
+    # Only a delivered message is left without a next delivery time.
+    return result.one().next_delivery_at is None
 
 
 async def mark_failed(

@@ -23,6 +23,29 @@ def new_message_id() -> str:
     return f"<{uuid.uuid4().hex}@{MESSAGE_ID_DOMAIN}>"
 
 
+def _row(
+    channel: str,
+    recipient: str,
+    template: str,
+    context: dict[str, Any],
+    dedupe_key: str | None,
+    due: datetime | None,
+) -> dict[str, Any]:
+    now = utcnow()
+    return {
+        "channel": channel,
+        "recipient": recipient,
+        "template": template,
+        "context": context,
+        "message_id": new_message_id(),
+        "dedupe_key": dedupe_key,
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": due or now,
+        "created_at": now,
+    }
+
+
 async def enqueue(
     session: AsyncSession,
     *,
@@ -38,18 +61,7 @@ async def enqueue(
     With a ``dedupe_key`` a second enqueue of the same key (a restart, another replica) is a
     no-op and returns None, which is how "remind once" holds without a lock.
     """
-    values = {
-        "channel": channel,
-        "recipient": recipient,
-        "template": template,
-        "context": context,
-        "message_id": new_message_id(),
-        "dedupe_key": dedupe_key,
-        "status": "pending",
-        "attempts": 0,
-        "next_attempt_at": due or utcnow(),
-        "created_at": utcnow(),
-    }
+    values = _row(channel, recipient, template, context, dedupe_key, due)
     statement = insert_ignoring_conflicts(session, OutboxRow, returning=OutboxRow.id).values(
         **values
     )
@@ -66,27 +78,34 @@ async def enqueue_for_broker(
     dedupe_key: str | None = None,
 ) -> list[int]:
     """One row per recipient: the broker's address, each CC address and the Slack DM,
-    as far as the broker has not switched that channel off (rules N1, N2)."""
+    as far as the broker has not switched that channel off (rules N1, N2).
+
+    All rows go in one multi-row ``INSERT … ON CONFLICT DO NOTHING``; a recipient whose
+    dedupe key is already queued is skipped as with ``enqueue``. Returns the new rows' ids.
+    """
     targets: list[tuple[str, str]] = []
     if broker.notify_email:
         targets.append(("email", broker.email))
         targets.extend(("email", cc) for cc in broker.cc_emails)
     if broker.notify_slack:
         targets.append(("slack", broker.slack_user_id))
-    ids: list[int] = []
-    for channel, recipient in targets:
-        key = f"{dedupe_key}:{channel}:{recipient}" if dedupe_key else None
-        row_id = await enqueue(
-            session,
-            channel=channel,
-            recipient=recipient,
-            template=template,
-            context={**context, "broker_name": broker.name, "broker_number": broker.number},
-            dedupe_key=key,
+    if not targets:
+        return []
+    full_context = {**context, "broker_name": broker.name, "broker_number": broker.number}
+    rows = [
+        _row(
+            channel,
+            recipient,
+            template,
+            full_context,
+            f"{dedupe_key}:{channel}:{recipient}" if dedupe_key else None,
+            None,
         )
-        if row_id is not None:
-            ids.append(row_id)
-    return ids
+        for channel, recipient in targets
+    ]
+    statement = insert_ignoring_conflicts(session, OutboxRow, returning=OutboxRow.id).values(rows)
+    # Ids grow with insertion order, so sorting gives the recipients' order as before.
+    return sorted(await session.scalars(statement))
 
 
 async def pending_rows(session: AsyncSession, limit: int = 100) -> list[OutboxRow]:

@@ -142,6 +142,21 @@ async def get_tender(session: AsyncSession, actor: Actor, reference: str) -> Ten
         .where(Tender.reference == reference.strip().upper())
         .options(selectinload(Tender.offers), selectinload(Tender.product_line))
     )
+    return _accessible(actor, reference, tender)
+
+
+async def get_tender_without_offers(session: AsyncSession, actor: Actor, reference: str) -> Tender:
+    """``get_tender`` for callers that never look at the offers: one statement, the product
+    line joined, instead of a second round trip that loads every offer."""
+    tender = await session.scalar(
+        select(Tender)
+        .where(Tender.reference == reference.strip().upper())
+        .options(joinedload(Tender.product_line, innerjoin=True))
+    )
+    return _accessible(actor, reference, tender)
+
+
+def _accessible(actor: Actor, reference: str, tender: Tender | None) -> Tender:
     if tender is None:
         if actor.is_backoffice:
             raise NotFound(f"Eine Ausschreibung {reference} gibt es nicht.")

@@ -1,7 +1,8 @@
 """Where a tender shows in Slack: the thread under its backoffice card and its broker card.
 
 The threads under the two cards are the tender's message module (M1), so their Slack
-coordinates are recorded when the cards are posted and looked up in both directions.
+coordinates are recorded when the cards are posted and looked up in both directions. This
+module owns every thread-link lookup; mirroring, cards and the query modal all ask it.
 """
 
 from __future__ import annotations
@@ -34,6 +35,19 @@ async def thread_of(session: AsyncSession, tender_id: int, side: CardSide) -> Th
     )
 
 
+async def thread_links_of(session: AsyncSession, tender_id: int) -> dict[str, ThreadLink]:
+    """Both card threads of the tender by side, as far as the cards were posted."""
+    links = await session.scalars(select(ThreadLink).where(ThreadLink.tender_id == tender_id))
+    return {link.side: link for link in links}
+
+
+async def thread_link_at(session: AsyncSession, channel: str, ts: str) -> ThreadLink | None:
+    """The tender card whose thread starts at (channel, ts), or None for any other thread."""
+    return await session.scalar(
+        select(ThreadLink).where(ThreadLink.channel == channel, ThreadLink.ts == ts)
+    )
+
+
 async def tender_for_thread(
     session: AsyncSession, channel: str, ts: str, *, side: CardSide | None = None
 ) -> Tender | None:
@@ -46,3 +60,18 @@ async def tender_for_thread(
     if side is not None:
         query = query.where(ThreadLink.side == side)
     return await session.scalar(query)
+
+
+async def reference_for_thread(
+    session: AsyncSession, channel: str, ts: str, *, side: CardSide | None = None
+) -> str | None:
+    """Only the reference of ``tender_for_thread``, for callers that need nothing else."""
+    query = (
+        select(Tender.reference)
+        .join(ThreadLink, ThreadLink.tender_id == Tender.id)
+        .where(ThreadLink.channel == channel, ThreadLink.ts == ts)
+    )
+    if side is not None:
+        query = query.where(ThreadLink.side == side)
+    reference: str | None = await session.scalar(query)
+    return reference

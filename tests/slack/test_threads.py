@@ -30,9 +30,10 @@ from handlers.threads_delivery import deliver_pending
 from store.actors import Actor
 from store.conversation import BROKER_CANNOT_OPEN
 from store.db import transaction
-from store.mirroring import BROKER_THREAD_NOT_YOURS, post_in_thread, thread_link_at
+from store.mirroring import BROKER_THREAD_NOT_YOURS, post_in_thread
 from store.models import Attachment, Broker, Message, MessageRevision, OutboxRow, ThreadLink
 from store.tenders import close_tender
+from store.threads import thread_link_at
 from tests.conftest import BACKOFFICE_CHANNEL, BACKOFFICE_USERS, BERND
 from tests.handlers.scenario import ANNA, CARLA, eventually, start_tender, thread_links
 
