@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -148,8 +148,22 @@ def _failed(row: Claimed, error: Exception, policy: RetryPolicy, channel: str) -
     return _Outcome(row, PENDING, message, policy.delay(row.attempts))
 
 
+Prepare = Callable[[Delivery], Awaitable[Send]]
+
+
+def _preparer(notifier: Notifier) -> Prepare:
+    # Checked once per batch: isinstance on a runtime protocol inspects the class each time.
+    if isinstance(notifier, PreparingNotifier):
+        return notifier.prepare
+
+    async def network_only(delivery: Delivery) -> Send:
+        return partial(notifier.notify, delivery)
+
+    return network_only
+
+
 async def _prepare(
-    row: Claimed, notifier: Notifier, policy: RetryPolicy, *, overlapping: bool
+    row: Claimed, notifier: Notifier, prepare: Prepare, policy: RetryPolicy, *, overlapping: bool
 ) -> Send | _Outcome:
     """Everything of one delivery but the network: render, and the notifier's own work.
 
@@ -172,10 +186,8 @@ async def _prepare(
         template=row.template,
         rendered=rendered,
     )
-    if not isinstance(notifier, PreparingNotifier):
-        return partial(notifier.notify, delivery)
     try:
-        return await notifier.prepare(delivery)
+        return await prepare(delivery)
     except Exception as error:
         return _failed(row, error, policy, notifier.channel)
 
@@ -197,10 +209,13 @@ async def _deliver_all(
     CPU work (render, build, serialise) of the next row fills the wait for the server.
     """
     outcomes: list[_Outcome] = []
+    prepare = _preparer(notifier)
     in_flight: asyncio.Task[_Outcome] | None = None
     try:
         for row in rows:
-            prepared = await _prepare(row, notifier, policy, overlapping=in_flight is not None)
+            prepared = await _prepare(
+                row, notifier, prepare, policy, overlapping=in_flight is not None
+            )
             if in_flight is not None:
                 outcomes.append(await in_flight)
                 in_flight = None
