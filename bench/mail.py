@@ -29,7 +29,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from email.message import EmailMessage
+from email.message import Message
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -121,7 +121,7 @@ async def database(url: str | None) -> AsyncIterator[async_sessionmaker[AsyncSes
 
 async def raw_send(port: int, count: int) -> float:
     rendered = render("offer_available", CONTEXT)
-    messages: list[EmailMessage] = [
+    messages: list[Message] = [
         build_email(
             rendered,
             sender=MAIL_FROM,
