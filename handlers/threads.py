@@ -33,6 +33,7 @@ from store.mirroring import (
     edit_in_thread,
     prepare_in_thread,
     store_for_delivery,
+    take_write_turn,
 )
 from store.threads import thread_link_at
 from store.types import utcnow
@@ -117,6 +118,7 @@ async def _posted(deps: Deps, client: AsyncWebClient, posted: Posted, event_id: 
                 )
             except DomainError as error:
                 refusal = error
+        await take_write_turn(session)
         if not await claim_event(session, event_id):
             return
         if draft is not None:
@@ -162,6 +164,7 @@ async def _changed(
     """Edits and deletions of stored messages; the history keeps the earlier text (M4)."""
     message_id: int | None = None
     async with transaction(deps.sessions) as session:
+        await take_write_turn(session)
         if not await claim_event(session, event_id):
             return
         try:

@@ -9,13 +9,16 @@ that dies mid-delivery only delays it until the lease runs out.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, case, exists, select, update
+from sqlalchemy import ColumnElement, Engine, and_, case, event, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased, joinedload
+from sqlalchemy.orm import Session, SessionTransaction, aliased, joinedload
 
 from store.actors import Actor
 from store.conversation import (
@@ -23,14 +26,16 @@ from store.conversation import (
     NewAttachment,
     delete_message,
     edit_message,
-    post_message,
     prepare_message,
     store_message,
 )
 from store.errors import AccessDenied
 from store.models import Attachment, Conversation, Message, Tender, ThreadLink
+from store.tenders import get_tender_without_offers
 from store.threads import CardSide
 from store.types import utcnow
+
+logger = logging.getLogger(__name__)
 
 Side = CardSide
 
@@ -38,6 +43,9 @@ PENDING = "pending"
 DELIVERED = "delivered"
 NOT_NEEDED = "not_needed"
 
+# Longer than any queue of short write sections; past it the writer falls back to SQLite's
+# own busy wait instead of hanging on a turn that a crashed task never gave back.
+WRITE_TURN_TIMEOUT = 10.0
 # A claimed message is invisible to other workers this long; longer than any Slack call chain.
 LEASE = timedelta(seconds=60)
 FIRST_RETRY = timedelta(seconds=10)
@@ -75,6 +83,56 @@ def split_internal(body: str) -> tuple[str, bool]:
     if stripped[: len(INTERNAL_PREFIX)].lower() == INTERNAL_PREFIX:
         return stripped[len(INTERNAL_PREFIX) :].strip(), True
     return body, False
+
+
+# -- write turns -----------------------------------------------------------------------------
+
+_write_turns: weakref.WeakKeyDictionary[Engine, tuple[asyncio.AbstractEventLoop, asyncio.Lock]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+_HOLDS_TURN = "tenderbot_holds_write_turn"
+
+
+def _turn_lock(engine: Engine) -> asyncio.Lock:
+    loop = asyncio.get_running_loop()
+    known = _write_turns.get(engine)
+    if known is None or known[0] is not loop:
+        known = (loop, asyncio.Lock())
+        _write_turns[engine] = known
+    return known[1]
+
+
+async def take_write_turn(session: AsyncSession) -> None:
+    """On SQLite, queue (in this process) for the single write lock before the first write.
+
+    Call it where the transaction's writes begin; the turn passes on when the transaction
+    ends. SQLite's busy handler retries with sleeps growing to 100 ms and lets newcomers
+    overtake, so under load a few writers waited seconds (bench/mirror.py: p99 ~1.6 s);
+    waiting in line keeps every wait about one short write section per writer ahead.
+    PostgreSQL locks rows, not the database: nothing to wait for there.
+    """
+    engine = session.get_bind().engine
+    if engine.dialect.name != "sqlite" or session.info.get(_HOLDS_TURN):
+        return
+    lock = _turn_lock(engine)
+    try:
+        async with asyncio.timeout(WRITE_TURN_TIMEOUT):
+            await lock.acquire()
+    except TimeoutError:
+        logger.warning(
+            "no SQLite write turn within %.0f s; writing without one", WRITE_TURN_TIMEOUT
+        )
+        return
+    session.info[_HOLDS_TURN] = True
+
+    def pass_turn(ended: Session, transaction: SessionTransaction) -> None:
+        # The outermost transaction only: a savepoint ending does not release SQLite's lock.
+        if transaction.parent is None and ended.info.pop(_HOLDS_TURN, False):
+            lock.release()
+
+    event.listen(session.sync_session, "after_transaction_end", pass_turn)
 
 
 # -- threads -------------------------------------------------------------------------------
@@ -160,7 +218,10 @@ async def post_from_modal(
 ) -> Message:
     """A backoffice query or note written in the modal: it still has to appear in the
     backoffice thread, so even an internal note waits for delivery there."""
-    message = await post_message(session, actor, reference, body, internal=internal)
+    tender = await get_tender_without_offers(session, actor, reference)
+    draft = await prepare_message(session, actor, tender, body, internal=internal)
+    await take_write_turn(session)
+    message = await store_message(session, draft)
     message.delivery_state = PENDING
     message.next_delivery_at = utcnow()
     await session.flush()
@@ -263,6 +324,7 @@ async def _claim(
 ) -> list[int]:
     # SKIP LOCKED (PostgreSQL; SQLite has one writer anyway) lets a second worker pass over
     # rows the first is claiming instead of waiting for them.
+    await take_write_turn(session)
     candidates = (
         select(Message.id)
         .where(Message.delivery_state == PENDING, Message.next_delivery_at <= now, condition)
@@ -373,6 +435,7 @@ async def delivery_job(session: AsyncSession, message_id: int) -> DeliveryJob:
 
 async def record_origin_post(session: AsyncSession, message_id: int, place: Place, ts: str) -> None:
     """A modal message got its post in the backoffice thread: that post is its source."""
+    await take_write_turn(session)
     await session.execute(
         update(Message)
         .where(Message.id == message_id)
@@ -381,6 +444,7 @@ async def record_origin_post(session: AsyncSession, message_id: int, place: Plac
 
 
 async def record_mirror_post(session: AsyncSession, message_id: int, place: Place, ts: str) -> None:
+    await take_write_turn(session)
     await session.execute(
         update(Message)
         .where(Message.id == message_id)
@@ -389,6 +453,7 @@ async def record_mirror_post(session: AsyncSession, message_id: int, place: Plac
 
 
 async def record_file_share(session: AsyncSession, attachment_id: int, file_id: str) -> None:
+    await take_write_turn(session)
     await session.execute(
         update(Attachment).where(Attachment.id == attachment_id).values(mirror_file_id=file_id)
     )
@@ -419,6 +484,7 @@ async def mark_delivered(
     if mirror is not None:
         place, ts = mirror
         values |= {"mirror_channel": place.channel, "mirror_ts": ts}
+    await take_write_turn(session)
     result = await session.execute(
         update(Message)
         .where(Message.id == job.message_id)
@@ -434,6 +500,7 @@ async def mark_failed(
     session: AsyncSession, message_id: int, error: str, now: datetime
 ) -> datetime:
     """Keep the message pending and try again later; returns when."""
+    await take_write_turn(session)
     attempts = await session.scalar(
         select(Message.delivery_attempts).where(Message.id == message_id)
     )

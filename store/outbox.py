@@ -103,9 +103,11 @@ async def enqueue_for_broker(
         )
         for channel, recipient in targets
     ]
-    statement = insert_ignoring_conflicts(session, OutboxRow, returning=OutboxRow.id).values(rows)
+    # Rows as execute parameters, not in .values(): SQLAlchemy renders them into one
+    # multi-row INSERT either way, but only this form has a cached statement.
+    statement = insert_ignoring_conflicts(session, OutboxRow, returning=OutboxRow.id)
     # Ids grow with insertion order, so sorting gives the recipients' order as before.
-    return sorted(await session.scalars(statement))
+    return sorted(await session.scalars(statement, rows))
 
 
 async def pending_rows(session: AsyncSession, limit: int = 100) -> list[OutboxRow]:

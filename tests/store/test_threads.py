@@ -8,7 +8,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from store.db import transaction
 from store.models import Broker
-from store.threads import BACKOFFICE, BROKER, record_thread, tender_for_thread, thread_of
+from store.threads import (
+    BACKOFFICE,
+    BROKER,
+    record_thread,
+    reference_for_thread,
+    tender_for_thread,
+    thread_link_at,
+    thread_links_of,
+    thread_of,
+)
 from tests.conftest import BACKOFFICE_CHANNEL
 from tests.store.helpers import started_tender
 
@@ -66,3 +75,42 @@ async def test_it_keeps_one_card_per_side_of_a_tender(
             await record_thread(
                 session, tender.id, BACKOFFICE, BACKOFFICE_CHANNEL, "1700000000.000500"
             )
+
+
+async def test_it_gives_the_internal_note_shortcut_only_the_backoffice_thread_reference(
+    sessions: async_sessionmaker[AsyncSession], anna: Broker
+) -> None:
+    tender = await started_tender(sessions, anna)
+    async with transaction(sessions) as session:
+        await record_thread(session, tender.id, BACKOFFICE, BACKOFFICE_CHANNEL, "1700000000.000100")
+        await record_thread(session, tender.id, BROKER, ANNAS_DM, "1700000000.000200")
+
+    async with sessions() as session:
+        in_channel = await reference_for_thread(
+            session, BACKOFFICE_CHANNEL, "1700000000.000100", side=BACKOFFICE
+        )
+        in_dm = await reference_for_thread(session, ANNAS_DM, "1700000000.000200", side=BACKOFFICE)
+        any_side = await reference_for_thread(session, ANNAS_DM, "1700000000.000200")
+    assert in_channel == tender.reference
+    assert in_dm is None
+    assert any_side == tender.reference
+
+
+async def test_it_finds_a_card_thread_by_its_slack_place_and_both_threads_of_a_tender(
+    sessions: async_sessionmaker[AsyncSession], anna: Broker
+) -> None:
+    tender = await started_tender(sessions, anna)
+    async with transaction(sessions) as session:
+        await record_thread(session, tender.id, BACKOFFICE, BACKOFFICE_CHANNEL, "1700000000.000100")
+        await record_thread(session, tender.id, BROKER, ANNAS_DM, "1700000000.000200")
+
+    async with sessions() as session:
+        link = await thread_link_at(session, ANNAS_DM, "1700000000.000200")
+        elsewhere = await thread_link_at(session, ANNAS_DM, "1700000000.000100")
+        both = await thread_links_of(session, tender.id)
+    assert link is not None and (link.tender_id, link.side) == (tender.id, BROKER)
+    assert elsewhere is None
+    assert {side: (t.channel, t.ts) for side, t in both.items()} == {
+        BACKOFFICE: (BACKOFFICE_CHANNEL, "1700000000.000100"),
+        BROKER: (ANNAS_DM, "1700000000.000200"),
+    }

@@ -1,0 +1,224 @@
+"""The shortened write path of a thread message: checks before writes, stored leased, the
+N2 rows in one statement, SQLite writers taking turns (rules M2, M5, N2)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+import time_machine
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from store.db import transaction
+from store.errors import AccessDenied, NotFound
+from store.events import claim_event
+from store.mirroring import (
+    LEASE,
+    claim_due,
+    claim_message,
+    prepare_in_thread,
+    store_for_delivery,
+    take_write_turn,
+)
+from store.models import Broker, Message, OutboxRow, ProcessedEvent
+from store.outbox import enqueue, enqueue_for_broker
+from store.tenders import get_tender_without_offers
+from tests.conftest import ON_POSTGRES
+from tests.store.helpers import BERND_ACTOR, broker_actor
+from tests.threads.conftest import Threads
+
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+sqlite_only = pytest.mark.skipif(ON_POSTGRES, reason="SQLite's single write lock")
+
+
+async def _count(sessions: async_sessionmaker[AsyncSession], model: type[object]) -> int:
+    async with sessions() as session:
+        return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+async def test_it_queues_bernds_query_notice_once_per_recipient_of_anna(
+    sessions: async_sessionmaker[AsyncSession], anna: Broker
+) -> None:
+    # rule N2: Anna's address, her assistant on CC and her Slack DM; a repeat changes nothing
+    context = {"reference": "AS-2026-0001", "body": "Vorschäden?"}
+    async with transaction(sessions) as session:
+        first = await enqueue_for_broker(session, anna, "query", context, dedupe_key="query:1")
+        again = await enqueue_for_broker(session, anna, "query", context, dedupe_key="query:1")
+    assert len(first) == 3 and first == sorted(first)
+    assert again == []
+    async with sessions() as session:
+        rows = list(await session.scalars(select(OutboxRow).order_by(OutboxRow.id)))
+    assert [(row.channel, row.recipient) for row in rows] == [
+        ("email", "anna@makler-adler.example"),
+        ("email", "assistenz@makler-adler.example"),
+        ("slack", "U0ANNA"),
+    ]
+    assert {row.context["broker_name"] for row in rows} == {"Anna Adler"}
+
+
+async def test_it_skips_only_the_recipient_already_queued_under_the_same_key(
+    sessions: async_sessionmaker[AsyncSession], anna: Broker
+) -> None:
+    async with transaction(sessions) as session:
+        cc_first = await enqueue(
+            session,
+            channel="email",
+            recipient="assistenz@makler-adler.example",
+            template="query",
+            context={},
+            dedupe_key="query:7:email:assistenz@makler-adler.example",
+        )
+        ids = await enqueue_for_broker(session, anna, "query", {}, dedupe_key="query:7")
+    assert cc_first is not None and cc_first not in ids
+    assert len(ids) == 2
+    assert await _count(sessions, OutboxRow) == 3
+
+
+async def test_it_queues_nothing_for_a_broker_who_switched_every_channel_off(
+    sessions: async_sessionmaker[AsyncSession], anna: Broker
+) -> None:
+    async with transaction(sessions) as session:
+        quiet = await session.get(Broker, anna.id)
+        assert quiet is not None
+        quiet.notify_email = False
+        quiet.notify_slack = False
+        assert await enqueue_for_broker(session, quiet, "query", {}, dedupe_key="q:1") == []
+    assert await _count(sessions, OutboxRow) == 0
+
+
+async def test_it_looks_up_a_tender_without_its_offers_with_the_same_refusals(
+    sessions: async_sessionmaker[AsyncSession], threads: Threads, anna: Broker, carla: Broker
+) -> None:
+    reference = threads.tender.reference
+    async with sessions() as session:
+        tender = await get_tender_without_offers(session, broker_actor(anna), reference.lower())
+        assert tender.id == threads.tender.id
+        assert tender.product_line.product == "haftpflicht"
+        with pytest.raises(AccessDenied):
+            await get_tender_without_offers(session, broker_actor(carla), reference)
+        with pytest.raises(NotFound):
+            await get_tender_without_offers(session, BERND_ACTOR, "AS-2026-9999")
+
+
+async def test_it_checks_a_refused_message_without_writing_anything(
+    sessions: async_sessionmaker[AsyncSession], threads: Threads, anna: Broker
+) -> None:
+    # rule M2: Anna may not open the module; the refusal comes before any write
+    async with transaction(sessions) as session:
+        with pytest.raises(Exception) as refused:
+            await prepare_in_thread(
+                session, broker_actor(anna), threads.broker, "Hallo", source_ts="1767000002.1"
+            )
+        assert not session.new and not session.dirty
+    assert type(refused.value).__name__ == "ConversationNotOpen"
+    assert await _count(sessions, Message) == 0
+    assert await _count(sessions, ProcessedEvent) == 0
+
+
+@time_machine.travel(NOW, tick=False)
+async def test_it_stores_bernds_reply_already_leased_for_the_delivery_after_the_commit(
+    sessions: async_sessionmaker[AsyncSession], threads: Threads
+) -> None:
+    async with transaction(sessions) as session:
+        draft = await prepare_in_thread(
+            session, BERND_ACTOR, threads.backoffice, "Vorschäden?", source_ts="1767000001.1"
+        )
+        message_id = await store_for_delivery(session, draft, NOW)
+    assert message_id is not None
+    async with transaction(sessions) as session:
+        # The worker passes over it while the fast path holds the lease ...
+        assert await claim_due(session, NOW) == []
+        assert not await claim_message(session, message_id, NOW)
+    async with transaction(sessions) as session:
+        # ... and takes it over once the lease ran out (a crash before the post).
+        assert await claim_due(session, NOW + LEASE) == [message_id]
+    async with sessions() as session:
+        stored = await session.get(Message, message_id)
+    assert stored is not None and stored.delivery_attempts == 2
+
+
+async def test_it_leaves_an_internal_note_of_bernd_undelivered_and_unleased(
+    sessions: async_sessionmaker[AsyncSession], threads: Threads
+) -> None:
+    async with transaction(sessions) as session:
+        draft = await prepare_in_thread(
+            session, BERND_ACTOR, threads.backoffice, "intern: zahlt spät", source_ts="17670.1"
+        )
+        assert await store_for_delivery(session, draft, NOW) is None
+    async with sessions() as session:
+        note = await session.scalar(select(Message))
+    assert note is not None
+    assert (note.delivery_state, note.next_delivery_at, note.delivery_attempts) == (
+        "not_needed",
+        None,
+        0,
+    )
+
+
+async def _yield_to_others() -> None:
+    for _ in range(20):
+        await asyncio.sleep(0)
+
+
+@sqlite_only
+async def test_it_lets_sqlite_writers_wait_in_line_until_the_turn_is_passed_on(
+    sessions: async_sessionmaker[AsyncSession],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A writer that waited for a turn it already held would give up and log after this.
+    monkeypatch.setattr("store.mirroring.WRITE_TURN_TIMEOUT", 1.0)
+    order: list[str] = []
+    first_holds = asyncio.Event()
+    first_may_commit = asyncio.Event()
+
+    async def first() -> None:
+        async with transaction(sessions) as session:
+            await take_write_turn(session)
+            await take_write_turn(session)  # a second call in the same transaction: no-op
+            await claim_event(session, "Ev1")
+            first_holds.set()
+            await first_may_commit.wait()
+            order.append("first commits")
+
+    async def second() -> None:
+        await first_holds.wait()
+        async with transaction(sessions) as session:
+            await take_write_turn(session)
+            order.append("second writes")
+            await claim_event(session, "Ev2")
+
+    tasks = [asyncio.create_task(first()), asyncio.create_task(second())]
+    await first_holds.wait()
+    await _yield_to_others()
+    assert order == []
+    first_may_commit.set()
+    await asyncio.gather(*tasks)
+    assert order == ["first commits", "second writes"]
+    assert await _count(sessions, ProcessedEvent) == 2
+    assert "no SQLite write turn" not in caplog.text
+
+
+@sqlite_only
+async def test_it_passes_the_turn_on_when_a_writer_rolls_back(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    with pytest.raises(RuntimeError):
+        async with transaction(sessions) as session:
+            await take_write_turn(session)
+            await claim_event(session, "Ev1")
+            raise RuntimeError("crash mid-handling")
+    acquired = asyncio.Event()
+
+    async def next_writer() -> None:
+        async with transaction(sessions) as session:
+            await take_write_turn(session)
+            acquired.set()
+            assert await claim_event(session, "Ev1")  # the rolled-back claim went with it
+
+    task = asyncio.create_task(next_writer())
+    await _yield_to_others()
+    assert acquired.is_set()
+    await task
