@@ -18,15 +18,17 @@ from slack_sdk.web.async_client import AsyncWebClient
 from handlers.blocks.base import escape
 from handlers.blocks.threads import NOT_DELIVERED_YET, ephemeral
 from handlers.deps import Deps
-from handlers.threads_delivery import deliver_claimed, profile_of
+from handlers.threads_delivery import deliver_claimed, deliver_job, profile_of
 from handlers.threads_events import Deleted, Edited, Posted, parse_thread_event
 from handlers.threads_files import DownloadFailed, fetch_attachments
 from store.actors import Actor, resolve_actor
-from store.conversation import MessageDraft, NewAttachment
+from store.conversation import NewAttachment
 from store.db import transaction
 from store.errors import DomainError, NotABroker, TenderClosed
 from store.events import claim_event
 from store.mirroring import (
+    DeliveryJob,
+    ThreadPost,
     check_side,
     claim_message,
     delete_in_thread,
@@ -104,16 +106,16 @@ async def _posted(deps: Deps, client: AsyncWebClient, posted: Posted, event_id: 
         except (DomainError, DownloadFailed) as error:
             logger.info("file in thread %s refused: %s", posted.thread_ts, error)
             refusal = error
-    message_id: int | None = None
+    job: DeliveryJob | None = None
     now = utcnow()
     # The claim commits with the stored message, or alone with a refusal: a retried event
     # is a no-op either way. The checks only read and come first, so the claim and the
     # writes are the last few statements: SQLite's single write lock is held only for them.
     async with transaction(deps.sessions) as session:
-        draft: MessageDraft | None = None
+        post: ThreadPost | None = None
         if actor is not None and refusal is None:
             try:
-                draft = await prepare_in_thread(
+                post = await prepare_in_thread(
                     session, actor, link, posted.text, source_ts=posted.ts, attachments=attachments
                 )
             except DomainError as error:
@@ -121,16 +123,16 @@ async def _posted(deps: Deps, client: AsyncWebClient, posted: Posted, event_id: 
         await take_write_turn(session)
         if not await claim_event(session, event_id):
             return
-        if draft is not None:
+        if post is not None:
             # Stored leased: the delivery below needs no commit of its own.
             now = utcnow()
-            message_id = await store_for_delivery(session, draft, now)
+            job = await store_for_delivery(session, post, now)
     if refusal is not None:
         await _tell_refusal(client, posted, refusal)
         return
-    if message_id is None:
+    if job is None:
         return  # an internal note: it stays where it was written
-    if await deliver_claimed(deps.sessions, client, message_id, now) == "retrying":
+    if await deliver_job(deps.sessions, client, job, now) == "retrying":
         await _ephemeral(client, posted, NOT_DELIVERED_YET)
 
 

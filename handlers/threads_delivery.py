@@ -94,6 +94,17 @@ async def deliver_claimed(
     return await _deliver(sessions, client, job, now)
 
 
+async def deliver_job(
+    sessions: async_sessionmaker[AsyncSession],
+    client: AsyncWebClient,
+    job: DeliveryJob,
+    now: datetime,
+) -> Outcome:
+    """The fast path with the job the storing transaction built
+    (``store.mirroring.store_for_delivery``): nothing to read back after the commit."""
+    return await _deliver(sessions, client, job, now)
+
+
 async def deliver_pending(
     sessions: async_sessionmaker[AsyncSession],
     client: AsyncWebClient,

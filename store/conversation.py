@@ -91,10 +91,12 @@ async def prepare_message(
     source_channel: str | None = None,
     source_ts: str | None = None,
     attachments: Sequence[NewAttachment] = (),
+    known: tuple[Broker, Conversation | None] | None = None,
 ) -> MessageDraft:
     """Check a message for a tender the actor may see (M2, M3, closed tenders).
 
-    ``tender`` needs its product line loaded (the N2 e-mail names the product).
+    ``tender`` needs its product line loaded (the N2 e-mail names the product); ``known``
+    is its broker and conversation when the caller already read them.
     """
     if tender.status in FINISHED:
         raise TenderClosed(CLOSED_NOTICE.format(reference=tender.reference))
@@ -105,16 +107,18 @@ async def prepare_message(
         raise AccessDenied("Interne Notizen sind dem Backoffice vorbehalten.")
     for attachment in attachments:
         check_attachment(attachment.name, attachment.mimetype, len(attachment.content))
-    # One round trip for both: the broker always exists, the conversation maybe not yet.
-    row = (
-        await session.execute(
-            select(Broker, Conversation)
-            .select_from(Broker)
-            .outerjoin(Conversation, Conversation.tender_id == tender.id)
-            .where(Broker.id == tender.broker_id)
-        )
-    ).one()
-    broker, conversation = row
+    if known is None:
+        # One round trip for both: the broker always exists, the conversation maybe not yet.
+        row = (
+            await session.execute(
+                select(Broker, Conversation)
+                .select_from(Broker)
+                .outerjoin(Conversation, Conversation.tender_id == tender.id)
+                .where(Broker.id == tender.broker_id)
+            )
+        ).one()
+        known = (row[0], row[1])
+    broker, conversation = known
     if (conversation is None or conversation.opened_at is None) and not actor.is_backoffice:
         raise ConversationNotOpen(BROKER_CANNOT_OPEN)
     return MessageDraft(

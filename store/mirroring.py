@@ -30,7 +30,7 @@ from store.conversation import (
     store_message,
 )
 from store.errors import AccessDenied
-from store.models import Attachment, Conversation, Message, Tender, ThreadLink
+from store.models import Attachment, Broker, Conversation, Message, Tender, ThreadLink
 from store.tenders import get_tender_without_offers
 from store.threads import CardSide
 from store.types import utcnow
@@ -138,13 +138,7 @@ async def take_write_turn(session: AsyncSession) -> None:
 # -- threads -------------------------------------------------------------------------------
 
 
-async def check_side(session: AsyncSession, actor: Actor, link: ThreadLink) -> Tender:
-    """The backoffice writes under its card, the owning broker under theirs; no one else."""
-    # The product line comes along: the N2 e-mail of a query names the product.
-    tender = await session.get(
-        Tender, link.tender_id, options=[joinedload(Tender.product_line, innerjoin=True)]
-    )
-    assert tender is not None  # foreign key
+def _check_side(actor: Actor, link: ThreadLink, tender: Tender) -> None:
     if link.side == "backoffice" and not actor.is_backoffice:
         raise AccessDenied(BACKOFFICE_THREAD_ONLY)
     if link.side == "broker":
@@ -152,7 +146,23 @@ async def check_side(session: AsyncSession, actor: Actor, link: ThreadLink) -> T
             raise AccessDenied(BACKOFFICE_IN_BROKER_THREAD)
         if actor.broker_id != tender.broker_id:
             raise AccessDenied(BROKER_THREAD_NOT_YOURS)
+
+
+async def check_side(session: AsyncSession, actor: Actor, link: ThreadLink) -> Tender:
+    """The backoffice writes under its card, the owning broker under theirs; no one else."""
+    tender = await session.get(Tender, link.tender_id)
+    assert tender is not None  # foreign key
+    _check_side(actor, link, tender)
     return tender
+
+
+@dataclass(frozen=True)
+class ThreadPost:
+    """A checked thread message and where it is shown; nothing written yet."""
+
+    draft: MessageDraft
+    origin: Place
+    target: Place | None  # None while the other side's card was never posted
 
 
 async def prepare_in_thread(
@@ -163,17 +173,34 @@ async def prepare_in_thread(
     *,
     source_ts: str,
     attachments: Sequence[NewAttachment] = (),
-) -> MessageDraft:
+) -> ThreadPost:
     """Check a message written in one of the tender's threads (M1–M3, M5); reads only.
 
     Raises AccessDenied for a thread that is not the author's to write in (e.g. broker Carla
     in a thread of Anna's card), and the conversation's own refusals (M2, closed tender).
     """
-    tender = await check_side(session, actor, link)
+    other_card = aliased(ThreadLink)
+    # One statement for all the checks and the delivery need: the tender with its product
+    # line (the N2 e-mail names it), its broker, its conversation and the other card.
+    row = (
+        await session.execute(
+            select(Tender, Broker, Conversation, other_card)
+            .join(Broker, Broker.id == Tender.broker_id)
+            .outerjoin(Conversation, Conversation.tender_id == Tender.id)
+            .outerjoin(
+                other_card,
+                and_(other_card.tender_id == Tender.id, other_card.side != link.side),
+            )
+            .options(joinedload(Tender.product_line, innerjoin=True))
+            .where(Tender.id == link.tender_id)
+        )
+    ).one()
+    tender, broker, conversation, target = row
+    _check_side(actor, link, tender)
     internal = False
     if actor.is_backoffice:
         body, internal = split_internal(body)
-    return await prepare_message(
+    draft = await prepare_message(
         session,
         actor,
         tender,
@@ -182,6 +209,12 @@ async def prepare_in_thread(
         source_channel=link.channel,
         source_ts=source_ts,
         attachments=attachments,
+        known=(broker, conversation),
+    )
+    return ThreadPost(
+        draft=draft,
+        origin=Place(link.channel, link.ts),
+        target=Place(target.channel, target.ts) if target is not None else None,
     )
 
 
@@ -195,22 +228,51 @@ async def post_in_thread(
     attachments: Sequence[NewAttachment] = (),
 ) -> Message:
     """``prepare_in_thread`` and ``store_message`` in one call."""
-    draft = await prepare_in_thread(
+    post = await prepare_in_thread(
         session, actor, link, body, source_ts=source_ts, attachments=attachments
     )
-    return await store_message(session, draft)
+    return await store_message(session, post.draft)
 
 
 async def store_for_delivery(
-    session: AsyncSession, draft: MessageDraft, now: datetime
-) -> int | None:
+    session: AsyncSession, post: ThreadPost, now: datetime
+) -> DeliveryJob | None:
     """Store a checked thread message already leased for the delivery right after the
     commit, as ``claim_message`` would (nobody else can see the row before the commit).
 
-    Returns its id, or None for an internal note: it stays where it was written.
+    Returns that delivery, built from what was just written (no read after the commit), or
+    None for an internal note: it stays where it was written.
     """
-    message = await store_message(session, draft, delivery_lease=now + LEASE)
-    return None if message.internal else message.id
+    message = await store_message(session, post.draft, delivery_lease=now + LEASE)
+    if message.internal:
+        return None
+    return DeliveryJob(
+        message_id=message.id,
+        reference=post.draft.tender.reference,
+        role=message.role,
+        author_slack_id=message.author_slack_id,
+        author_name=message.author_name,
+        body=message.body,
+        internal=False,
+        edited=False,
+        deleted=False,
+        source_channel=message.source_channel,
+        source_ts=message.source_ts,
+        mirror_ts=None,
+        origin=post.origin,
+        target=post.target,
+        files=tuple(
+            FileToShare(
+                attachment_id=attachment.id,
+                name=attachment.name,
+                mimetype=attachment.mimetype,
+                content=attachment.content or b"",
+                mirror_file_id=None,
+            )
+            for attachment in message.attachments
+        ),
+        failed_before=False,
+    )
 
 
 async def post_from_modal(

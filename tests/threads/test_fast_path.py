@@ -16,8 +16,10 @@ from store.errors import AccessDenied, NotFound
 from store.events import claim_event
 from store.mirroring import (
     LEASE,
+    Place,
     claim_due,
     claim_message,
+    delivery_job,
     prepare_in_thread,
     store_for_delivery,
     take_write_turn,
@@ -25,9 +27,9 @@ from store.mirroring import (
 from store.models import Broker, Message, OutboxRow, ProcessedEvent
 from store.outbox import enqueue, enqueue_for_broker
 from store.tenders import get_tender_without_offers
-from tests.conftest import ON_POSTGRES
+from tests.conftest import BACKOFFICE_CHANNEL, ON_POSTGRES
 from tests.store.helpers import BERND_ACTOR, broker_actor
-from tests.threads.conftest import Threads
+from tests.threads.conftest import ANNA_DM, BACKOFFICE_CARD_TS, BROKER_CARD_TS, Threads
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 sqlite_only = pytest.mark.skipif(ON_POSTGRES, reason="SQLite's single write lock")
@@ -122,11 +124,19 @@ async def test_it_stores_bernds_reply_already_leased_for_the_delivery_after_the_
     sessions: async_sessionmaker[AsyncSession], threads: Threads
 ) -> None:
     async with transaction(sessions) as session:
-        draft = await prepare_in_thread(
+        post = await prepare_in_thread(
             session, BERND_ACTOR, threads.backoffice, "Vorschäden?", source_ts="1767000001.1"
         )
-        message_id = await store_for_delivery(session, draft, NOW)
-    assert message_id is not None
+        job = await store_for_delivery(session, post, NOW)
+    assert job is not None
+    message_id = job.message_id
+    async with sessions() as session:
+        # Built from what was written: the same job a read after the commit would give.
+        assert job == await delivery_job(session, message_id)
+    assert (job.origin, job.target) == (
+        Place(BACKOFFICE_CHANNEL, BACKOFFICE_CARD_TS),
+        Place(ANNA_DM, BROKER_CARD_TS),
+    )
     async with transaction(sessions) as session:
         # The worker passes over it while the fast path holds the lease ...
         assert await claim_due(session, NOW) == []
@@ -143,10 +153,10 @@ async def test_it_leaves_an_internal_note_of_bernd_undelivered_and_unleased(
     sessions: async_sessionmaker[AsyncSession], threads: Threads
 ) -> None:
     async with transaction(sessions) as session:
-        draft = await prepare_in_thread(
+        post = await prepare_in_thread(
             session, BERND_ACTOR, threads.backoffice, "intern: zahlt spät", source_ts="17670.1"
         )
-        assert await store_for_delivery(session, draft, NOW) is None
+        assert await store_for_delivery(session, post, NOW) is None
     async with sessions() as session:
         note = await session.scalar(select(Message))
     assert note is not None
