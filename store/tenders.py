@@ -424,8 +424,7 @@ async def add_offer(
     """The backoffice adds an insurer's offer (T7) and the broker is told (N1)."""
     require_backoffice(actor, "Angebote einstellen")
     tender = await get_tender(session, actor, reference)
-    if tender.status in FINISHED:
-        raise TenderClosed(f"Die Ausschreibung {tender.reference} ist bereits abgeschlossen.")
+    _refuse_if_finished(tender)
     insurer = insurer.strip()
     if not insurer or len(insurer) > 200:
         raise InvalidInput("Bitte den Versicherer angeben (höchstens 200 Zeichen).", "insurer")
@@ -476,8 +475,7 @@ async def select_offer(
     tender = await get_tender(session, actor, reference)
     if actor.is_backoffice:
         raise AccessDenied("Ein Angebot wählt der Vermittler aus.")
-    if tender.status in FINISHED:
-        raise TenderClosed(f"Die Ausschreibung {tender.reference} ist bereits abgeschlossen.")
+    _refuse_if_finished(tender)
     offer = await session.get(Offer, offer_id)
     if offer is None or offer.product_line_id != tender.product_line_id:
         raise NotFound("Dieses Angebot gehört nicht zu der Ausschreibung.")
@@ -494,27 +492,34 @@ async def select_offer(
     return tender
 
 
-async def mark_no_offers(session: AsyncSession, actor: Actor, reference: str) -> Tender:
-    """Rule T9: no insurer could offer; the broker may start again with an adjusted risk."""
-    require_backoffice(actor, "„Keine Angebote“ melden")
+async def _finish_by_backoffice(
+    session: AsyncSession, actor: Actor, reference: str, status: str, what: str
+) -> Tender:
+    require_backoffice(actor, what)
     tender = await get_tender(session, actor, reference)
-    if tender.status in FINISHED:
-        raise TenderClosed(f"Die Ausschreibung {tender.reference} ist bereits abgeschlossen.")
-    tender.status = NO_OFFERS
+    _refuse_if_finished(tender)
+    tender.status = status
     tender.closed_at = utcnow()
     await session.flush()
     return tender
+
+
+def _refuse_if_finished(tender: Tender) -> None:
+    if tender.status in FINISHED:
+        raise TenderClosed(f"Die Ausschreibung {tender.reference} ist bereits abgeschlossen.")
+
+
+async def mark_no_offers(session: AsyncSession, actor: Actor, reference: str) -> Tender:
+    """Rule T9: no insurer could offer; the broker may start again with an adjusted risk."""
+    return await _finish_by_backoffice(
+        session, actor, reference, NO_OFFERS, "„Keine Angebote“ melden"
+    )
 
 
 async def close_tender(session: AsyncSession, actor: Actor, reference: str) -> Tender:
-    require_backoffice(actor, "Ausschreibungen abschließen")
-    tender = await get_tender(session, actor, reference)
-    if tender.status in FINISHED:
-        raise TenderClosed(f"Die Ausschreibung {tender.reference} ist bereits abgeschlossen.")
-    tender.status = CLOSED
-    tender.closed_at = utcnow()
-    await session.flush()
-    return tender
+    return await _finish_by_backoffice(
+        session, actor, reference, CLOSED, "Ausschreibungen abschließen"
+    )
 
 
 async def expiring_offers(session: AsyncSession, today: date, within_days: int) -> list[Offer]:
