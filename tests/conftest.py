@@ -12,9 +12,11 @@ import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 import pytest
+import time_machine
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -43,6 +45,15 @@ BERND = "U0BERND"  # backoffice
 BEATE = "U0BEATE"  # backoffice
 BACKOFFICE_USERS = frozenset({BERND, BEATE})
 BACKOFFICE_CHANNEL = "C0BACKOFFICE"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Runs the whole suite on another day (TENDERBOT_TEST_TODAY=2027-01-04), to prove no
+    # test leans on the day it was written: dates in tests are fixed or frozen, never "today".
+    today = os.environ.get("TENDERBOT_TEST_TODAY")
+    if today:
+        moment = datetime.combine(date.fromisoformat(today), time(9, 30), tzinfo=UTC)
+        time_machine.travel(moment, tick=True).start()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

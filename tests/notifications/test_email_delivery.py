@@ -257,11 +257,11 @@ async def test_it_retries_a_4xx_answer_with_growing_backoff_and_then_dead_letter
     sessions: async_sessionmaker[AsyncSession], anna: Broker, smtp: SmtpServer
 ) -> None:
     smtp.handler.data_reply = "451 4.3.0 Try again later"
-    [row_id, *_] = await offer_rows(sessions, anna)
     policy = RetryPolicy(max_attempts=3, base=timedelta(minutes=1))
     waits = []
 
     with time_machine.travel(NOON, tick=False) as clock:
+        [row_id, *_] = await offer_rows(sessions, anna)
         for _ in range(3):
             await flush_outbox(sessions, [SmtpNotifier(smtp.config())], policy=policy)
             row = await outbox_row(sessions, row_id)
@@ -282,9 +282,9 @@ async def test_it_retries_later_while_the_server_is_down_and_delivers_once_it_is
     server = await start_smtp(MailHandler())
     notifier = SmtpNotifier(server.config())
     await server.stop()
-    await offer_rows(sessions, anna)
 
     with time_machine.travel(NOON, tick=False) as clock:
+        await offer_rows(sessions, anna)
         down = await flush_outbox(sessions, [notifier])
         rows = await outbox(sessions, "email")
         assert (down.sent, down.retried) == (0, 2)

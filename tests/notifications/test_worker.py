@@ -160,10 +160,10 @@ async def test_it_leaves_rows_of_a_channel_without_notifier_for_another_worker(
 async def test_it_reclaims_a_row_once_the_lease_of_a_dead_worker_expired(
     sessions: async_sessionmaker[AsyncSession], anna: Broker, smtp: SmtpServer
 ) -> None:
-    await offer_rows(sessions, anna)
     policy = RetryPolicy(lease=timedelta(minutes=5))
 
     with time_machine.travel(NOON, tick=False) as clock:
+        await offer_rows(sessions, anna)
         async with transaction(sessions) as session:
             # A worker claims and then dies before it sends or records anything.
             taken = await claim_due(session, channels=["email"], batch=10, now=NOON, policy=policy)
@@ -183,11 +183,11 @@ async def test_it_lets_only_the_lease_holder_record_the_outcome(
     sessions: async_sessionmaker[AsyncSession], anna: Broker, smtp: SmtpServer
 ) -> None:
     anna.cc_emails = []
-    await offer_rows(sessions, anna)
     policy = RetryPolicy(lease=timedelta(minutes=5))
     stuck = Blocking(fail=True)
 
     with time_machine.travel(NOON, tick=False) as clock:
+        await offer_rows(sessions, anna)
         first = asyncio.create_task(flush_outbox(sessions, [stuck], policy=policy))
         await stuck.started.wait()
         clock.shift(timedelta(minutes=6))
@@ -207,10 +207,10 @@ async def test_it_dead_letters_a_row_whose_worker_died_on_every_attempt(
     sessions: async_sessionmaker[AsyncSession], anna: Broker
 ) -> None:
     anna.cc_emails = []
-    [row_id, _slack] = await offer_rows(sessions, anna)
     policy = RetryPolicy(max_attempts=2, lease=timedelta(minutes=5))
 
     with time_machine.travel(NOON, tick=False) as clock:
+        [row_id, _slack] = await offer_rows(sessions, anna)
         for _ in range(2):
             async with transaction(sessions) as session:
                 await claim_due(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+from datetime import UTC, datetime
 
+import time_machine
 from click.testing import CliRunner
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -32,7 +34,9 @@ async def test_it_starts_a_tender_as_broker_anna_and_follows_its_thread_as_bernd
 ) -> None:
     script = f"{START}\n:as bernd\nthread AS-2026-0001\n:ende\n/budget\n"
 
-    lines = await play(slack_settings, sessions, script)
+    # The reference carries the year the tender starts in (T4).
+    with time_machine.travel(datetime(2026, 11, 23, 9, 30, tzinfo=UTC), tick=True):
+        lines = await play(slack_settings, sessions, script)
 
     async with sessions() as session:
         tender = await session.scalar(select(Tender))
