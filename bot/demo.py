@@ -28,7 +28,7 @@ from bot.settings import Settings
 from notifications import LocalSinkNotifier, drain_outbox
 from store.brokers import BrokerData, add_broker
 from store.db import make_engine, make_sessionmaker, transaction
-from store.distribution import distribute_budget, due_year
+from store.distribution import distribute_budget, due_year, queue_distribution_notices
 from store.fiv import import_fiv
 from store.migrate import upgrade
 from store.models import Tender, ThreadLink
@@ -193,6 +193,7 @@ async def budget_is_distributed(demo: Demo) -> None:
     async with transaction(demo.sessions) as session:
         imported = await import_fiv(session, figures)
         result = await distribute_budget(session, year)
+    await queue_distribution_notices(demo.sessions)
     demo.out(
         f"  {imported.imported} FIV-Zeilen eingelesen; Budget {year} an {result.brokers} "
         f"Vermittler verteilt: {format_eur(result.total_cents)}"

@@ -9,19 +9,19 @@ import logging
 import signal
 
 from aiohttp import web
-from alembic.runtime.migration import MigrationContext
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
-from sqlalchemy import Connection, text
+from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.app import create_app
 from bot.background import start_background
 from bot.response_url import close_replies
+from bot.schema import check_schema
 from bot.settings import Settings
 from store.db import make_engine, make_sessionmaker
-from store.migrate import heads, upgrade
+from store.migrate import upgrade
 
 logger = logging.getLogger("tenderbot.http")
 
@@ -63,27 +63,6 @@ async def _healthz(request: web.Request) -> web.Response:
         logger.warning("health check: database unreachable: %s", error)
         return web.json_response({"status": "error", "database": "unreachable"}, status=503)
     return web.json_response({"status": "ok", "database": "ok"})
-
-
-class SchemaNotCurrent(Exception):
-    """The database is not at the newest migration; the message tells the operator what to run."""
-
-
-async def check_schema(engine: AsyncEngine, settings: Settings) -> None:
-    """Refuse to serve on an old schema: half-migrated tables fail later and confusingly."""
-
-    def current(connection: Connection) -> str | None:
-        return MigrationContext.configure(connection).get_current_revision()
-
-    async with engine.connect() as connection:
-        revision = await connection.run_sync(current)
-    expected = heads(settings.database_url)
-    if revision not in expected:
-        found = revision or "no schema"
-        raise SchemaNotCurrent(
-            f"database {settings.database_url_for_logs} is at {found}, expected {expected[0]}; "
-            "run `tenderbot db upgrade` or start with `tenderbot serve --migrate`"
-        )
 
 
 async def start_web_app(

@@ -20,7 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.settings import Settings
 from store.db import transaction
-from store.distribution import DistributionResult, distribute_if_due
+from store.distribution import (
+    DistributionResult,
+    distribute_if_due,
+    queue_distribution_notices,
+)
 from store.money import format_eur
 from store.reminders import (
     FollowupResult,
@@ -62,12 +66,11 @@ async def run_budget_distribution(
     if result is not None and result.ran:
         log.info(
             "budget %s distributed: %s brokers, %s in total, %s negative balances offset, "
-            "%s notices, %s unknown broker numbers in the FIV figures of %s",
+            "%s unknown broker numbers in the FIV figures of %s",
             result.year,
             result.brokers,
             format_eur(result.total_cents),
             result.negative_offset,
-            result.notices,
             result.unknown_count,
             result.base_year,
         )
@@ -77,6 +80,11 @@ async def run_budget_distribution(
                 result.base_year,
                 ", ".join(number for number, _total in result.unknown_numbers),
             )
+    # Also after a crash between the bookings and their notices: this step runs at every
+    # start, so the notices left over are queued then.
+    notices = await queue_distribution_notices(sessions, now=now)
+    if notices:
+        log.info("budget notices queued: %s outbox rows", notices)
     return result
 
 

@@ -1,13 +1,20 @@
-"""The yearly Konzeptrabatt budget distribution (rules B1–B3).
+"""The yearly Konzeptrabatt budget distribution (rules B1–B3) and its notices.
 
 Set-based on purpose: one ``INSERT … SELECT … GROUP BY`` sums the FIV figures, one
 ``INSERT … SELECT`` books every broker's credit, one ``UPDATE … FROM`` moves the cached
-balances, one ``INSERT … SELECT`` queues the notices. A hundred thousand brokers cost a
-handful of statements, not a round trip each (timings: bench/budget.py).
+balances. A hundred thousand brokers cost a handful of statements, not a round trip each
+(timings: bench/budget.py).
 
 "Once a year" (B2) is the ``job_runs`` primary key: the row is inserted in the same
 transaction as the bookings, so a second runner (another replica, a restart, the CLI) either
 waits for the first to commit and then finds the row, or takes over if the first rolled back.
+
+The notices (an e-mail per address and a Slack DM per broker) are not written in that
+transaction: a quarter of a million outbox rows would keep every credited account locked
+against Konzeptrabatt charges for as long again as the bookings take. The transaction writes a
+``budget_notice_runs`` row instead, and ``queue_distribution_notices`` turns it into outbox
+rows a few thousand brokers per transaction afterwards. Because that row commits with the
+bookings, a crash in between only delays the notices until the next run picks them up.
 """
 
 from __future__ import annotations
@@ -17,10 +24,11 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, select, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from store.db import transaction
 from store.dialect import dialect_name, insert_ignoring_conflicts
-from store.models import JobRun
+from store.models import BudgetNoticeRun, JobRun
 from store.outbox import MESSAGE_ID_DOMAIN
 from store.types import UTCDateTime, utcnow
 
@@ -81,7 +89,7 @@ _MOVE_BALANCES = """
 """
 
 _TOTALS = """
-    SELECT COUNT(*), COALESCE(SUM(amount_cents), 0)
+    SELECT COUNT(*), COALESCE(SUM(amount_cents), 0), MIN(id), MAX(id)
     FROM ledger_entries
     WHERE kind = :kind AND reference = :reference
 """
@@ -104,7 +112,6 @@ class DistributionResult:
     total_cents: int = 0
     # B3: brokers whose negative balance was offset against the new budget.
     negative_offset: int = 0
-    notices: int = 0
     # FIV figures whose broker number is not in `brokers`: kept in fiv_figures, reported here.
     unknown_numbers: list[tuple[str, int]] = field(default_factory=list)
     unknown_count: int = 0
@@ -131,50 +138,87 @@ def _money_sql(dialect: str, column: str) -> str:
 
 
 def _notices_sql(dialect: str) -> str:
-    """One outbox row per recipient of every credited broker, like ``enqueue_for_broker``."""
+    """One outbox row per recipient of the brokers credited by ledger entries
+    ``(after, upto]``, like ``enqueue_for_broker`` would write them."""
     if dialect == "postgresql":
-        cc_source = "CROSS JOIN LATERAL json_array_elements_text(b.cc_emails) AS cc(value)"
+        # Driven by the batch's ledger range: each broker's recipients come from a LATERAL
+        # list, so a batch reads its own brokers instead of every broker three times.
         message_id = "replace(CAST(gen_random_uuid() AS TEXT), '-', '')"
         json_object = "json_build_object"
+        recipients = """
+            JOIN brokers AS b ON b.id = l.broker_id
+            CROSS JOIN LATERAL (
+                SELECT 'email', b.email WHERE b.notify_email
+                UNION ALL
+                SELECT 'email', cc.value
+                FROM json_array_elements_text(b.cc_emails) AS cc(value)
+                WHERE b.notify_email
+                UNION ALL
+                SELECT 'slack', b.slack_user_id WHERE b.notify_slack
+            ) AS u(channel, recipient)
+        """
     else:
-        cc_source = ", json_each(b.cc_emails) AS cc"
+        # SQLite has no LATERAL; it pushes the broker join down into each branch instead.
         message_id = "lower(hex(randomblob(16)))"
         json_object = "json_object"
-    # The dedupe check is an anti-join instead of ON CONFLICT: speculative insertion costs
-    # about a third of the statement, and the job_runs claim already makes this the only run
-    # of the year. A concurrent enqueue of the very same key would fail the run, not double it.
+        recipients = """
+            JOIN (
+                SELECT b.id AS broker_id, 'email' AS channel, b.email AS recipient
+                FROM brokers AS b WHERE b.notify_email
+                UNION ALL
+                SELECT b.id, 'email', cc.value FROM brokers AS b, json_each(b.cc_emails) AS cc
+                WHERE b.notify_email
+                UNION ALL
+                SELECT b.id, 'slack', b.slack_user_id FROM brokers AS b WHERE b.notify_slack
+            ) AS u ON u.broker_id = l.broker_id
+            JOIN brokers AS b ON b.id = l.broker_id
+        """
+    # No ON CONFLICT and no anti-join on the dedupe keys: the batch cursor already makes each
+    # row the only one of its key, and should that ever fail the unique index refuses the
+    # batch instead of doubling a notice.
     return f"""
         INSERT INTO outbox (channel, recipient, template, context, message_id, dedupe_key,
                             status, attempts, next_attempt_at, created_at)
-        SELECT t.channel, t.recipient, :template,
+        SELECT u.channel, u.recipient, :template,
                {json_object}(
                    'year', CAST(:year AS INTEGER),
                    'base_year', CAST(:base_year AS INTEGER),
                    'amount', {_money_sql(dialect, "l.amount_cents")},
                    'balance', {_money_sql(dialect, "a.balance_cents")},
-                   'broker_name', br.name,
-                   'broker_number', br.number
+                   'broker_name', b.name,
+                   'broker_number', b.number
                ),
                '<' || {message_id} || '@{MESSAGE_ID_DOMAIN}>',
-               t.dedupe_key, 'pending', 0, :now, :now
-        FROM (
-            SELECT u.broker_id, u.channel, u.recipient,
-                   CAST(:dedupe_prefix AS TEXT) || u.channel || ':' || u.recipient AS dedupe_key
-            FROM (
-                SELECT b.id AS broker_id, 'email' AS channel, b.email AS recipient
-                FROM brokers AS b WHERE b.notify_email
-                UNION ALL
-                SELECT b.id, 'email', cc.value FROM brokers AS b {cc_source} WHERE b.notify_email
-                UNION ALL
-                SELECT b.id, 'slack', b.slack_user_id FROM brokers AS b WHERE b.notify_slack
-            ) AS u
-        ) AS t
-        JOIN ledger_entries AS l
-          ON l.broker_id = t.broker_id AND l.kind = :kind AND l.reference = :reference
-        JOIN budget_accounts AS a ON a.broker_id = t.broker_id
-        JOIN brokers AS br ON br.id = t.broker_id
-        WHERE NOT EXISTS (SELECT 1 FROM outbox AS o WHERE o.dedupe_key = t.dedupe_key)
+               CAST(:dedupe_prefix AS TEXT) || u.channel || ':' || u.recipient,
+               'pending', 0, :now, :now
+        FROM ledger_entries AS l
+        {recipients}
+        JOIN budget_accounts AS a ON a.broker_id = l.broker_id
+        WHERE l.id > :after AND l.id <= :upto AND l.kind = :kind AND l.reference = :reference
     """
+
+
+_CLAIM_NOTICE_RUN = """
+    UPDATE budget_notice_runs SET queued_through = queued_through
+    WHERE year = (SELECT MIN(year) FROM budget_notice_runs WHERE finished_at IS NULL)
+      AND finished_at IS NULL
+    RETURNING year, queued_through, last_ledger_id
+"""
+
+_BATCH_END = """
+    SELECT id FROM ledger_entries
+    WHERE id > :after AND id <= :last AND kind = :kind AND reference = :reference
+    ORDER BY id
+    LIMIT 1 OFFSET :skip
+"""
+
+_ADVANCE_NOTICE_RUN = """
+    UPDATE budget_notice_runs
+    SET queued_through = :upto, finished_at = :finished
+    WHERE year = :year
+"""
+
+NOTICE_BATCH = 5000
 
 
 def notice_dedupe_key(year: int) -> str:
@@ -216,24 +260,19 @@ async def distribute_budget(
     await session.execute(text(_OPEN_MISSING_ACCOUNTS), keys)
     negative = (await session.execute(text(_COUNT_NEGATIVE), keys)).scalar_one()
     await session.execute(text(_MOVE_BALANCES), keys)
-    brokers, total = (await session.execute(text(_TOTALS), keys)).one()
-
-    if dialect == "postgresql":
-        # The planner cannot estimate the CC expansion and would JIT-compile this one-off
-        # statement; the compile costs more than the whole insert saves (see bench/budget.py).
-        await session.execute(text("SET LOCAL jit = off"))
-    notices = await session.execute(
-        text(_notices_sql(dialect)).bindparams(when),
-        {
-            **keys,
-            "template": TEMPLATE,
-            "year": year,
-            "base_year": base_year,
-            "dedupe_prefix": notice_dedupe_key(year) + ":",
-        },
-    )
+    brokers, total, first_id, last_id = (await session.execute(text(_TOTALS), keys)).one()
+    if brokers:
+        session.add(
+            BudgetNoticeRun(
+                year=year,
+                last_ledger_id=int(last_id),
+                queued_through=int(first_id) - 1,
+                created_at=now,
+            )
+        )
     unknown_rows = (await session.execute(text(_UNKNOWN))).all()
     await session.execute(text(_DROP_SUMS))
+    await session.flush()
     # The ORM's identity map may hold accounts loaded before this raw UPDATE.
     session.expire_all()
     return DistributionResult(
@@ -244,10 +283,70 @@ async def distribute_budget(
         brokers=int(brokers),
         total_cents=int(total),
         negative_offset=int(negative),
-        notices=max(int(getattr(notices, "rowcount", 0) or 0), 0),
         unknown_numbers=[(str(n), int(t)) for n, t in unknown_rows[:MAX_LISTED_UNKNOWN]],
         unknown_count=len(unknown_rows),
     )
+
+
+async def queue_notice_batch(
+    session: AsyncSession, *, batch: int = NOTICE_BATCH, now: datetime | None = None
+) -> int | None:
+    """Queue the notices of the next ``batch`` brokers of the oldest distribution whose
+    notices are not all queued yet; None when there is none.
+
+    The claim is an UPDATE, so a second runner waits for this transaction (PostgreSQL's row
+    lock, SQLite's write lock) and then continues behind the cursor it moved.
+    """
+    claimed = (await session.execute(text(_CLAIM_NOTICE_RUN))).first()
+    if claimed is None:
+        return None
+    year, after, last = (int(value) for value in claimed)
+    reference = str(year)
+    keys = {"kind": KIND, "reference": reference}
+    end = await session.scalar(
+        text(_BATCH_END), {**keys, "after": after, "last": last, "skip": batch - 1}
+    )
+    upto = last if end is None else int(end)
+    now = now or utcnow()
+    when = bindparam("now", now, type_=UTCDateTime())
+    if dialect_name(session) == "postgresql":
+        # The planner cannot estimate the CC expansion and would JIT-compile this statement;
+        # the compile costs more than the whole insert saves (see bench/budget.py).
+        await session.execute(text("SET LOCAL jit = off"))
+    queued = await session.execute(
+        text(_notices_sql(dialect_name(session))).bindparams(when),
+        {
+            **keys,
+            "after": after,
+            "upto": upto,
+            "template": TEMPLATE,
+            "year": year,
+            "base_year": year - 1,
+            "dedupe_prefix": notice_dedupe_key(year) + ":",
+        },
+    )
+    finished = bindparam("finished", now if upto >= last else None, type_=UTCDateTime())
+    await session.execute(
+        text(_ADVANCE_NOTICE_RUN).bindparams(finished), {"upto": upto, "year": year}
+    )
+    return max(int(getattr(queued, "rowcount", 0) or 0), 0)
+
+
+async def queue_distribution_notices(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    batch: int = NOTICE_BATCH,
+    now: datetime | None = None,
+) -> int:
+    """Tell every credited broker the new balance (outbox rows, one transaction per batch)
+    for every distribution not yet fully told; returns the number of rows queued."""
+    queued = 0
+    while True:
+        async with transaction(sessions) as session:
+            rows = await queue_notice_batch(session, batch=batch, now=now)
+        if rows is None:
+            return queued
+        queued += rows
 
 
 async def distribute_if_due(

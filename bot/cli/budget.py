@@ -4,12 +4,17 @@ import json
 from decimal import Decimal
 
 import click
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.cli.common import in_transaction, run, settings_or_exit
+from bot.cli.common import in_transaction, run, settings_or_exit, with_sessions
 from store.brokers import broker_by_number
 from store.budget import Statement, statement
-from store.distribution import DistributionResult, distribute_budget
+from store.db import transaction
+from store.distribution import (
+    DistributionResult,
+    distribute_budget,
+    queue_distribution_notices,
+)
 from store.money import format_eur, from_cents, to_cents
 
 
@@ -74,10 +79,12 @@ def budget_show(number: str, as_json: bool, limit: int) -> None:
 def budget_distribute(year: int) -> None:
     settings = settings_or_exit()
 
-    async def work(session: AsyncSession) -> DistributionResult:
-        return await distribute_budget(session, year)
+    async def work(sessions: async_sessionmaker[AsyncSession]) -> tuple[DistributionResult, int]:
+        async with transaction(sessions) as session:
+            result = await distribute_budget(session, year)
+        return result, await queue_distribution_notices(sessions)
 
-    result = run(in_transaction(settings, work))
+    result, notices = run(with_sessions(settings, work))
     if not result.ran:
         when = (
             result.ran_at.astimezone(settings.zone).strftime("%d.%m.%Y %H:%M")
@@ -85,11 +92,13 @@ def budget_distribute(year: int) -> None:
             else "?"
         )
         click.echo(f"Das Budget {year} wurde bereits am {when} verteilt – nichts gebucht.")
+        if notices:
+            click.echo(f"{notices} ausstehende Benachrichtigungen nachgereicht.")
         return
     click.echo(
         f"Budget {year} verteilt: {result.brokers} Vermittler, zusammen "
         f"{format_eur(result.total_cents)} (3 % des Neugeschäfts {result.base_year}); "
-        f"{result.negative_offset} negative Salden verrechnet, {result.notices} Benachrichtigungen."
+        f"{result.negative_offset} negative Salden verrechnet, {notices} Benachrichtigungen."
     )
     if result.unknown_count:
         numbers = ", ".join(number for number, _total in result.unknown_numbers)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.schema import SchemaNotCurrent, check_schema
 from bot.settings import ConfigurationError, Settings, load_settings
 from store.db import make_engine, make_sessionmaker, transaction
 from store.errors import DomainError
@@ -25,13 +28,20 @@ def settings_or_exit() -> Settings:
         sys.exit(2)
 
 
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached or refused a statement; the message names it."""
+
+
 def run(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run one command's coroutine; domain errors become a German line and exit code 1."""
+    """Run one command's coroutine. Domain errors become a German line and exit code 1; a
+    database that is missing, unreachable or not migrated becomes one line for the operator."""
     try:
         return asyncio.run(coroutine)
     except DomainError as error:
         click.echo(f"Fehler: {error.message_de}", err=True)
         sys.exit(1)
+    except (SchemaNotCurrent, DatabaseUnavailable) as error:
+        raise click.ClickException(str(error)) from None
 
 
 def domain_or_exit(make: Callable[[], T]) -> T:
@@ -43,11 +53,39 @@ def domain_or_exit(make: Callable[[], T]) -> T:
         sys.exit(1)
 
 
-async def in_transaction(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+@asynccontextmanager
+async def database(settings: Settings) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Sessions on the configured database, once it is known to be reachable and current."""
     engine = make_engine(settings.database_url, search_path=settings.database_schema)
-    sessions: async_sessionmaker[AsyncSession] = make_sessionmaker(engine)
     try:
-        async with transaction(sessions) as session:
-            return await work(session)
+        try:
+            await check_schema(engine, settings)
+        except (SQLAlchemyError, OSError) as error:
+            raise DatabaseUnavailable(_problem(settings, "unreachable", error)) from error
+        try:
+            yield make_sessionmaker(engine)
+        except SQLAlchemyError as error:
+            raise DatabaseUnavailable(_problem(settings, "refused a statement", error)) from error
     finally:
         await engine.dispose()
+
+
+def _problem(settings: Settings, what: str, error: BaseException) -> str:
+    detail = str(getattr(error, "orig", None) or error).splitlines()[0]
+    return f"database {settings.database_url_for_logs} {what}: {type(error).__name__}: {detail}"
+
+
+async def with_sessions(
+    settings: Settings, work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]
+) -> T:
+    """For a command that needs more than one transaction."""
+    async with database(settings) as sessions:
+        return await work(sessions)
+
+
+async def in_transaction(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    async def once(sessions: async_sessionmaker[AsyncSession]) -> T:
+        async with transaction(sessions) as session:
+            return await work(session)
+
+    return await with_sessions(settings, once)

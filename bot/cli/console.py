@@ -10,7 +10,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.cli.common import run, settings_or_exit
 from bot.console import ConsoleInputError, resolve_user, run_console
-from bot.http import SchemaNotCurrent, open_database
+from bot.http import open_database
+from bot.schema import SchemaNotCurrent
 from bot.settings import Settings
 
 

@@ -2,34 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Coroutine, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 import click
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.cli.common import in_transaction, run, settings_or_exit
+from bot.cli.common import database, in_transaction, run, settings_or_exit
 from bot.notifiers import build_notifiers, slack_client_for
 from bot.settings import Settings
 from notifications import FlushResult, drain_outbox, list_unsent, recover_leases, requeue_dead
-from store.db import make_engine, make_sessionmaker
 from store.models import OutboxRow
 
 T = TypeVar("T")
 STATUS_LABELS = {"pending": "wartend", "dead": "Dead-Letter", "sent": "gesendet"}
-
-
-def _run_or_fail(settings: Settings, coroutine: Coroutine[Any, Any, T]) -> T:
-    """An unreachable database is the operator's problem: one line, no traceback."""
-    try:
-        return run(coroutine)
-    except (SQLAlchemyError, OSError) as error:
-        raise click.ClickException(
-            f"outbox on {settings.database_url_for_logs}: {type(error).__name__}: {error}"
-        ) from None
 
 
 def _when(moment: datetime | None, zone: ZoneInfo) -> str:
@@ -72,7 +60,7 @@ def outbox(context: click.Context) -> None:
     async def work(session: AsyncSession) -> str:
         return format_rows(await list_unsent(session), settings.zone)
 
-    click.echo(_run_or_fail(settings, in_transaction(settings, work)))
+    click.echo(run(in_transaction(settings, work)))
 
 
 @outbox.command("retry", help="Einen Dead-Letter-Eintrag erneut einreihen (gleiche Message-ID).")
@@ -84,25 +72,21 @@ def outbox_retry(row_id: int) -> None:
         row = await requeue_dead(session, row_id)
         return f"Eintrag #{row.id} ({row.channel} → {row.recipient}) wird erneut gesendet."
 
-    click.echo(_run_or_fail(settings, in_transaction(settings, work)))
+    click.echo(run(in_transaction(settings, work)))
 
 
 async def _flush(settings: Settings, batch: int) -> FlushResult:
-    engine = make_engine(settings.database_url, search_path=settings.database_schema)
-    sessions = make_sessionmaker(engine)
-    try:
+    async with database(settings) as sessions:
         await recover_leases(sessions)
         notifiers = build_notifiers(settings, slack_client_for(settings))
         return await drain_outbox(sessions, notifiers, batch=batch)
-    finally:
-        await engine.dispose()
 
 
 @outbox.command("flush", help="Alle fälligen Benachrichtigungen jetzt senden.")
 @click.option("--batch", default=100, show_default=True, type=click.IntRange(1, 10_000))
 def outbox_flush(batch: int) -> None:
     settings = settings_or_exit()
-    result = _run_or_fail(settings, _flush(settings, batch))
+    result = run(_flush(settings, batch))
     click.echo(format_result(result))
     if settings.smtp_host is None and result.sent:
         click.echo("Ohne SMTP_HOST liegen die E-Mails als .eml-Dateien im Ordner outbox/.")

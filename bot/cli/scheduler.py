@@ -8,20 +8,22 @@ import logging
 import signal
 
 import click
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.cli.common import run, settings_or_exit
+from bot.cli.common import database, run, settings_or_exit
 from bot.notifiers import build_notifiers, slack_client_for
 from bot.scheduler import build_scheduler, run_daily_steps
 from bot.settings import Settings
 from notifications import drain_outbox, recover_leases
-from store.db import make_engine, make_sessionmaker
 from store.money import format_eur
 
 
 async def _serve(settings: Settings) -> None:
-    engine = make_engine(settings.database_url, search_path=settings.database_schema)
-    sessions = make_sessionmaker(engine)
+    async with database(settings) as sessions:
+        await _run_schedule(settings, sessions)
+
+
+async def _run_schedule(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> None:
     # E-mail always; Slack DMs only with a bot token, else they wait for `tenderbot serve`.
     notifiers = build_notifiers(settings, slack_client_for(settings))
 
@@ -50,16 +52,12 @@ async def _serve(settings: Settings) -> None:
         await stop.wait()
     finally:
         scheduler.shutdown(wait=False)
-        await engine.dispose()
         click.echo("Zeitplan beendet.")
 
 
 async def _once(settings: Settings) -> list[str]:
-    engine = make_engine(settings.database_url, search_path=settings.database_schema)
-    try:
-        budget, reminders, followup = await run_daily_steps(settings, make_sessionmaker(engine))
-    finally:
-        await engine.dispose()
+    async with database(settings) as sessions:
+        budget, reminders, followup = await run_daily_steps(settings, sessions)
     lines: list[str] = []
     if budget is None:
         lines.append(f"Budget: Stichtag {settings.budget_day} noch nicht erreicht.")
@@ -88,15 +86,9 @@ def scheduler(once: bool) -> None:
         logging.basicConfig(
             level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
-    try:
-        if once:
-            for line in run(_once(settings)):
-                click.echo(line)
-            return
-        with contextlib.suppress(KeyboardInterrupt):
-            run(_serve(settings))
-    except SQLAlchemyError as error:
-        raise click.ClickException(
-            f"scheduler stopped, database {settings.database_url_for_logs}: "
-            f"{type(error).__name__}: {error.args[0] if error.args else error}"
-        ) from None
+    if once:
+        for line in run(_once(settings)):
+            click.echo(line)
+        return
+    with contextlib.suppress(KeyboardInterrupt):
+        run(_serve(settings))

@@ -12,7 +12,8 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.cli.common import run, settings_or_exit
-from bot.http import SchemaNotCurrent, serve
+from bot.http import serve
+from bot.schema import SchemaNotCurrent
 from bot.settings import ConfigurationError, Settings
 from bot.socket import app_token, serve_socket
 

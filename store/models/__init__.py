@@ -11,7 +11,7 @@ from store.models.conversation import (
     ProcessedEvent,
     ThreadLink,
 )
-from store.models.jobs import JobRun
+from store.models.jobs import BudgetNoticeRun, JobRun
 from store.models.outbox import OutboxRow
 from store.models.tenders import (
     Consultation,
@@ -26,6 +26,7 @@ __all__ = [
     "Base",
     "Broker",
     "BudgetAccount",
+    "BudgetNoticeRun",
     "Consultation",
     "Conversation",
     "FivFigure",

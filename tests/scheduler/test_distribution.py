@@ -13,8 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from store.budget import charge_konzept, post_entry, set_credit_limit, storno_credit
 from store.db import make_sessionmaker, transaction
-from store.distribution import DistributionResult, distribute_budget, distribute_if_due
-from store.models import Broker, FivFigure, JobRun, LedgerEntry
+from store.distribution import (
+    DistributionResult,
+    distribute_budget,
+    distribute_if_due,
+    queue_distribution_notices,
+    queue_notice_batch,
+)
+from store.models import Broker, BudgetNoticeRun, FivFigure, JobRun, LedgerEntry
 from tests.scheduler.conftest import balance_cents, import_rows, outbox
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -37,8 +43,11 @@ CARLA_BUDGET = 37037
 async def distribute(
     sessions: async_sessionmaker[AsyncSession], year: int = 2026
 ) -> DistributionResult:
+    """As the scheduler and the CLI do it: the bookings, then their notices."""
     async with transaction(sessions) as session:
-        return await distribute_budget(session, year, now=DISTRIBUTION_DAY.astimezone(UTC))
+        result = await distribute_budget(session, year, now=DISTRIBUTION_DAY.astimezone(UTC))
+    await queue_distribution_notices(sessions)
+    return result
 
 
 async def test_it_credits_three_percent_of_last_years_new_premium_on_the_budget_day(
@@ -71,10 +80,13 @@ async def test_it_tells_each_broker_the_new_balance_once_by_mail_cc_and_slack(
     async with transaction(sessions) as session:
         await post_entry(session, anna.id, 12_50, "correction", "K-1")
 
-    result = await distribute(sessions)
+    async with transaction(sessions) as session:
+        await distribute_budget(session, 2026, now=DISTRIBUTION_DAY.astimezone(UTC))
+    assert await outbox(sessions, "budget_distributed") == []
+    queued = await queue_distribution_notices(sessions)
 
     rows = await outbox(sessions, "budget_distributed")
-    assert result.notices == 3
+    assert queued == 3
     assert sorted((row.channel, row.recipient) for row in rows) == [
         ("email", "anna@makler-adler.example"),
         ("email", "assistenz@makler-adler.example"),
@@ -266,3 +278,84 @@ async def test_it_credits_once_when_two_replicas_run_at_the_same_moment(
     async with transaction(sessions) as session:
         runs = await session.scalar(select(func.count()).select_from(JobRun))
     assert runs == 1
+
+
+async def test_it_queues_the_notices_in_batches_each_broker_once(
+    sessions: async_sessionmaker[AsyncSession], anna: Broker, carla: Broker
+) -> None:
+    """Anna (mail, CC, Slack) and Carla (mail, Slack), one broker per batch."""
+    await import_rows(sessions, *ANNA_2025, *CARLA_2025)
+    async with transaction(sessions) as session:
+        await distribute_budget(session, 2026, now=DISTRIBUTION_DAY)
+
+    batches = []
+    for _ in range(4):
+        async with transaction(sessions) as session:
+            batches.append(await queue_notice_batch(session, batch=1))
+
+    assert batches == [3, 2, None, None]
+    rows = await outbox(sessions, "budget_distributed")
+    assert sorted(row.recipient for row in rows) == [
+        "U0ANNA",
+        "U0CARLA",
+        "anna@makler-adler.example",
+        "assistenz@makler-adler.example",
+        "carla@clausen-versicherungen.example",
+    ]
+    async with transaction(sessions) as session:
+        run = await session.get(BudgetNoticeRun, 2026)
+    assert run is not None and run.finished_at is not None
+
+
+async def test_it_queues_the_rest_of_the_notices_after_a_crash_between_batches(
+    sessions: async_sessionmaker[AsyncSession], anna: Broker, carla: Broker
+) -> None:
+    await import_rows(sessions, *ANNA_2025, *CARLA_2025)
+    async with transaction(sessions) as session:
+        await distribute_budget(session, 2026, now=DISTRIBUTION_DAY)
+    async with transaction(sessions) as session:
+        assert await queue_notice_batch(session, batch=1) == 3
+    with pytest.raises(RuntimeError):
+        async with transaction(sessions) as session:
+            await queue_notice_batch(session, batch=1)
+            raise RuntimeError("the process dies before the commit")
+
+    # The next start of the scheduler (or the CLI) runs the same step again.
+    again = await distribute(sessions)
+
+    assert not again.ran
+    rows = await outbox(sessions, "budget_distributed")
+    assert len(rows) == 5
+    assert len({row.dedupe_key for row in rows}) == 5
+
+
+async def test_it_leaves_no_notices_behind_when_the_distribution_rolls_back(
+    sessions: async_sessionmaker[AsyncSession], anna: Broker
+) -> None:
+    await import_rows(sessions, *ANNA_2025)
+    with pytest.raises(RuntimeError):
+        async with transaction(sessions) as session:
+            await distribute_budget(session, 2026, now=DISTRIBUTION_DAY)
+            raise RuntimeError("rolled back")
+
+    assert await queue_distribution_notices(sessions) == 0
+    assert await balance_cents(sessions, anna.id) == 0
+
+
+@pytest.mark.postgres_only
+async def test_it_queues_each_notice_once_when_two_replicas_queue_at_once(
+    engine: AsyncEngine, anna: Broker, carla: Broker
+) -> None:
+    sessions = make_sessionmaker(engine)
+    await import_rows(sessions, *ANNA_2025, *CARLA_2025)
+    async with transaction(sessions) as session:
+        await distribute_budget(session, 2026, now=DISTRIBUTION_DAY)
+
+    counts = await asyncio.gather(
+        queue_distribution_notices(sessions, batch=1),
+        queue_distribution_notices(sessions, batch=1),
+    )
+
+    assert sum(counts) == 5
+    rows = await outbox(sessions, "budget_distributed")
+    assert len(rows) == 5

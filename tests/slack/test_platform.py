@@ -22,10 +22,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.app import GENERIC_ERROR_DE, build_client
 from bot.cli.main import cli
 from bot.demo import run_demo
-from bot.http import SchemaNotCurrent, open_database
+from bot.http import open_database
 from bot.localslack import LocalSlack, SignedSender
 from bot.localslack.render import render_blocks, render_view
 from bot.localslack.running import RunningApp, running_app
+from bot.schema import SchemaNotCurrent
 from bot.settings import Settings, load_settings
 from store.brokers import BrokerData, add_broker
 from store.db import make_engine, make_sessionmaker, transaction

@@ -114,3 +114,38 @@ def test_it_keeps_secrets_out_of_the_settings_repr(monkeypatch: pytest.MonkeyPat
     settings = load_settings()
     assert "geheim" not in repr(settings)
     assert "geheim" not in settings.database_url_for_logs
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["broker", "list"],
+        ["budget", "show", "--broker", "4711"],
+        ["budget", "distribute", "--year", "2026"],
+        ["outbox"],
+        ["outbox", "flush"],
+        ["scheduler", "--once"],
+    ],
+    ids=" ".join,
+)
+def test_it_tells_the_operator_to_migrate_a_database_without_schema(
+    tmp_path: Path, command: list[str]
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/new.db"
+
+    result = CliRunner().invoke(cli, command, env={"TENDERBOT_DATABASE_URL": url})
+
+    assert result.exit_code == 1
+    assert "is at no schema, expected" in result.output
+    assert "tenderbot db upgrade" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_it_names_an_unreachable_database_in_one_line() -> None:
+    url = "postgresql+asyncpg://postgres@127.0.0.1:1/test"
+
+    result = CliRunner().invoke(cli, ["broker", "list"], env={"TENDERBOT_DATABASE_URL": url})
+
+    assert result.exit_code == 1
+    assert result.output.startswith(f"Error: database {url} unreachable: ")
+    assert "Traceback" not in result.output
