@@ -59,6 +59,16 @@ CONTEXT = {
 }
 
 
+def context_for(number: int) -> dict[str, str]:
+    """Every e-mail its own offer, as in production: nothing can be rendered once for all."""
+    return {
+        **CONTEXT,
+        "reference": f"AS-2026-{number % 10_000:04d}",
+        "premium": f"{1000 + number}.50",
+        "broker_name": f"Makler {number}",
+    }
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -120,10 +130,9 @@ async def database(url: str | None) -> AsyncIterator[async_sessionmaker[AsyncSes
 
 
 async def raw_send(port: int, count: int) -> float:
-    rendered = render("offer_available", CONTEXT)
     messages: list[Message] = [
         build_email(
-            rendered,
+            render("offer_available", context_for(number)),
             sender=MAIL_FROM,
             recipient=f"makler{number}@bench.example",
             message_id=new_message_id(),
@@ -159,7 +168,7 @@ async def outbox_send(
                     channel="email",
                     recipient=f"makler{number}@bench.example",
                     template="offer_available",
-                    context=CONTEXT,
+                    context=context_for(number),
                 )
     enqueued = time.perf_counter()
     result = await drain_outbox(sessions, [SmtpNotifier(config)], batch=batch)
@@ -178,7 +187,7 @@ async def produce(sessions: async_sessionmaker[AsyncSession], count: int) -> Non
                 channel="email",
                 recipient=f"makler{number}@bench.example",
                 template="offer_available",
-                context=CONTEXT,
+                context=context_for(number),
             )
 
 

@@ -46,7 +46,9 @@ def serialised(message: Message) -> bytes:
     send_message so it can happen while the previous e-mail is still on the wire.
     """
     with io.BytesIO() as buffer:
-        BytesGenerator(buffer).flatten(message)
+        # No mbox "From " mangling: that is for mailbox files and would show the broker a
+        # ">From" wherever a line of the text starts with "From ".
+        BytesGenerator(buffer, mangle_from_=False).flatten(message)
         return buffer.getvalue()
 
 

@@ -9,7 +9,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.dialect import insert_ignoring_conflicts
@@ -17,6 +17,7 @@ from store.models import Broker, OutboxRow
 from store.types import utcnow
 
 MESSAGE_ID_DOMAIN = "tenderbot"
+OUTBOX: Table = OutboxRow.__table__  # type: ignore[assignment]
 
 
 def new_message_id() -> str:
@@ -62,10 +63,10 @@ async def enqueue(
     no-op and returns None, which is how "remind once" holds without a lock.
     """
     values = _row(channel, recipient, template, context, dedupe_key, due)
-    statement = insert_ignoring_conflicts(session, OutboxRow, returning=OutboxRow.id).values(
-        **values
-    )
-    row_id: int | None = await session.scalar(statement)
+    # A Core insert of the row as an execute parameter: the compiled statement is cached and
+    # the ORM's bulk-insert machinery, built for many rows, is skipped for this one.
+    statement = insert_ignoring_conflicts(session, OUTBOX, returning=OUTBOX.c.id)
+    row_id: int | None = (await session.execute(statement, values)).scalar()
     return row_id
 
 
