@@ -11,7 +11,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.cli.common import run, settings_or_exit
 from bot.console import ConsoleInputError, resolve_user, run_console
 from bot.http import open_database
-from bot.schema import SchemaNotCurrent
 from bot.settings import Settings
 
 
@@ -48,8 +47,6 @@ def console(user: str, migrate: bool, verbose: bool) -> None:
         resolve_user(user)
         run(_console(settings, user, migrate))
     except ConsoleInputError as error:
-        raise click.ClickException(str(error)) from None
-    except SchemaNotCurrent as error:
         raise click.ClickException(str(error)) from None
     except SQLAlchemyError as error:
         raise click.ClickException(

@@ -13,7 +13,6 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.cli.common import run, settings_or_exit
 from bot.http import serve
-from bot.schema import SchemaNotCurrent
 from bot.settings import ConfigurationError, Settings
 from bot.socket import app_token, serve_socket
 
@@ -35,8 +34,6 @@ def _run_server(settings: Settings, coroutine: Coroutine[Any, Any, None]) -> Non
     except ConfigurationError as error:
         click.echo(f"tenderbot: {error}", err=True)
         sys.exit(2)
-    except SchemaNotCurrent as error:
-        raise click.ClickException(str(error)) from None
     except SQLAlchemyError as error:
         raise click.ClickException(
             f"database {settings.database_url_for_logs} unavailable: "
