@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import os
 import socket
 import statistics
@@ -29,8 +30,10 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from email.message import Message
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -101,8 +104,15 @@ def start_relay(port: int) -> subprocess.Popen[bytes]:
     raise SystemExit("the local aiosmtpd relay did not start")
 
 
+@dataclass(frozen=True)
+class Database:
+    url: str
+    schema: str | None
+    sessions: async_sessionmaker[AsyncSession]
+
+
 @asynccontextmanager
-async def database(url: str | None) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+async def database(url: str | None) -> AsyncIterator[Database]:
     """A freshly migrated database: a temp SQLite file, or an own PostgreSQL schema."""
     if url and is_postgres(url):
         schema = f"bench_mail_{uuid.uuid4().hex[:8]}"
@@ -112,7 +122,7 @@ async def database(url: str | None) -> AsyncIterator[async_sessionmaker[AsyncSes
         await asyncio.to_thread(upgrade, url, search_path=schema)
         engine = make_engine(url, search_path=schema)
         try:
-            yield make_sessionmaker(engine)
+            yield Database(url, schema, make_sessionmaker(engine))
         finally:
             await engine.dispose()
             async with admin.begin() as connection:
@@ -124,7 +134,7 @@ async def database(url: str | None) -> AsyncIterator[async_sessionmaker[AsyncSes
         await asyncio.to_thread(upgrade, sqlite_url)
         engine = make_engine(sqlite_url)
         try:
-            yield make_sessionmaker(engine)
+            yield Database(sqlite_url, None, make_sessionmaker(engine))
         finally:
             await engine.dispose()
 
@@ -156,8 +166,7 @@ async def outbox_send(
     rows_per_transaction: int,
 ) -> tuple[float, float]:
     """Enqueue ``count`` rows, then flush until all are delivered; returns both durations."""
-    async with transaction(sessions) as session:
-        await session.execute(text("DELETE FROM outbox"))
+    await empty_outbox(sessions)
     config = SmtpConfig(host="127.0.0.1", port=port, starttls_required=False, mail_from=MAIL_FROM)
     started = time.perf_counter()
     for first in range(0, count, rows_per_transaction):
@@ -191,29 +200,73 @@ async def produce(sessions: async_sessionmaker[AsyncSession], count: int) -> Non
             )
 
 
+async def deliver_all(
+    sessions: async_sessionmaker[AsyncSession], port: int, count: int, batch: int
+) -> None:
+    """The worker's side: flush until ``count`` e-mails are delivered."""
+    config = SmtpConfig(host="127.0.0.1", port=port, starttls_required=False, mail_from=MAIL_FROM)
+    notifier = SmtpNotifier(config)
+    sent = 0
+    while sent < count:
+        result = await flush_outbox(sessions, [notifier], batch=batch, keep_open=True)
+        sent += result.sent
+        if result.claimed < batch:
+            # Like the scheduler's interval job, only much shorter: wait for rows
+            # instead of claiming them one by one.
+            await asyncio.sleep(0.05)
+    await notifier.close()
+
+
+async def empty_outbox(sessions: async_sessionmaker[AsyncSession]) -> None:
+    async with transaction(sessions) as session:
+        await session.execute(text("DELETE FROM outbox"))
+
+
 async def pipelined(
     sessions: async_sessionmaker[AsyncSession], port: int, count: int, batch: int
 ) -> float:
-    """Events and the worker run at the same time, as in production; until all delivered."""
-    async with transaction(sessions) as session:
-        await session.execute(text("DELETE FROM outbox"))
-    config = SmtpConfig(host="127.0.0.1", port=port, starttls_required=False, mail_from=MAIL_FROM)
-    notifier = SmtpNotifier(config)
-
-    async def work() -> None:
-        sent = 0
-        while sent < count:
-            result = await flush_outbox(sessions, [notifier], batch=batch, keep_open=True)
-            sent += result.sent
-            if result.claimed < batch:
-                # Like the scheduler's interval job, only much shorter: wait for rows
-                # instead of claiming them one by one.
-                await asyncio.sleep(0.05)
-        await notifier.close()
-
+    """Events and the worker at the same time in one process (`tenderbot serve` runs the
+    scheduler beside the app); until all are delivered."""
+    await empty_outbox(sessions)
     started = time.perf_counter()
-    await asyncio.gather(produce(sessions, count), work())
+    await asyncio.gather(produce(sessions, count), deliver_all(sessions, port, count, batch))
     return time.perf_counter() - started
+
+
+def producer_process(url: str, schema: str | None, count: int, ready: Any, go: Any) -> None:
+    async def run() -> None:
+        engine = make_engine(url, search_path=schema)
+        sessions = make_sessionmaker(engine)
+        async with transaction(sessions) as session:
+            await session.execute(text("SELECT 1"))  # connect before the clock starts
+        ready.set()
+        await asyncio.to_thread(go.wait)
+        await produce(sessions, count)
+        await engine.dispose()
+
+    asyncio.run(run())
+
+
+async def split(db: Database, port: int, count: int, batch: int) -> float:
+    """Events in one process (the app) and the worker in another (`tenderbot scheduler`
+    run on its own); until all are delivered. Process start-up is not timed."""
+    await empty_outbox(db.sessions)
+    context = multiprocessing.get_context("spawn")
+    ready, go = context.Event(), context.Event()
+    producer = context.Process(target=producer_process, args=(db.url, db.schema, count, ready, go))
+    producer.start()
+    try:
+        if not await asyncio.to_thread(ready.wait, 60):
+            raise SystemExit("the producer process did not start")
+        started = time.perf_counter()
+        go.set()
+        await deliver_all(db.sessions, port, count, batch)
+        elapsed = time.perf_counter() - started
+    finally:
+        await asyncio.to_thread(producer.join, 60)
+    if producer.exitcode != 0:
+        raise SystemExit(f"the producer process failed with exit code {producer.exitcode}")
+    return elapsed
 
 
 def rate(count: int, durations: list[float]) -> float:
@@ -227,10 +280,12 @@ async def main(arguments: argparse.Namespace) -> None:
     count, batch = arguments.messages, arguments.batch
     raws: list[float] = []
     concurrent: list[float] = []
+    apart: list[float] = []
     # rows per transaction → (enqueue durations, flush durations)
     sequential: dict[int, tuple[list[float], list[float]]] = {1: ([], []), 100: ([], [])}
     try:
-        async with database(url) as sessions:
+        async with database(url) as db:
+            sessions = db.sessions
             # Warm up imports, the relay, the templates and the connection pool.
             await raw_send(port, 50)
             await pipelined(sessions, port, 50, batch)
@@ -238,6 +293,7 @@ async def main(arguments: argparse.Namespace) -> None:
             for _round in range(arguments.rounds):
                 raws.append(await raw_send(port, count))
                 concurrent.append(await pipelined(sessions, port, count, batch))
+                apart.append(await split(db, port, count, batch))
                 for per_transaction, (enqueues, flushes) in sequential.items():
                     enqueue_time, flush_time = await outbox_send(
                         sessions, port, count, batch, rows_per_transaction=per_transaction
@@ -256,6 +312,7 @@ async def main(arguments: argparse.Namespace) -> None:
     print(f"{count} e-mails, batch {batch}, {backend}, median of {arguments.rounds} rounds")
     print(f"  {'raw aiosmtplib, messages prebuilt, one connection':<58} {raw:7.0f} mails/s")
     line("outbox, events and worker at once, enqueue → delivered", rate(count, concurrent))
+    line("  the same, events and worker in two processes", rate(count, apart))
     line("outbox flush only (claim → render → send → record)", rate(count, sequential[1][1]))
     for per_transaction, label in (
         (1, "outbox, enqueue then flush, one commit per event"),
