@@ -309,12 +309,13 @@ async def queue_notice_batch(
     upto = last if end is None else int(end)
     now = now or utcnow()
     when = bindparam("now", now, type_=UTCDateTime())
-    if dialect_name(session) == "postgresql":
+    dialect = dialect_name(session)
+    if dialect == "postgresql":
         # The planner cannot estimate the CC expansion and would JIT-compile this statement;
         # the compile costs more than the whole insert saves (see bench/budget.py).
         await session.execute(text("SET LOCAL jit = off"))
     queued = await session.execute(
-        text(_notices_sql(dialect_name(session))).bindparams(when),
+        text(_notices_sql(dialect)).bindparams(when),
         {
             **keys,
             "after": after,

@@ -61,16 +61,19 @@ async def database(settings: Settings) -> AsyncIterator[async_sessionmaker[Async
         try:
             await check_schema(engine, settings)
         except (SQLAlchemyError, OSError) as error:
-            raise DatabaseUnavailable(_problem(settings, "unreachable", error)) from error
+            problem = database_problem(settings, "unreachable", error)
+            raise DatabaseUnavailable(problem) from error
         try:
             yield make_sessionmaker(engine)
         except SQLAlchemyError as error:
-            raise DatabaseUnavailable(_problem(settings, "refused a statement", error)) from error
+            problem = database_problem(settings, "refused a statement", error)
+            raise DatabaseUnavailable(problem) from error
     finally:
         await engine.dispose()
 
 
-def _problem(settings: Settings, what: str, error: BaseException) -> str:
+def database_problem(settings: Settings, what: str, error: BaseException) -> str:
+    """One line for the operator: which database, what went wrong, the driver's first line."""
     detail = str(getattr(error, "orig", None) or error).splitlines()[0]
     return f"database {settings.database_url_for_logs} {what}: {type(error).__name__}: {detail}"
 

@@ -8,7 +8,7 @@ import sys
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.cli.common import run, settings_or_exit
+from bot.cli.common import database_problem, run, settings_or_exit
 from bot.console import ConsoleInputError, resolve_user, run_console
 from bot.http import open_database
 from bot.settings import Settings
@@ -49,9 +49,7 @@ def console(user: str, migrate: bool, verbose: bool) -> None:
     except ConsoleInputError as error:
         raise click.ClickException(str(error)) from None
     except SQLAlchemyError as error:
-        raise click.ClickException(
-            f"database {settings.database_url_for_logs} unavailable: {type(error).__name__}"
-        ) from None
+        raise click.ClickException(database_problem(settings, "unavailable", error)) from None
 
 
 class _OneLine(logging.Formatter):

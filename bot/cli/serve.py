@@ -11,7 +11,7 @@ from typing import Any
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.cli.common import run, settings_or_exit
+from bot.cli.common import database_problem, run, settings_or_exit
 from bot.http import serve
 from bot.settings import ConfigurationError, Settings
 from bot.socket import app_token, serve_socket
@@ -35,10 +35,7 @@ def _run_server(settings: Settings, coroutine: Coroutine[Any, Any, None]) -> Non
         click.echo(f"tenderbot: {error}", err=True)
         sys.exit(2)
     except SQLAlchemyError as error:
-        raise click.ClickException(
-            f"database {settings.database_url_for_logs} unavailable: "
-            f"{type(error).__name__}: {error.args[0] if error.args else error}"
-        ) from None
+        raise click.ClickException(database_problem(settings, "unavailable", error)) from None
     except OSError as error:
         raise click.ClickException(f"cannot start: {error}") from None
 
