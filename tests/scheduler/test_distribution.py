@@ -44,10 +44,17 @@ async def distribute(
     sessions: async_sessionmaker[AsyncSession], year: int = 2026
 ) -> DistributionResult:
     """As the scheduler and the CLI do it: the bookings, then their notices."""
-    async with transaction(sessions) as session:
-        result = await distribute_budget(session, year, now=DISTRIBUTION_DAY.astimezone(UTC))
+    result = await bookings_only(sessions, year)
     await queue_distribution_notices(sessions)
     return result
+
+
+async def bookings_only(
+    sessions: async_sessionmaker[AsyncSession], year: int = 2026
+) -> DistributionResult:
+    """The distribution's transaction alone: its notices are still to be queued."""
+    async with transaction(sessions) as session:
+        return await distribute_budget(session, year, now=DISTRIBUTION_DAY.astimezone(UTC))
 
 
 async def test_it_credits_three_percent_of_last_years_new_premium_on_the_budget_day(
@@ -80,8 +87,7 @@ async def test_it_tells_each_broker_the_new_balance_once_by_mail_cc_and_slack(
     async with transaction(sessions) as session:
         await post_entry(session, anna.id, 12_50, "correction", "K-1")
 
-    async with transaction(sessions) as session:
-        await distribute_budget(session, 2026, now=DISTRIBUTION_DAY.astimezone(UTC))
+    await bookings_only(sessions)
     assert await outbox(sessions, "budget_distributed") == []
     queued = await queue_distribution_notices(sessions)
 
@@ -285,8 +291,7 @@ async def test_it_queues_the_notices_in_batches_each_broker_once(
 ) -> None:
     """Anna (mail, CC, Slack) and Carla (mail, Slack), one broker per batch."""
     await import_rows(sessions, *ANNA_2025, *CARLA_2025)
-    async with transaction(sessions) as session:
-        await distribute_budget(session, 2026, now=DISTRIBUTION_DAY)
+    await bookings_only(sessions)
 
     batches = []
     for _ in range(4):
@@ -311,8 +316,7 @@ async def test_it_queues_the_rest_of_the_notices_after_a_crash_between_batches(
     sessions: async_sessionmaker[AsyncSession], anna: Broker, carla: Broker
 ) -> None:
     await import_rows(sessions, *ANNA_2025, *CARLA_2025)
-    async with transaction(sessions) as session:
-        await distribute_budget(session, 2026, now=DISTRIBUTION_DAY)
+    await bookings_only(sessions)
     async with transaction(sessions) as session:
         assert await queue_notice_batch(session, batch=1) == 3
     with pytest.raises(RuntimeError):
@@ -348,8 +352,7 @@ async def test_it_queues_each_notice_once_when_two_replicas_queue_at_once(
 ) -> None:
     sessions = make_sessionmaker(engine)
     await import_rows(sessions, *ANNA_2025, *CARLA_2025)
-    async with transaction(sessions) as session:
-        await distribute_budget(session, 2026, now=DISTRIBUTION_DAY)
+    await bookings_only(sessions)
 
     counts = await asyncio.gather(
         queue_distribution_notices(sessions, batch=1),
