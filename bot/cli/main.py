@@ -1,39 +1,62 @@
-"""The `tenderbot` console script: one click group, one module per command family."""
+"""The `tenderbot` console script: one click group, one module per command family.
+
+Commands are imported only when they run (see bot.cli.lazy). To add one, write its module
+under bot/cli/ and add one line to COMMANDS: name → Lazy("module:attribute", first sentence
+of its help). Nothing else imports the module, so `tenderbot --help` stays quick.
+"""
 
 from __future__ import annotations
 
 import click
 
-from bot.cli import broker as broker_commands
-from bot.cli import budget as budget_commands
-from bot.cli import console as console_command
-from bot.cli import db as db_commands
-from bot.cli import demo as demo_command
-from bot.cli import fiv as fiv_commands
-from bot.cli import localslack as localslack_command
-from bot.cli import outbox as outbox_commands
-from bot.cli import rabatt as rabatt_command
-from bot.cli import scheduler as scheduler_command
-from bot.cli import serve as serve_commands
+from bot.cli.lazy import Lazy, LazyGroup
+
+COMMANDS: dict[str, Lazy] = {
+    "broker": Lazy(
+        "bot.cli.broker:broker",
+        "Vermittler verwalten (Slack-Nutzer ↔ Vermittlernummer ↔ E-Mail).",
+    ),
+    "budget": Lazy("bot.cli.budget:budget", "Konzeptrabatt-Budget (Regeln B1–B5)."),
+    "console": Lazy(
+        "bot.cli.console:console", "Als Slack-Nutzer tippen – gegen ein lokales Slack und die App."
+    ),
+    "db": Lazy("bot.cli.db:db", "Datenbank verwalten."),
+    "demo": Lazy(
+        "bot.cli.demo:demo", "Eine ganze Ausschreibung lokal durchspielen (ohne Slack-Konto)."
+    ),
+    "fiv": Lazy(
+        "bot.cli.fiv:fiv", "FIV-Neugeschäftszahlen (Grundlage des Konzeptrabatt-Budgets, B1)."
+    ),
+    "localslack": Lazy(
+        "bot.cli.localslack:localslack", "Die lokale Slack-Web-API allein starten (Entwicklung)."
+    ),
+    "outbox": Lazy(
+        "bot.cli.outbox:outbox",
+        "Benachrichtigungen (E-Mail, Slack): wartende und tote Einträge anzeigen.",
+    ),
+    "rabatt": Lazy("bot.cli.rabatt:rabatt", "Rabattvollmachten im FirmenKonzept abfragen (P1–P5)."),
+    "scheduler": Lazy(
+        "bot.cli.scheduler:scheduler",
+        "Zeitplan starten: Budget (B1–B3), Erinnerungen (T10), Nachfassen (T9).",
+    ),
+    "serve": Lazy(
+        "bot.cli.serve:serve_command",
+        "Slack-App über HTTP bereitstellen (POST /slack/events, GET /healthz).",
+    ),
+    "socket": Lazy(
+        "bot.cli.serve:socket_command",
+        "Slack-App über Socket Mode verbinden (braucht SLACK_APP_TOKEN).",
+    ),
+}
 
 
-@click.group(help="tenderbot – der Ausschreibungs-Schalter in Slack und E-Mail.")
+@click.group(
+    cls=LazyGroup,
+    lazy=COMMANDS,
+    help="tenderbot – der Ausschreibungs-Schalter in Slack und E-Mail.",
+)
 def cli() -> None:
     pass
-
-
-cli.add_command(db_commands.db)
-cli.add_command(broker_commands.broker)
-cli.add_command(budget_commands.budget)
-cli.add_command(rabatt_command.rabatt)
-cli.add_command(fiv_commands.fiv)
-cli.add_command(outbox_commands.outbox)
-cli.add_command(scheduler_command.scheduler)
-cli.add_command(serve_commands.serve_command)
-cli.add_command(serve_commands.socket_command)
-cli.add_command(demo_command.demo)
-cli.add_command(console_command.console)
-cli.add_command(localslack_command.localslack)
 
 
 def main() -> None:

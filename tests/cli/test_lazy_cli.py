@@ -1,0 +1,58 @@
+"""The CLI imports only what a command needs: `--help` and `rabatt` stay free of the app."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import click
+import pytest
+
+from bot.cli.main import COMMANDS, cli
+
+HEAVY = ("slack_bolt", "slack_sdk", "sqlalchemy", "aiohttp", "alembic", "asyncpg", "aiosqlite")
+
+
+def imported_modules(*args: str) -> set[str]:
+    """Run the console script's entry point in a fresh interpreter; the modules it imported."""
+    completed = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "from bot.cli.main import main; main()", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    modules = set()
+    for line in completed.stderr.splitlines():
+        if line.startswith("import time:") and "|" in line:
+            modules.add(line.rsplit("|", 1)[1].strip())
+    return modules
+
+
+def heavy_among(modules: set[str]) -> set[str]:
+    return {name for name in modules if name.split(".")[0] in HEAVY}
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("--help",), ("rabatt", "hilfe"), ("rabatt", "risikobonus klasse=durchschnitt wunsch=15")],
+)
+def test_it_answers_help_and_rabatt_without_importing_the_app(args: tuple[str, ...]) -> None:
+    modules = imported_modules(*args)
+    assert "click" in modules  # the probe sees imports at all
+    assert heavy_among(modules) == set()
+
+
+def test_it_imports_the_database_layer_for_a_database_command() -> None:
+    # The guard above can fail: a command that needs SQLAlchemy shows up in the same probe.
+    assert "sqlalchemy" in heavy_among(imported_modules("db", "--help"))
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_it_lists_each_command_with_the_first_sentence_of_its_own_help(name: str) -> None:
+    command = COMMANDS[name].load()
+    assert command.help is not None
+    assert command.help.startswith(COMMANDS[name].summary)
+    with click.Context(cli) as ctx:
+        assert cli.get_command(ctx, name) is command
