@@ -17,6 +17,7 @@ from store.models import Attachment, Broker, Conversation, Message, MessageRevis
 from store.outbox import enqueue_for_broker
 from store.products import product_label
 from store.tenders import FINISHED, get_tender_without_offers
+from store.threads import BROKER, thread_of
 from store.types import utcnow
 
 BROKER_CANNOT_OPEN = (
@@ -79,6 +80,8 @@ class MessageDraft:
     source_channel: str | None
     source_ts: str | None
     attachments: tuple[NewAttachment, ...]
+    # Whether the broker's card thread exists; None: not known yet, store_message asks.
+    broker_thread: bool | None = None
 
 
 async def prepare_message(
@@ -92,6 +95,7 @@ async def prepare_message(
     source_ts: str | None = None,
     attachments: Sequence[NewAttachment] = (),
     known: tuple[Broker, Conversation | None] | None = None,
+    broker_thread: bool | None = None,
 ) -> MessageDraft:
     """Check a message for a tender the actor may see (M2, M3, closed tenders).
 
@@ -131,6 +135,7 @@ async def prepare_message(
         source_channel=source_channel,
         source_ts=source_ts,
         attachments=tuple(attachments),
+        broker_thread=broker_thread,
     )
 
 
@@ -185,6 +190,9 @@ async def store_message(
     session.add(message)
     await session.flush()
     if actor.is_backoffice and not draft.internal:
+        broker_thread = draft.broker_thread
+        if broker_thread is None:
+            broker_thread = await thread_of(session, tender.id, BROKER) is not None
         await enqueue_for_broker(
             session,
             draft.broker,
@@ -197,6 +205,9 @@ async def store_message(
                 "body": draft.body,
             },
             dedupe_key=f"query:{message.id}",
+            # One event, one Slack notification: the query mirrored into the broker's card
+            # thread is the notice; a DM only where that thread is missing (N2 e-mail stays).
+            slack=not broker_thread,
         )
     return message
 

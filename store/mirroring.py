@@ -210,6 +210,7 @@ async def prepare_in_thread(
         source_ts=source_ts,
         attachments=attachments,
         known=(broker, conversation),
+        broker_thread=link.side == "broker" or target is not None,
     )
     return ThreadPost(
         draft=draft,

@@ -77,9 +77,11 @@ async def enqueue_for_broker(
     context: dict[str, Any],
     *,
     dedupe_key: str | None = None,
+    slack: bool = True,
 ) -> list[int]:
     """One row per recipient: the broker's address, each CC address and the Slack DM,
-    as far as the broker has not switched that channel off (rules N1, N2).
+    as far as the broker has not switched that channel off (rules N1, N2). ``slack=False``
+    leaves out the DM where the event already shows in Slack by itself.
 
     All rows go in one multi-row ``INSERT … ON CONFLICT DO NOTHING``; a recipient whose
     dedupe key is already queued is skipped as with ``enqueue``. Returns the new rows' ids.
@@ -88,7 +90,7 @@ async def enqueue_for_broker(
     if broker.notify_email:
         targets.append(("email", broker.email))
         targets.extend(("email", cc) for cc in broker.cc_emails)
-    if broker.notify_slack:
+    if broker.notify_slack and slack:
         targets.append(("slack", broker.slack_user_id))
     if not targets:
         return []
