@@ -46,6 +46,14 @@ STATUS_LABELS = {
 
 REFERENCE_PATTERN = r"^AS-\d{4}-\d{4,}$"
 
+# One limit per free-text field, for the command, the start dialog and the store alike. None
+# may exceed 3000: Slack's plain-text input allows no longer max_length, so a longer limit
+# here would accept from the command what the dialog can never take.
+CUSTOMER_NAME_MAX = 200
+PRIOR_CLAIMS_MAX = 2000
+DESCRIPTION_MAX = 3000
+REASON_MAX = 2000
+
 
 class RiskData(BaseModel):
     """The risk as the broker described it at start; frozen from then on (rule T3)."""
@@ -53,8 +61,8 @@ class RiskData(BaseModel):
     model_config = ConfigDict(str_strip_whitespace=True, frozen=True)
 
     deductible: Decimal | None = Field(None, ge=0, description="Selbstbeteiligung in EUR")
-    prior_claims: str = Field(min_length=1, max_length=2000)
-    description: str = Field(min_length=1, max_length=4000)
+    prior_claims: str = Field(min_length=1, max_length=PRIOR_CLAIMS_MAX)
+    description: str = Field(min_length=1, max_length=DESCRIPTION_MAX)
 
 
 class StartTender(BaseModel):
@@ -63,9 +71,9 @@ class StartTender(BaseModel):
     model_config = ConfigDict(str_strip_whitespace=True, frozen=True)
 
     product: str
-    customer_name: str = Field(min_length=1, max_length=200)
+    customer_name: str = Field(min_length=1, max_length=CUSTOMER_NAME_MAX)
     risk: RiskData
-    reason: str | None = Field(None, max_length=2000)
+    reason: str | None = Field(None, max_length=REASON_MAX)
     # An existing product line of the broker's consultation; None starts a new one.
     product_line_id: int | None = None
     previous_reference: str | None = None

@@ -18,6 +18,7 @@ from handlers.requests import (
     VALID_UNTIL_BLOCK,
 )
 from store.products import PRODUCT_LABELS
+from store.tenders import CUSTOMER_NAME_MAX, DESCRIPTION_MAX, PRIOR_CLAIMS_MAX, REASON_MAX
 
 START_CALLBACK = "tender_start"
 OFFER_CALLBACK = "tender_offer"
@@ -77,7 +78,11 @@ def start_modal() -> dict[str, Any]:
             "Sparte",
             {"type": "static_select", "placeholder": plain("Sparte wählen"), "options": options},
         ),
-        _input(CUSTOMER_BLOCK, "Kunde", _text_input("z. B. Bäckerei Korn GmbH")),
+        _input(
+            CUSTOMER_BLOCK,
+            "Kunde",
+            _text_input("z. B. Bäckerei Korn GmbH", max_length=CUSTOMER_NAME_MAX),
+        ),
         _input(
             DEDUCTIBLE_BLOCK,
             "Selbstbeteiligung (€)",
@@ -88,20 +93,24 @@ def start_modal() -> dict[str, Any]:
             PRIOR_CLAIMS_BLOCK,
             "Vorschäden",
             _text_input(
-                "z. B. keine, oder: 2024 Leitungswasser 3.200 €", multiline=True, max_length=2000
+                "z. B. keine, oder: 2024 Leitungswasser 3.200 €",
+                multiline=True,
+                max_length=PRIOR_CLAIMS_MAX,
             ),
         ),
         _input(
             DESCRIPTION_BLOCK,
             "Risikobeschreibung",
             _text_input(
-                "Betriebsart, Mitarbeiter, Versicherungssummen …", multiline=True, max_length=4000
+                "Betriebsart, Mitarbeiter, Versicherungssummen …",
+                multiline=True,
+                max_length=DESCRIPTION_MAX,
             ),
         ),
         _input(
             REASON_BLOCK,
             "Grund für weitere Angebote",
-            _text_input("Warum weitere Angebote?", multiline=True, max_length=2000),
+            _text_input("Warum weitere Angebote?", multiline=True, max_length=REASON_MAX),
             optional=True,
             hint="Pflicht, wenn für diese Sparte schon Angebote aus dem Tarifrechner vorliegen.",
         ),

@@ -8,7 +8,17 @@ from typing import Any
 
 import pytest
 
-from handlers.requests import FormErrors, NewOffer, parse_offer_form, parse_start_form
+from handlers.blocks.modals import start_modal
+from handlers.requests import (
+    DESCRIPTION_BLOCK,
+    FormErrors,
+    InputError,
+    NewOffer,
+    parse_offer_form,
+    parse_start_form,
+    parse_start_text,
+)
+from store.tenders import DESCRIPTION_MAX
 
 
 def text(value: str) -> dict[str, Any]:
@@ -42,6 +52,30 @@ def test_it_marks_the_field_the_service_refused_in_the_start_form() -> None:
     with pytest.raises(FormErrors) as caught:
         parse_start_form(start_values(customer=text("K" * 201)))
     assert caught.value.errors == {"customer": "Angabe „Kunde“: höchstens 200 Zeichen."}
+
+
+def test_it_holds_the_risk_description_to_one_limit_in_dialog_command_and_store() -> None:
+    # Slack allows a plain-text input at most 3000 characters; the store may not allow more,
+    # or the command would take what the dialog cannot (T1).
+    (element,) = [
+        block["element"]
+        for block in start_modal()["blocks"]
+        if block.get("block_id") == DESCRIPTION_BLOCK
+    ]
+    assert element["max_length"] == DESCRIPTION_MAX == 3000
+    longest = "Backstube " * 300
+    assert parse_start_form(start_values(description=text(longest))).risk.description == (
+        longest.strip()
+    )
+    command = 'sparte=haftpflicht kunde="Korn" vorschaeden=keine beschreibung="{}"'
+    assert parse_start_text(command.format("x" * 3000)).risk.description == "x" * 3000
+    refusal = "Angabe „Risikobeschreibung“: höchstens 3000 Zeichen."
+    with pytest.raises(InputError) as by_command:
+        parse_start_text(command.format("x" * 3001))
+    assert by_command.value.message_de == refusal
+    with pytest.raises(FormErrors) as by_dialog:
+        parse_start_form(start_values(description=text("x" * 3001)))
+    assert by_dialog.value.errors == {DESCRIPTION_BLOCK: refusal}
 
 
 def test_it_names_every_empty_required_field_of_the_start_form() -> None:

@@ -56,10 +56,10 @@ def test_it_names_the_start_field_that_failed_validation() -> None:
         parse_start(
             product="haftpflicht",
             customer_name="Bäckerei Korn GmbH",
-            risk={"prior_claims": "keine", "description": "x" * 4001},
+            risk={"prior_claims": "keine", "description": "x" * 3001},
         )
     assert refused.value.field == "risk.description"
-    assert refused.value.message_de == "Angabe „Risikobeschreibung“: höchstens 4000 Zeichen."
+    assert refused.value.message_de == "Angabe „Risikobeschreibung“: höchstens 3000 Zeichen."
 
 
 async def test_it_names_the_product_line_of_a_running_tender(
