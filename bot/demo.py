@@ -383,9 +383,20 @@ async def run_demo(
                 for step in steps if steps is not None else STEPS:
                     await step(demo)
                 await demo.slack.settle()
+                _refuse_overruns(slack)
     finally:
         if engine is not None:
             await engine.dispose()
+
+
+def _refuse_overruns(slack: LocalSlack) -> None:
+    """The local Slack refused a payload over Slack's limits: real Slack would have too."""
+    refused = slack.refusals()
+    if refused:
+        first = refused[0]
+        raise DemoStepFailed(
+            f"Slack lehnt {first.method} ab ({len(refused)} Mal): {first.problems[0]}"
+        )
 
 
 def _is_json(text: str) -> bool:

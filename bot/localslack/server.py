@@ -2,7 +2,9 @@
 
 Tests, `tenderbot demo` and `tenderbot console` point the app's client at ``LocalSlack.url``.
 It answers like Slack (``{"ok": true, ...}``, realistic ``ts`` values, threads), records every
-call in order, and can be told to fail the next calls of a method.
+call in order, and can be told to fail the next calls of a method. Like Slack it refuses
+payloads over Slack's limits (``invalid_blocks``, ``invalid_arguments``, ``no_text``; see
+``bot.localslack.limits``), so a builder that overruns fails every test and the demo.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
+from bot.localslack.limits import message_problems, view_problems
 from bot.localslack.state import (
     BOT_ID,
     BOT_USER_ID,
@@ -126,6 +129,16 @@ class LocalSlack:
 
     def calls(self, method: str | None = None) -> list[Call]:
         return [call for call in self._calls if method is None or call.method == method]
+
+    def refusals(self) -> list[Call]:
+        """Every payload refused for breaking Slack's limits (tests assert there are none)."""
+        return [call for call in self._calls if call.problems]
+
+    async def record_refused_ack(self, body: dict[str, Any], problems: list[str]) -> None:
+        """An ack body (the app's HTTP answer to Slack) that Slack would not show."""
+        call = Call("ack", body, body, {}, {}, status=200, problems=problems)
+        call.response = {"ok": False, "error": "invalid_blocks"}
+        await self._record(call)
 
     def messages(self, channel: str, thread_ts: str | None = None) -> list[dict[str, Any]]:
         if thread_ts is None:
@@ -280,6 +293,12 @@ class LocalSlack:
                 call.response = self._handlers[method](params)
             except _SlackError as error:
                 call.response = {"ok": False, "error": error.code}
+                if error.problems:
+                    call.problems = list(error.problems)
+                    call.response["errors"] = call.problems
+                    call.response["response_metadata"] = {
+                        "messages": [f"[ERROR] {problem}" for problem in call.problems]
+                    }
         return web.json_response(call.response)
 
     async def _upload(self, request: web.Request) -> web.Response:
@@ -318,6 +337,14 @@ class LocalSlack:
             call.status = 404
             await self._record(call)
             return web.Response(status=404, text="unknown response_url")
+        problems = message_problems(_message_fields(params))
+        if problems:
+            # Slack answers a refused response_url post with HTTP 400 and the error code.
+            call.status = 400
+            call.problems = problems
+            call.response = {"ok": False, "error": _message_error(problems)}
+            await self._record(call)
+            return web.Response(status=400, text=_message_error(problems))
         self._apply_response(target, params)
         call.response = {"ok": True, "user": target.user, "channel": target.channel}
         await self._record(call)
@@ -371,7 +398,7 @@ class LocalSlack:
 
     def _chat_post_message(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = self._channel(params)
-        content = _message_fields(params)
+        content = _checked_message(params)
         if not content.get("text") and not content.get("blocks") and not params.get("attachments"):
             raise _SlackError("no_text")
         message: dict[str, Any] = {**content, "user": BOT_USER_ID, "bot_id": BOT_ID}
@@ -388,8 +415,9 @@ class LocalSlack:
         user = str(params.get("user") or "")
         if not user:
             raise _SlackError("user_not_in_channel")
+        content = _checked_message(params)
         ts = self.state.clock.next()
-        entry = {**_message_fields(params), "user": user, "channel": channel, "ts": ts}
+        entry = {**content, "user": user, "channel": channel, "ts": ts}
         if params.get("thread_ts"):
             entry["thread_ts"] = params["thread_ts"]
         self.state.ephemerals.append(entry)
@@ -400,7 +428,7 @@ class LocalSlack:
         message = self.state.find(channel, str(params.get("ts") or ""))
         if message is None:
             raise _SlackError("message_not_found")
-        message.update(_message_fields(params))
+        message.update(_checked_message(params))
         message["edited"] = {"user": BOT_USER_ID, "ts": self.state.clock.next()}
         return {"ok": True, "channel": channel, "ts": message["ts"], "text": message.get("text")}
 
@@ -426,6 +454,9 @@ class LocalSlack:
             view = json.loads(view)
         if not isinstance(view, dict) or "type" not in view:
             raise _SlackError("invalid_arguments")
+        problems = view_problems(view)
+        if problems:
+            raise _SlackError("invalid_arguments", problems)
         return {
             **view,
             "id": view_id or self.state.new_id("V"),
@@ -573,9 +604,27 @@ class LocalSlack:
 
 
 class _SlackError(Exception):
-    def __init__(self, code: str) -> None:
+    def __init__(self, code: str, problems: list[str] | None = None) -> None:
         super().__init__(code)
         self.code = code
+        self.problems = problems or []
+
+
+def _message_error(problems: list[str]) -> str:
+    """Slack's error code for a refused message: the blocks first, then the text."""
+    if any("[json-pointer:/blocks" in problem for problem in problems):
+        return "invalid_blocks"
+    if any("required" in problem for problem in problems):
+        return "no_text"
+    return "msg_too_long"
+
+
+def _checked_message(params: dict[str, Any]) -> dict[str, Any]:
+    content = _message_fields(params)
+    problems = message_problems(content)
+    if problems:
+        raise _SlackError(_message_error(problems), problems)
+    return content
 
 
 async def _read_params(

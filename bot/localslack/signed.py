@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 import aiohttp
 from slack_sdk.signature import SignatureVerifier
 
+from bot.localslack.limits import message_problems, view_problems
 from bot.localslack.server import LocalSlack
 from bot.localslack.state import TEAM_ID, dm_channel_for
 
@@ -76,7 +77,26 @@ class SignedSender:
         async with self._http.post(
             self.events_url, data=body.encode("utf-8"), headers=all_headers
         ) as response:
-            return SlackResponse(response.status, await response.text())
+            answer = SlackResponse(response.status, await response.text())
+        await self._check_ack(answer)
+        return answer
+
+    async def _check_ack(self, answer: SlackResponse) -> None:
+        """An ack may carry a message or a view; Slack shows it only within its limits."""
+        try:
+            body = answer.json()
+        except ValueError:
+            return
+        if not isinstance(body, dict):
+            return
+        problems: list[str] = []
+        if "blocks" in body or "text" in body:
+            problems = message_problems(body)
+        view = body.get("view")
+        if body.get("response_action") in ("update", "push") and isinstance(view, dict):
+            problems = view_problems(view)
+        if problems:
+            await self.slack.record_refused_ack(body, problems)
 
     async def post_form(self, fields: dict[str, str]) -> SlackResponse:
         return await self.post(urlencode(fields), "application/x-www-form-urlencoded")

@@ -24,6 +24,8 @@ class Call:
     headers: dict[str, str]
     status: int = 200
     response: dict[str, Any] = field(default_factory=dict)
+    # Why the local Slack refused the payload, as Slack words it (see bot.localslack.limits).
+    problems: list[str] = field(default_factory=list)
 
 
 @dataclass

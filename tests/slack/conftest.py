@@ -33,6 +33,8 @@ async def slack() -> AsyncIterator[LocalSlack]:
         local.add_user(BERND, "Bernd Backoffice")
         local.add_user(BEATE, "Beate Backoffice")
         yield local
+        # Slack refuses payloads over its limits; a test must never have sent one.
+        assert [(call.method, call.problems) for call in local.refusals()] == []
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import GENERIC_ERROR_DE, build_client
 from bot.cli.main import cli
-from bot.demo import run_demo
+from bot.demo import Demo, DemoStepFailed, run_demo
 from bot.http import open_database
 from bot.localslack import LocalSlack, SignedSender
 from bot.localslack.render import render_blocks, render_view
@@ -274,6 +274,23 @@ async def test_it_plays_the_demo_tender_from_start_to_offer_list(
     assert "(HTTP " not in text
 
 
+async def test_it_stops_the_demo_when_slack_refuses_a_payload(
+    database_url: str, sessions: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    async def overrun(demo: Demo) -> None:
+        client = AsyncWebClient(token="xoxb-local", base_url=demo.slack.url)
+        too_long = {"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}
+        with pytest.raises(SlackApiError):
+            await client.chat_postMessage(channel=BACKOFFICE_CHANNEL, text="x", blocks=[too_long])
+
+    with pytest.raises(DemoStepFailed) as stopped:
+        await run_demo(database_url, [].append, [overrun], mails=tmp_path / "m", sessions=sessions)
+    assert str(stopped.value) == (
+        "Slack lehnt chat.postMessage ab (1 Mal): "
+        "must be at most 3000 characters [json-pointer:/blocks/0/text/text]"
+    )
+
+
 async def test_it_delivers_a_signed_event_with_slacks_retry_headers(
     app: AsyncApp, slack: LocalSlack, slack_request: SignedSender
 ) -> None:
@@ -443,7 +460,9 @@ async def test_it_answers_the_web_api_like_slack_for_dms_users_views_and_reactio
     posted = await client.chat_postMessage(channel=ANNA, text="Hallo Anna")
     await client.reactions_add(channel=dm["channel"]["id"], timestamp=posted["ts"], name="eyes")
     anna = await client.users_info(user=ANNA)
-    home = await client.views_publish(user_id=ANNA, view={"type": "home", "blocks": []})
+    home = await client.views_publish(
+        user_id=ANNA, view={"type": "home", "blocks": [{"type": "divider"}]}
+    )
     with pytest.raises(SlackApiError) as unknown:
         await client.users_info(user="U0NOBODY")
 

@@ -27,6 +27,7 @@ async def slack() -> AsyncIterator[LocalSlack]:
     async with LocalSlack() as local:
         local.add_user(BERND, "Bernd Backoffice")
         yield local
+        assert [(call.method, call.problems) for call in local.refusals()] == []
 
 
 async def test_it_posts_every_stored_but_unshown_message_once(
