@@ -52,6 +52,7 @@ def build_deps(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -
         backoffice_channel=settings.backoffice_channel,
         zone=settings.zone,
         kombi_rates_toml=_kombi_rates(settings),
+        contact=settings.contact,
     )
 
 

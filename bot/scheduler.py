@@ -95,7 +95,9 @@ async def run_expiry_reminders(
 ) -> ReminderResult:
     today = (now or utcnow()).astimezone(settings.zone).date()
     async with transaction(sessions) as session:
-        result = await remind_expiring_offers(session, today, settings.reminder_days)
+        result = await remind_expiring_offers(
+            session, today, settings.reminder_days, contact=settings.contact
+        )
     if result.offers:
         log.info("expiry reminders queued for %s offers (%s rows)", result.offers, result.rows)
     return result

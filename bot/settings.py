@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     reminder_days: Annotated[tuple[int, ...], NoDecode] = Field(
         (7, 1), alias="TENDERBOT_REMINDER_DAYS"
     )
+    # rule T10: the contact details of the brokers' start page, for an expired offer where
+    # no message module is open (e.g. "Backoffice Sach, 0221 123 456, backoffice@…").
+    contact: str | None = Field(None, alias="TENDERBOT_CONTACT", max_length=500)
     # rule T9: list tenders without offers for the backoffice after this many working days.
     followup_workdays: int = Field(5, alias="TENDERBOT_FOLLOWUP_WORKDAYS", ge=1, le=60)
 
@@ -56,6 +59,11 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return frozenset(part.strip() for part in value.split(",") if part.strip())
         return value
+
+    @field_validator("contact")
+    @classmethod
+    def _one_line(cls, value: str | None) -> str | None:
+        return " ".join(value.split()) or None if value is not None else None
 
     @field_validator("budget_day")
     @classmethod

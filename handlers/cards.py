@@ -82,11 +82,19 @@ async def refresh_backoffice_card(
         logger.exception("updating the backoffice card of tender %s failed", tender.reference)
 
 
-async def tell_broker(client: AsyncWebClient, broker: Broker, reference: str, text: str) -> None:
-    """A DM to the broker; a failure is logged with the reference, never dropped silently."""
+async def tell_broker(
+    client: AsyncWebClient,
+    broker: Broker,
+    reference: str,
+    text: str,
+    *,
+    payload: dict[str, Any] | None = None,
+) -> None:
+    """A DM to the broker (``text`` as a notice, or ``payload`` as built); a failure is
+    logged with the reference, never dropped silently."""
     try:
         channel = await dm_channel(client, broker.slack_user_id)
-        payload: dict[str, Any] = notice(text)
+        payload = payload or notice(text)
         await client.chat_postMessage(channel=channel, **payload)
     except Exception:
         logger.exception("telling the broker about tender %s failed", reference)

@@ -16,3 +16,5 @@ class Deps:
     zone: ZoneInfo
     # Path-free: bot/ reads the TOML file named in settings and passes the parsed table text.
     kombi_rates_toml: str | None = None
+    # rule T10: the start page's contact details (TENDERBOT_CONTACT), None when not set.
+    contact: str | None = None

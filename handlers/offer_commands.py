@@ -12,6 +12,7 @@ from handlers.blocks.base import escape
 from handlers.blocks.help import help_message
 from handlers.blocks.modals import OFFER_CALLBACK, field_errors, offer_modal
 from handlers.blocks.offers import SELECT_ACTION, offers_message, parse_select_value
+from handlers.blocks.restart import no_offers_notice
 from handlers.blocks.tenders import NO_OFFERS_ACTION, OFFER_OPEN_ACTION
 from handlers.cards import refresh_backoffice_card, tell_broker
 from handlers.context import (
@@ -53,11 +54,6 @@ logger = logging.getLogger(__name__)
 OFFERS_COMMAND = "/angebote"
 OFFER_COMMAND = "/angebot"
 ADD_OFFERS = "Angebote einstellen"
-NO_OFFERS_TEXT = (
-    "Für Ihre Ausschreibung *{reference}* konnte leider kein Versicherer ein Angebot abgeben. "
-    "Sie können eine neue Ausschreibung mit angepasstem Risiko starten, z. B. "
-    "`/ausschreibung neu … vorige={reference}`."
-)
 
 
 def offer_added_text(tender: Tender, offer: Offer) -> str:
@@ -143,7 +139,12 @@ def register(app: AsyncApp, deps: Deps) -> None:
             reference, offer_id = parse_select_value(action["value"])
             async with acting(deps, user_id) as unit:
                 tender = await select_offer(
-                    unit.session, unit.actor, reference, offer_id, today=today(deps)
+                    unit.session,
+                    unit.actor,
+                    reference,
+                    offer_id,
+                    today=today(deps),
+                    contact=deps.contact,
                 )
                 overview = await offer_overview(unit.session, unit.actor, reference)
                 message = offers_message(overview, today=today(deps), broker_view=True)
@@ -235,8 +236,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
                 tender = await mark_no_offers(unit.session, unit.actor, reference)
                 broker = await broker_of(unit.session, tender)
             await refresh_backoffice_card(client, deps, tender, broker)
-            await tell_broker(
-                client, broker, tender.reference, NO_OFFERS_TEXT.format(reference=tender.reference)
-            )
+            notice = no_offers_notice(tender.reference)
+            await tell_broker(client, broker, tender.reference, notice["text"], payload=notice)
 
         await replying(respond, f"marking no offers by {user_id}", work)

@@ -186,8 +186,9 @@ def _collect(checks: dict[str, Any]) -> dict[str, str]:
     return {block: message for block, message in checks.items() if message}
 
 
-def parse_start_form(values: dict[str, Any]) -> StartTender:
-    """The submitted start modal (``view.state.values``)."""
+def parse_start_form(values: dict[str, Any], *, previous: str | None = None) -> StartTender:
+    """The submitted start modal (``view.state.values``); ``previous`` is the tender it
+    starts again after „keine Angebote“ (T9), from the view's private_metadata."""
     errors: dict[str, str] = {}
     product = _text(values, PRODUCT_BLOCK)
     customer = _text(values, CUSTOMER_BLOCK)
@@ -223,6 +224,7 @@ def parse_start_form(values: dict[str, Any]) -> StartTender:
             prior_claims=prior_claims,
             description=description,
             reason=_text(values, REASON_BLOCK),
+            previous=previous or None,
         )
     except StartFieldError as error:
         raise FormErrors({error.block: error.message_de}) from None

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
+from decimal import Decimal
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers.blocks.help import help_message
-from handlers.blocks.modals import START_CALLBACK, field_errors, start_modal
+from handlers.blocks.modals import START_CALLBACK, StartPrefill, field_errors, start_modal
+from handlers.blocks.restart import RESTART_ACTION
 from handlers.blocks.tenders import tender_list
 from handlers.cards import post_cards
 from handlers.context import (
@@ -22,7 +24,7 @@ from handlers.context import (
     split_subcommand,
 )
 from handlers.deps import Deps
-from handlers.parsing import InputError
+from handlers.parsing import InputError, parse_reference
 from handlers.requests import (
     CUSTOMER_BLOCK,
     DEDUCTIBLE_BLOCK,
@@ -34,9 +36,17 @@ from handlers.requests import (
     parse_start_form,
     parse_start_text,
 )
+from pricing.money import format_euro
 from store.errors import DomainError
 from store.models import Broker, Tender
-from store.tenders import StartTender, broker_of, list_tenders, start_tender
+from store.tenders import (
+    NO_OFFERS,
+    StartTender,
+    broker_of,
+    get_tender,
+    list_tenders,
+    start_tender,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -104,13 +114,32 @@ def register(app: AsyncApp, deps: Deps) -> None:
 
         await replying(respond, f"{COMMAND} by {user_id}", work)
 
+    @app.action(RESTART_ACTION)
+    async def restart(
+        ack: AsyncAck,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        respond: Respond,
+        client: AsyncWebClient,
+    ) -> None:
+        await ack()
+        user_id = body["user"]["id"]
+
+        async def work() -> None:
+            reference = parse_reference(str(action.get("value") or ""))
+            await open_restart_modal(client, deps, user_id, reference, body["trigger_id"])
+
+        await replying(respond, f"restarting a tender by {user_id}", work)
+
     @app.view(START_CALLBACK)
     async def start_submitted(
         ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
     ) -> None:
         user_id = body["user"]["id"]
         try:
-            request = parse_start_form(view["state"]["values"])
+            request = parse_start_form(
+                view["state"]["values"], previous=view.get("private_metadata") or None
+            )
             tender, broker = await start(deps, user_id, request)
         except FormErrors as errors:
             await ack(**field_errors(errors.errors))
@@ -125,6 +154,37 @@ def register(app: AsyncApp, deps: Deps) -> None:
             return
         await ack()
         await post_cards(client, deps, tender, broker)
+
+
+async def open_restart_modal(
+    client: AsyncWebClient, deps: Deps, user_id: str, reference: str, trigger_id: str
+) -> None:
+    """Rule T9: the start dialog, prefilled from the tender no insurer could offer for."""
+    async with acting(deps, user_id) as unit:
+        previous = await get_tender(unit.session, unit.actor, reference)
+        if unit.actor.is_backoffice:
+            raise InputError(BACKOFFICE_CANNOT_START)
+        if previous.status != NO_OFFERS:
+            raise InputError(
+                f"Die Ausschreibung {previous.reference} ist nicht mit „keine Angebote“ "
+                "abgeschlossen; ein neuer Anlauf ist erst danach möglich."
+            )
+        prefill = restart_prefill(previous)
+    await client.views_open(trigger_id=trigger_id, view=start_modal(prefill))
+
+
+def restart_prefill(previous: Tender) -> StartPrefill:
+    risk = previous.risk
+    deductible = risk.get("deductible")
+    return StartPrefill(
+        previous_reference=previous.reference,
+        product=previous.product_line.product,
+        customer_name=previous.customer_name,
+        deductible=format_euro(Decimal(str(deductible))) if deductible not in (None, "") else "",
+        prior_claims=str(risk.get("prior_claims") or ""),
+        description=str(risk.get("description") or ""),
+        reason=previous.reason or "",
+    )
 
 
 async def open_start_modal(

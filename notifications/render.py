@@ -63,8 +63,9 @@ TEMPLATES: dict[str, TemplateSpec] = {
             "product_label",
             "customer_name",
         ),
-        # True: advise the open message module; False: the start page contacts (rule T10).
-        optional=("broker_name", "conversation_open"),
+        # True: advise the open message module; False: the start page contacts (rule T10),
+        # given as ``contact`` where the operator configured them.
+        optional=("broker_name", "conversation_open", "contact"),
     ),
     "budget_distributed": TemplateSpec(
         required=("year", "amount", "balance"), optional=("broker_name",)

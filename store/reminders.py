@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from store.advice import expiry_advice
 from store.models import Broker, Conversation, Offer, ProductLine, Tender
 from store.money import format_eur, from_cents
 from store.outbox import enqueue, enqueue_for_broker
@@ -21,22 +22,6 @@ from store.tenders import OPEN
 
 EXPIRY_TEMPLATE = "offer_expiring"
 FOLLOWUP_TEMPLATE = "backoffice_followup"
-
-ADVICE_VIA_MODULE = (
-    "Soll das Angebot verlängert werden, bitten Sie das Backoffice über das Nachrichtenmodul "
-    "der Ausschreibung {reference}, den Versicherer zu kontaktieren."
-)
-ADVICE_VIA_START_PAGE = (
-    "Soll das Angebot verlängert werden: Für diese Ausschreibung ist noch kein Nachrichtenmodul "
-    "geöffnet – bitte nutzen Sie die Kontaktdaten auf der Startseite."
-)
-
-
-def expiry_advice(reference: str, conversation_open: bool) -> str:
-    """Rule T10: through the message module if it is open, else the start page contacts."""
-    if conversation_open:
-        return ADVICE_VIA_MODULE.format(reference=reference)
-    return ADVICE_VIA_START_PAGE
 
 
 def reached_lead(days_left: int, lead_days: Sequence[int]) -> int | None:
@@ -58,11 +43,16 @@ class ReminderResult:
 
 
 async def remind_expiring_offers(
-    session: AsyncSession, today: date, lead_days: Sequence[int]
+    session: AsyncSession,
+    today: date,
+    lead_days: Sequence[int],
+    *,
+    contact: str | None = None,
 ) -> ReminderResult:
     """Rule T10: remind the broker before a tender offer runs out, if nothing was selected.
 
     ``today`` is the local (Europe/Berlin) date; dedupe key ``expiry:<offer>:<lead>``.
+    ``contact`` is the start page's contact details, advised where no module is open.
     """
     if not lead_days:
         return ReminderResult(offers=0, rows=0)
@@ -101,7 +91,8 @@ async def remind_expiring_offers(
             "product_label": product_label(product),
             "customer_name": tender.customer_name,
             "conversation_open": conversation_open,
-            "advice": expiry_advice(tender.reference, conversation_open),
+            "contact": contact,
+            "advice": expiry_advice(tender.reference, conversation_open, contact),
         }
         written = await enqueue_for_broker(
             session, broker, EXPIRY_TEMPLATE, context, dedupe_key=f"expiry:{offer.id}:{lead}"

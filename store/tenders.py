@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from store.actors import NOT_YOURS, Actor, check_tender_access, require_backoffice
+from store.advice import VIA_MODULE, contact_advice
 from store.dialect import upsert
 from store.errors import (
     AccessDenied,
@@ -25,7 +26,15 @@ from store.errors import (
     RiskFrozen,
     TenderClosed,
 )
-from store.models import Broker, Consultation, Offer, ProductLine, ReferenceCounter, Tender
+from store.models import (
+    Broker,
+    Consultation,
+    Conversation,
+    Offer,
+    ProductLine,
+    ReferenceCounter,
+    Tender,
+)
 from store.money import format_eur, to_cents
 from store.outbox import enqueue_for_broker
 from store.products import normalise_product, product_label
@@ -477,9 +486,18 @@ async def add_offer(
 
 
 async def select_offer(
-    session: AsyncSession, actor: Actor, reference: str, offer_id: int, *, today: date
+    session: AsyncSession,
+    actor: Actor,
+    reference: str,
+    offer_id: int,
+    *,
+    today: date,
+    contact: str | None = None,
 ) -> Tender:
-    """Rule T8: the broker picks one offer (tender or calculator) and goes on."""
+    """Rule T8: the broker picks one offer (tender or calculator) and goes on.
+
+    An expired offer is refused with rule T10's advice; ``contact`` is the start page's
+    contact details for where no message module is open."""
     tender = await get_tender(session, actor, reference)
     if actor.is_backoffice:
         raise AccessDenied("Ein Angebot wählt der Vermittler aus.")
@@ -489,10 +507,15 @@ async def select_offer(
         raise NotFound("Dieses Angebot gehört nicht zu der Ausschreibung.")
     if offer.valid_until is not None and offer.valid_until < today:
         # rule T10
-        raise InvalidInput(
-            "Dieses Angebot ist abgelaufen. Bitten Sie Ihr Backoffice über das "
-            "Nachrichtenmodul, den Versicherer zu kontaktieren."
+        opened = await session.scalar(
+            select(Conversation.opened_at).where(Conversation.tender_id == tender.id)
         )
+        advice = (
+            VIA_MODULE.format(reference=tender.reference)
+            if opened is not None
+            else contact_advice(contact) + "."
+        )
+        raise InvalidInput(f"Dieses Angebot ist abgelaufen. {advice}")
     tender.status = SELECTED
     tender.selected_offer_id = offer.id
     tender.closed_at = utcnow()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from handlers.blocks.base import Block, context, escape, plain
@@ -44,13 +45,36 @@ def _input(
     return block
 
 
-def _text_input(placeholder: str, *, multiline: bool = False, max_length: int = 200) -> Block:
-    return {
+def _text_input(
+    placeholder: str,
+    *,
+    multiline: bool = False,
+    max_length: int = 200,
+    initial: str | None = None,
+) -> Block:
+    element: Block = {
         "type": "plain_text_input",
         "multiline": multiline,
         "max_length": max_length,
         "placeholder": plain(placeholder),
     }
+    if initial:
+        # Slack refuses an initial value longer than the input allows.
+        element["initial_value"] = initial[:max_length]
+    return element
+
+
+@dataclass(frozen=True)
+class StartPrefill:
+    """Rule T9: a new tender after „keine Angebote“ starts from the previous one's data."""
+
+    previous_reference: str
+    product: str
+    customer_name: str
+    deductible: str
+    prior_claims: str
+    description: str
+    reason: str
 
 
 def _modal(callback_id: str, title: str, submit: str, blocks: list[Block]) -> dict[str, Any]:
@@ -64,29 +88,48 @@ def _modal(callback_id: str, title: str, submit: str, blocks: list[Block]) -> di
     }
 
 
-def start_modal() -> dict[str, Any]:
+def start_modal(prefill: StartPrefill | None = None) -> dict[str, Any]:
+    """Rules T1/T2; with ``prefill`` the new start after „keine Angebote“ (T9)."""
     options = [
         {"text": plain(label), "value": product} for product, label in PRODUCT_LABELS.items()
     ]
+    product: Block = {
+        "type": "static_select",
+        "placeholder": plain("Sparte wählen"),
+        "options": options,
+    }
+    given = prefill or StartPrefill("", "", "", "", "", "", "")
+    chosen = [option for option in options if option["value"] == given.product]
+    if chosen:
+        product["initial_option"] = chosen[0]
+    intro: list[Block] = []
+    if prefill is not None:
+        intro.append(
+            context(
+                f"Neuer Anlauf nach *{prefill.previous_reference}* (keine Angebote): passen "
+                "Sie die Angaben an. Die neue Ausschreibung wird mit der vorigen verknüpft."
+            )
+        )
     blocks: list[Block] = [
+        *intro,
         context(
             "Die Risikodaten werden mit dem Start eingefroren (T3). Spätere Änderungen teilen "
             "Sie dem Backoffice als Nachricht mit."
         ),
-        _input(
-            PRODUCT_BLOCK,
-            "Sparte",
-            {"type": "static_select", "placeholder": plain("Sparte wählen"), "options": options},
-        ),
+        _input(PRODUCT_BLOCK, "Sparte", product),
         _input(
             CUSTOMER_BLOCK,
             "Kunde",
-            _text_input("z. B. Bäckerei Korn GmbH", max_length=CUSTOMER_NAME_MAX),
+            _text_input(
+                "z. B. Bäckerei Korn GmbH",
+                max_length=CUSTOMER_NAME_MAX,
+                initial=given.customer_name,
+            ),
         ),
         _input(
             DEDUCTIBLE_BLOCK,
             "Selbstbeteiligung (€)",
-            _text_input("z. B. 1.000", max_length=20),
+            _text_input("z. B. 1.000", max_length=20, initial=given.deductible),
             optional=True,
         ),
         _input(
@@ -96,6 +139,7 @@ def start_modal() -> dict[str, Any]:
                 "z. B. keine, oder: 2024 Leitungswasser 3.200 €",
                 multiline=True,
                 max_length=PRIOR_CLAIMS_MAX,
+                initial=given.prior_claims,
             ),
         ),
         _input(
@@ -105,17 +149,26 @@ def start_modal() -> dict[str, Any]:
                 "Betriebsart, Mitarbeiter, Versicherungssummen …",
                 multiline=True,
                 max_length=DESCRIPTION_MAX,
+                initial=given.description,
             ),
         ),
         _input(
             REASON_BLOCK,
             "Grund für weitere Angebote",
-            _text_input("Warum weitere Angebote?", multiline=True, max_length=REASON_MAX),
+            _text_input(
+                "Warum weitere Angebote?",
+                multiline=True,
+                max_length=REASON_MAX,
+                initial=given.reason,
+            ),
             optional=True,
             hint="Pflicht, wenn für diese Sparte schon Angebote aus dem Tarifrechner vorliegen.",
         ),
     ]
-    return _modal(START_CALLBACK, "Ausschreibung starten", "Starten", blocks)
+    view = _modal(START_CALLBACK, "Ausschreibung starten", "Starten", blocks)
+    if prefill is not None:
+        view["private_metadata"] = prefill.previous_reference
+    return view
 
 
 def offer_modal(reference: str, customer_name: str, product: str) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.scheduler import run_expiry_reminders
 from bot.settings import Settings
+from notifications.render import render
 from store.conversation import post_message
 from store.db import transaction
 from store.models import Broker
@@ -172,3 +173,24 @@ async def test_it_reminds_once_on_the_day_clocks_fall_back(
         await run_expiry_reminders(settings, sessions, now=moment)
 
     assert [days for days, _channel, _to in await reminded_days(sessions)] == [7, 7, 7]
+
+
+async def test_it_gives_the_configured_contact_where_no_message_module_is_open(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings, carla: Broker
+) -> None:
+    """T10: the start page's contact details (TENDERBOT_CONTACT), rendered into the DM."""
+    contact = "Backoffice Sach, 0221 987 654-0"
+    await tender_with_offer(
+        sessions, carla, started=berlin(2026, 3, 2, 11), valid_until=VALID_UNTIL
+    )
+
+    await run_expiry_reminders(
+        settings.model_copy(update={"contact": contact}), sessions, now=berlin(2026, 3, 3)
+    )
+
+    [row] = [row for row in await outbox(sessions, "offer_expiring") if row.channel == "slack"]
+    assert row.context["contact"] == contact
+    assert contact in row.context["advice"]
+    slack_text = render("offer_expiring", row.context, channel="slack").slack
+    assert f"wenden Sie sich bitte an: {contact}" in slack_text
+    assert "Thread" not in slack_text

@@ -440,7 +440,9 @@ async def test_it_marks_no_offers_from_the_card_and_tells_anna(
 
     notice = slack.messages("D0ANNA")[1]
     assert "konnte leider kein Versicherer ein Angebot abgeben" in notice["text"]
-    assert f"vorige={reference}" in notice["text"]
+    [restart] = [block for block in notice["blocks"] if block["type"] == "actions"]
+    assert restart["elements"][0]["text"]["text"] == "Neue Ausschreibung mit angepassten Daten"
+    assert restart["elements"][0]["value"] == reference
     assert (await load_tender(sessions, reference)).status == "no_offers"
     [updated] = slack.messages(BACKOFFICE_CHANNEL)
     assert "Status: *keine Angebote*" in all_text(updated)
