@@ -19,6 +19,9 @@ from slack_sdk.models.views import View
 MESSAGE_BLOCKS = 50
 VIEW_BLOCKS = 100
 MESSAGE_TEXT = 40_000
+# Not in the reference, but Slack answers msg_blocks_too_long from about 13,200 characters of
+# block text in one message (slackapi/bolt-js#2509); 12,000 is the documented markdown cap.
+MESSAGE_BLOCKS_TEXT = 12_000
 SECTION_TEXT = 3000
 SECTION_FIELDS = 10
 FIELD_TEXT = 2000
@@ -188,6 +191,17 @@ def _blocks(problems: Problems, blocks: Any, limit: int, pointer: str) -> None:
         _block(problems, block, f"{pointer}/{index}")
 
 
+def block_text_length(value: Any) -> int:
+    """All the text a message's blocks carry, as Slack adds it up for msg_blocks_too_long."""
+    if isinstance(value, list):
+        return sum(block_text_length(item) for item in value)
+    if isinstance(value, dict):
+        own = value.get("text")
+        length = len(own) if isinstance(own, str) else 0
+        return length + sum(block_text_length(item) for item in value.values())
+    return 0
+
+
 def message_problems(payload: dict[str, Any]) -> Problems:
     """What Slack would refuse in a message payload (chat.*, response_url, an ack body)."""
     problems: Problems = []
@@ -199,6 +213,10 @@ def message_problems(payload: dict[str, Any]) -> Problems:
         if not isinstance(text, str) or not text.strip():
             problems.append(_problem("fallback text is required next to blocks", "/text"))
         _blocks(problems, blocks, MESSAGE_BLOCKS, "/blocks")
+        if block_text_length(blocks) > MESSAGE_BLOCKS_TEXT:
+            problems.append(
+                _problem(f"blocks must hold at most {MESSAGE_BLOCKS_TEXT} characters", "/blocks")
+            )
     if isinstance(text, str) and len(text) > MESSAGE_TEXT:
         problems.append(_problem(f"must be at most {MESSAGE_TEXT} characters", "/text"))
     return problems

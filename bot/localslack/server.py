@@ -612,6 +612,8 @@ class _SlackError(Exception):
 
 def _message_error(problems: list[str]) -> str:
     """Slack's error code for a refused message: the blocks first, then the text."""
+    if any("blocks must hold at most" in problem for problem in problems):
+        return "msg_blocks_too_long"
     if any("[json-pointer:/blocks" in problem for problem in problems):
         return "invalid_blocks"
     if any("required" in problem for problem in problems):

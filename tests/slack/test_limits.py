@@ -173,3 +173,14 @@ def test_it_checks_a_views_title() -> None:
         "blocks": [section("x")],
     }
     assert "must be at most 24 characters [json-pointer:/view/title/text]" in view_problems(view)
+
+
+async def test_it_refuses_a_message_with_too_much_block_text(strict: LocalSlack) -> None:
+    # Every section within 3000, but Slack answers msg_blocks_too_long past about 13,200.
+    client = client_for(strict)
+    answer = await refused(
+        client.chat_postMessage(channel=ANNA, text="lang", blocks=[section("x" * 3000)] * 5)
+    )
+    assert answer["error"] == "msg_blocks_too_long"
+    await client.chat_postMessage(channel=ANNA, text="lang", blocks=[section("x" * 3000)] * 4)
+    assert len(strict.messages("D0ANNA")) == 1
