@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
+from handlers.blocks.split import pack, split_text
+
 Block = dict[str, Any]
 
 # Slack renders <!here>, <@U…> and <http://…|…> as mentions and links; &, < and > are the
@@ -18,8 +20,9 @@ _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 # A plain "@here" is harmless unless a client posts with link_names; a zero-width
 # space keeps it from ever becoming a broadcast.
 _BROADCAST = re.compile(r"@(?=(channel|here|everyone)\b)", re.IGNORECASE)
-# Section texts are limited to 3000 characters, plain_text fields to 150/75 characters.
+# Section texts are limited to 3000 characters, section fields to 2000, headers to 150.
 SECTION_LIMIT = 3000
+FIELD_LIMIT = 2000
 
 
 def escape(text: str) -> str:
@@ -57,28 +60,42 @@ def section(text: str, *, accessory: Block | None = None, block_id: str | None =
 
 
 def line_sections(lines: Sequence[str]) -> list[Block]:
-    """Lines grouped into as few sections as the 3000-character limit allows."""
-    blocks: list[Block] = []
-    chunk: list[str] = []
-    size = 0
-    for line in lines:
-        line = truncate(line, SECTION_LIMIT)
-        if chunk and size + len(line) + 1 > SECTION_LIMIT:
-            blocks.append(section("\n".join(chunk)))
-            chunk, size = [], 0
-        chunk.append(line)
-        size += len(line) + 1
-    if chunk:
-        blocks.append(section("\n".join(chunk)))
-    return blocks
+    """Lines grouped into as few sections as the 3000-character limit allows; a longer line
+    goes on over the next sections, so nothing is cut off."""
+    return [_whole_section(text) for text in pack(list(lines), SECTION_LIMIT) if text.strip()]
+
+
+def text_sections(text: str) -> list[Block]:
+    """Text (already escaped) over as many sections as it needs, cut between words."""
+    return [_whole_section(piece) for piece in split_text(text, SECTION_LIMIT) if piece.strip()]
+
+
+def _whole_section(text: str) -> Block:
+    return {"type": "section", "text": mrkdwn(text)}
+
+
+def field_text(label: str, value: str) -> str:
+    return f"*{label}*\n{value}"
+
+
+def fits_field(label: str, value: str) -> bool:
+    return len(field_text(label, value)) <= FIELD_LIMIT
 
 
 def fields(pairs: Sequence[tuple[str, str]]) -> Block:
-    """Label/value pairs (values already escaped), at most ten per section."""
+    """Label/value pairs (values already escaped), at most ten per section; a value too
+    long for a field goes in ``labelled_sections`` instead (see ``fits_field``)."""
     return {
         "type": "section",
-        "fields": [mrkdwn(truncate(f"*{label}*\n{value}", 2000)) for label, value in pairs[:10]],
+        "fields": [
+            mrkdwn(truncate(field_text(label, value), FIELD_LIMIT)) for label, value in pairs[:10]
+        ],
     }
+
+
+def labelled_sections(label: str, value: str) -> list[Block]:
+    """A bold label over a value (already escaped) of any length: all of it is shown."""
+    return text_sections(field_text(label, value))
 
 
 def context(text: str) -> Block:
@@ -130,5 +147,5 @@ def message(text: str, blocks: Sequence[Block]) -> dict[str, Any]:
 
 
 def notice(text: str) -> dict[str, Any]:
-    """A one-section reply: confirmations, refusals, errors."""
-    return message(text, [section(text)])
+    """A reply in sections: confirmations, refusals, errors (text already escaped)."""
+    return message(truncate(text, SECTION_LIMIT), text_sections(text))
