@@ -12,7 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from handlers.blocks.help import help_message
 from handlers.blocks.modals import START_CALLBACK, StartPrefill, field_errors, start_modal
 from handlers.blocks.restart import RESTART_ACTION
-from handlers.blocks.tenders import tender_list
+from handlers.blocks.tenders import RISK_MORE_ACTION, risk_modal, tender_list
 from handlers.cards import post_cards
 from handlers.context import (
     TECHNICAL_ERROR,
@@ -85,6 +85,26 @@ async def start(deps: Deps, user_id: str, request: StartTender) -> tuple[Tender,
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
+    @app.action(RISK_MORE_ACTION)
+    async def whole_risk(
+        ack: AsyncAck,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        respond: Respond,
+        client: AsyncWebClient,
+    ) -> None:
+        await ack()
+        user_id = body["user"]["id"]
+
+        async def work() -> None:
+            async with acting(deps, user_id) as unit:
+                reference = parse_reference(str(action.get("value") or ""))
+                tender = await get_tender(unit.session, unit.actor, reference)
+                view = risk_modal(tender)
+            await client.views_open(trigger_id=body["trigger_id"], view=view)
+
+        await replying(respond, f"showing the whole risk to {user_id}", work)
+
     @app.command(COMMAND)
     async def ausschreibung(
         ack: AsyncAck, command: dict[str, Any], respond: Respond, client: AsyncWebClient

@@ -15,11 +15,15 @@ from handlers.blocks.base import (
     divider,
     escape,
     fields,
+    fits_field,
     header,
+    labelled_sections,
     line_sections,
     message,
+    plain,
     section,
 )
+from handlers.blocks.split import paginate, split_text
 from store.models import Broker, Tender
 from store.money import format_eur, to_cents
 from store.products import product_label
@@ -28,7 +32,15 @@ from store.tenders import OPEN, STATUS_LABELS
 OFFER_OPEN_ACTION = "tender_offer_open"
 QUERY_OPEN_ACTION = "tender_query_open"
 NO_OFFERS_ACTION = "tender_no_offers"
+RISK_MORE_ACTION = "tender_risk_more"
 CARD_ACTIONS_BLOCK = "tender_card_actions"
+RISK_MORE_BLOCK = "tender_risk_more"
+# The risk texts a card shows in full; past it (the texts are long and full of characters
+# Slack escapes) the card shows their beginnings and "mehr anzeigen" opens the whole risk,
+# so the card stays within what one Slack message holds (msg_blocks_too_long).
+CARD_RISK_TEXT = 8000
+PREVIEW = 600
+LIST_TEXT = 10_000
 
 
 def status_label(tender: Tender) -> str:
@@ -53,14 +65,54 @@ def risk_fields(tender: Tender) -> list[tuple[str, str]]:
     ]
 
 
-def _risk_blocks(tender: Tender) -> list[Block]:
-    blocks = [
-        fields(risk_fields(tender)),
-        section(f"*Risikobeschreibung*\n{escape(str(tender.risk.get('description', '')))}"),
-    ]
+def _risk_texts(tender: Tender) -> list[tuple[str, str]]:
+    """The free texts of the risk, escaped, with their labels."""
+    texts = [pair for pair in risk_fields(tender) if not fits_field(*pair)]
+    texts.append(("Risikobeschreibung", escape(str(tender.risk.get("description", "")))))
     if tender.reason:
-        blocks.append(section(f"*Grund für weitere Angebote*\n{escape(tender.reason)}"))
+        texts.append(("Grund für weitere Angebote", escape(tender.reason)))
+    return texts
+
+
+def risk_blocks(tender: Tender) -> list[Block]:
+    """The whole frozen risk (rule T3): a text too long for one field or section goes on
+    over the next sections, never cut off."""
+    blocks = [fields([pair for pair in risk_fields(tender) if fits_field(*pair)])]
+    for label, value in _risk_texts(tender):
+        blocks.extend(labelled_sections(label, value))
     return blocks
+
+
+def _risk_blocks(tender: Tender) -> list[Block]:
+    if sum(len(value) for _label, value in _risk_texts(tender)) <= CARD_RISK_TEXT:
+        return risk_blocks(tender)
+    blocks = [fields([pair for pair in risk_fields(tender) if fits_field(*pair)])]
+    for label, value in _risk_texts(tender):
+        preview = value if len(value) <= PREVIEW else split_text(value, PREVIEW)[0].rstrip() + " …"
+        blocks.extend(labelled_sections(label, preview))
+    blocks.append(
+        actions(
+            RISK_MORE_BLOCK,
+            button("Ganze Risikobeschreibung anzeigen", RISK_MORE_ACTION, tender.reference),
+        )
+    )
+    return blocks
+
+
+def risk_modal(tender: Tender) -> dict[str, Any]:
+    """Everything the broker wrote at start, for a card that could show only the beginning."""
+    return {
+        "type": "modal",
+        "title": plain("Risikodaten"),
+        "close": plain("Schließen"),
+        "blocks": [
+            context(
+                f"*{tender.reference}* · {product_label(tender.product_line.product)} für "
+                f"{escape(tender.customer_name)} · eingefroren seit dem Start (T3)"
+            ),
+            *risk_blocks(tender),
+        ],
+    }
 
 
 def backoffice_card(tender: Tender, broker: Broker, offer_count: int = 0) -> dict[str, Any]:
@@ -146,6 +198,12 @@ def tender_list(tenders: Sequence[Tender], *, backoffice: bool) -> dict[str, Any
         f"{escape(tender.customer_name)} – _{status_label(tender)}_"
         for tender in tenders
     ]
-    blocks: list[Block] = [header(title), *line_sections(lines)]
-    blocks += [divider(), context("Angebote: `/angebote AS-…` · Verlauf: `/verlauf AS-…`")]
+    # The list is newest first; what does not fit one Slack message is counted, not shown.
+    shown = paginate(lines, LIST_TEXT, len(lines))[0]
+    blocks: list[Block] = [header(title), *line_sections(shown)]
+    more = len(lines) - len(shown)
+    hint = "Angebote: `/angebote AS-…` · Verlauf: `/verlauf AS-…`"
+    if more:
+        hint = f"… und {more} ältere, hier nicht gezeigt. " + hint
+    blocks += [divider(), context(hint)]
     return message(f"{title}: {len(tenders)}", blocks)

@@ -168,7 +168,7 @@ def test_it_marks_tender_offers_apart_from_calculator_offers(
                 "text": {
                     "type": "mrkdwn",
                     "text": "Betriebshaftpflicht für *Bäckerei &lt;Korn&gt; &amp; Söhne* · "
-                    "Status: *läuft*",
+                    "Status: *läuft* · 3 Angebote",
                 },
             },
             {"type": "divider"},
