@@ -11,7 +11,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 from handlers.blocks.base import escape
 from handlers.blocks.help import help_message
 from handlers.blocks.modals import OFFER_CALLBACK, field_errors, offer_modal
-from handlers.blocks.offers import SELECT_ACTION, offers_message, parse_select_value
+from handlers.blocks.offers import (
+    NEXT_PAGE_ACTION,
+    PREVIOUS_PAGE_ACTION,
+    SELECT_ACTION,
+    offers_message,
+    parse_page_value,
+    parse_select_value,
+)
 from handlers.blocks.restart import no_offers_notice
 from handlers.blocks.tenders import NO_OFFERS_ACTION, OFFER_OPEN_ACTION
 from handlers.cards import refresh_backoffice_card, tell_broker
@@ -123,6 +130,28 @@ def register(app: AsyncApp, deps: Deps) -> None:
             await respond(**message, response_type="ephemeral")
 
         await replying(respond, f"{OFFERS_COMMAND} by {user_id}", work)
+
+    @app.action(NEXT_PAGE_ACTION)
+    @app.action(PREVIOUS_PAGE_ACTION)
+    async def turn_page(
+        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: Respond
+    ) -> None:
+        await ack()
+        user_id = body["user"]["id"]
+
+        async def work() -> None:
+            reference, page = parse_page_value(action["value"])
+            async with acting(deps, user_id) as unit:
+                overview = await offer_overview(unit.session, unit.actor, reference)
+                message = offers_message(
+                    overview,
+                    today=today(deps),
+                    broker_view=not unit.actor.is_backoffice,
+                    page=page,
+                )
+            await respond(**message, response_type="ephemeral", replace_original=True)
+
+        await replying(respond, f"turning the offers page by {user_id}", work)
 
     @app.action(SELECT_ACTION)
     async def select(

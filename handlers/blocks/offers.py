@@ -7,6 +7,7 @@ from typing import Any
 
 from handlers.blocks.base import (
     Block,
+    actions,
     button,
     context,
     divider,
@@ -16,6 +17,7 @@ from handlers.blocks.base import (
     message,
     section,
 )
+from handlers.blocks.split import paginate
 from handlers.blocks.tenders import status_label
 from handlers.parsing import InputError, parse_reference
 from store.models import Offer, Tender
@@ -24,14 +26,30 @@ from store.products import product_label
 from store.tenders import OPEN, OfferOverview
 
 SELECT_ACTION = "offer_select"
+NEXT_PAGE_ACTION = "offers_page_next"
+PREVIOUS_PAGE_ACTION = "offers_page_previous"
+PAGE_ACTIONS_BLOCK = "offers_pages"
 TENDER_MARK = "🟢 aus Ausschreibung"
 CALCULATOR_MARK = "⚪ Tarifrechner"
-# A message holds at most 50 blocks; more offers than this per group are not realistic.
-MAX_PER_GROUP = 20
+# One offer is one block (its select button is the section's accessory); a message holds at
+# most 50 blocks and about 12,000 characters of block text: more offers go on further pages.
+OFFERS_PER_PAGE = 20
+PAGE_TEXT = 9_000
 
 
 def select_value(reference: str, offer_id: int) -> str:
     return f"{reference}|{offer_id}"
+
+
+def page_value(reference: str, page: int) -> str:
+    return f"{reference}|{page}"
+
+
+def parse_page_value(value: str) -> tuple[str, int]:
+    reference, _, page = value.partition("|")
+    if not page.isdigit() or int(page) < 1:
+        raise InputError("Diese Seite kann ich nicht zuordnen. Bitte `/angebote` neu aufrufen.")
+    return parse_reference(reference), int(page)
 
 
 def parse_select_value(value: str) -> tuple[str, int]:
@@ -65,21 +83,39 @@ def _offer_block(offer: Offer, tender: Tender, *, today: date, selectable: bool)
     return section(offer_line(offer, today=today, selected=selected), accessory=accessory)
 
 
-def offers_message(overview: OfferOverview, *, today: date, broker_view: bool) -> dict[str, Any]:
-    """Rules T7/T8: both kinds of offers, a select button for the broker while open."""
+def offer_count_text(count: int) -> str:
+    return "1 Angebot" if count == 1 else f"{count} Angebote"
+
+
+def offers_message(
+    overview: OfferOverview, *, today: date, broker_view: bool, page: int = 1
+) -> dict[str, Any]:
+    """Rules T7/T8: both kinds of offers, a select button for the broker while open.
+
+    Every offer is shown: past ``OFFERS_PER_PAGE`` the overview goes on over pages, with
+    "Weitere Angebote anzeigen"; the count of all offers is always at the top.
+    """
     tender = overview.tender
     selectable = broker_view and tender.status == OPEN
+    everything = [*overview.from_tender, *overview.calculator]
+    lines = [offer_line(offer, today=today, selected=False) for offer in everything]
+    sizes = paginate(lines, PAGE_TEXT, OFFERS_PER_PAGE) if everything else [[]]
+    pages = len(sizes)
+    page = min(max(page, 1), pages)
+    first = sum(len(earlier) for earlier in sizes[: page - 1])
+    last = first + len(sizes[page - 1])
     title = (
         f"Angebote zu {tender.reference}: {product_label(tender.product_line.product)} "
         f"für {escape(tender.customer_name)}"
     )
-    blocks: list[Block] = [
-        header(f"Angebote zu {tender.reference}"),
-        section(
-            f"{product_label(tender.product_line.product)} für "
-            f"*{escape(tender.customer_name)}* · Status: *{status_label(tender)}*"
-        ),
-    ]
+    summary = (
+        f"{product_label(tender.product_line.product)} für "
+        f"*{escape(tender.customer_name)}* · Status: *{status_label(tender)}* · "
+        f"{offer_count_text(len(everything))}"
+    )
+    if pages > 1:
+        summary += f" · Seite {page} von {pages}"
+    blocks: list[Block] = [header(f"Angebote zu {tender.reference}"), section(summary)]
     groups = (
         (
             "*Angebote aus der Ausschreibung*",
@@ -92,13 +128,21 @@ def offers_message(overview: OfferOverview, *, today: date, broker_view: bool) -
             "Keine Angebote aus dem Tarifrechner.",
         ),
     )
+    start = 0  # where the group begins in the list of all offers
     for heading, offers, empty in groups:
+        on_page = list(offers[max(first - start, 0) : max(last - start, 0)])
+        start += len(offers)
+        if not on_page and (offers or page > 1):
+            continue
+        if pages > 1:
+            heading += f" ({len(offers)})"
         blocks.append(divider())
         blocks.append(section(heading if offers else f"{heading}\n_{empty}_"))
         blocks.extend(
-            _offer_block(offer, tender, today=today, selectable=selectable)
-            for offer in offers[:MAX_PER_GROUP]
+            _offer_block(offer, tender, today=today, selectable=selectable) for offer in on_page
         )
+    if pages > 1:
+        blocks.append(_page_buttons(tender.reference, page, pages))
     hint = (
         "Abgelaufene Angebote können nicht ausgewählt werden – bitten Sie das Backoffice im "
         "Thread Ihrer Anfragebestätigung, den Versicherer zu kontaktieren (T10)."
@@ -107,6 +151,17 @@ def offers_message(overview: OfferOverview, *, today: date, broker_view: bool) -
     )
     blocks.append(context(hint))
     return message(title, blocks)
+
+
+def _page_buttons(reference: str, page: int, pages: int) -> Block:
+    buttons: list[Block] = []
+    if page > 1:
+        buttons.append(button("Zurück", PREVIOUS_PAGE_ACTION, page_value(reference, page - 1)))
+    if page < pages:
+        buttons.append(
+            button("Weitere Angebote anzeigen", NEXT_PAGE_ACTION, page_value(reference, page + 1))
+        )
+    return actions(PAGE_ACTIONS_BLOCK, *buttons)
 
 
 def offer_selected(tender: Tender, offer: Offer) -> dict[str, Any]:
