@@ -10,7 +10,12 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from handlers.blocks.base import escape, notice
 from handlers.blocks.budget import budget_message
 from handlers.blocks.help import help_message
-from handlers.blocks.history import history_message
+from handlers.blocks.history import (
+    NEXT_PAGE_ACTION,
+    PREVIOUS_PAGE_ACTION,
+    history_message,
+    parse_page_value,
+)
 from handlers.context import Respond, acting, is_help, reply, replying
 from handlers.deps import Deps
 from handlers.parsing import parse_reference
@@ -89,3 +94,20 @@ def register(app: AsyncApp, deps: Deps) -> None:
             await respond(**message, response_type="ephemeral")
 
         await replying(respond, f"{HISTORY_COMMAND} by {user_id}", work)
+
+    @app.action(NEXT_PAGE_ACTION)
+    @app.action(PREVIOUS_PAGE_ACTION)
+    async def history_page(
+        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: Respond
+    ) -> None:
+        await ack()
+        user_id = body["user"]["id"]
+
+        async def work() -> None:
+            reference, page = parse_page_value(action["value"])
+            async with acting(deps, user_id) as unit:
+                messages = await history(unit.session, unit.actor, reference)
+                message = history_message(reference, messages, deps.zone, page=page)
+            await respond(**message, response_type="ephemeral", replace_original=True)
+
+        await replying(respond, f"turning the history page by {user_id}", work)

@@ -6,11 +6,28 @@ from collections.abc import Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from handlers.blocks.base import Block, context, escape, header, line_sections, message
+from handlers.blocks.base import (
+    Block,
+    actions,
+    button,
+    context,
+    escape,
+    header,
+    line_sections,
+    message,
+    section,
+)
+from handlers.blocks.split import paginate
+from handlers.parsing import InputError, parse_reference
 from store.models import Message
 
-# Header, context and a truncation note leave room for this many text sections.
-MAX_SECTIONS = 45
+# Slack refuses a message whose blocks hold much more than 12,000 characters in all
+# (``msg_blocks_too_long``), whatever the block count: a longer history goes on over pages.
+PAGE_TEXT = 11_000
+PAGE_SECTIONS = 40
+NEXT_PAGE_ACTION = "history_page_next"
+PREVIOUS_PAGE_ACTION = "history_page_previous"
+PAGE_ACTIONS_BLOCK = "history_pages"
 ROLE_LABELS = {"broker": "Vermittler", "backoffice": "Backoffice"}
 
 
@@ -30,7 +47,22 @@ def message_line(item: Message, zone: ZoneInfo) -> str:
     return "\n".join(lines)
 
 
-def history_message(reference: str, messages: Sequence[Message], zone: ZoneInfo) -> dict[str, Any]:
+def page_value(reference: str, page: int) -> str:
+    return f"{reference}|{page}"
+
+
+def parse_page_value(value: str) -> tuple[str, int]:
+    reference, _, page = value.partition("|")
+    if not page.isdigit() or int(page) < 1:
+        raise InputError("Diese Seite kann ich nicht zuordnen. Bitte `/verlauf` neu aufrufen.")
+    return parse_reference(reference), int(page)
+
+
+def history_message(
+    reference: str, messages: Sequence[Message], zone: ZoneInfo, *, page: int = 1
+) -> dict[str, Any]:
+    """Rule M4: every message, oldest first, each in full; over pages with "Weiter" when
+    the history does not fit one Slack message."""
     title = f"Verlauf {reference}"
     if not messages:
         text = (
@@ -38,10 +70,22 @@ def history_message(reference: str, messages: Sequence[Message], zone: ZoneInfo)
             "das Backoffice mit seiner ersten Rückfrage."
         )
         return message(text, [header(title), context(text)])
-    sections = line_sections([message_line(item, zone) + "\n" for item in messages])
+    lines = [message_line(item, zone) + "\n" for item in messages]
+    texts = [block["text"]["text"] for block in line_sections(lines)]
+    pages = paginate(texts, PAGE_TEXT, PAGE_SECTIONS)
+    page = min(max(page, 1), len(pages))
     blocks: list[Block] = [header(title)]
-    if len(sections) > MAX_SECTIONS:
-        blocks.append(context("Der Verlauf ist lang; hier stehen die neuesten Nachrichten."))
-        sections = sections[-MAX_SECTIONS:]
-    blocks.extend(sections)
-    return message(f"{title}: {len(messages)} Nachrichten", blocks)
+    if len(pages) > 1:
+        blocks.append(context(f"{len(messages)} Nachrichten · Seite {page} von {len(pages)}"))
+    blocks.extend(section(text) for text in pages[page - 1])
+    if len(pages) > 1:
+        buttons: list[Block] = []
+        if page > 1:
+            buttons.append(button("Zurück", PREVIOUS_PAGE_ACTION, page_value(reference, page - 1)))
+        if page < len(pages):
+            buttons.append(
+                button("Weiter", NEXT_PAGE_ACTION, page_value(reference, page + 1), style="primary")
+            )
+        blocks.append(actions(PAGE_ACTIONS_BLOCK, *buttons))
+    suffix = f" (Seite {page} von {len(pages)})" if len(pages) > 1 else ""
+    return message(f"{title}: {len(messages)} Nachrichten{suffix}", blocks)
