@@ -20,7 +20,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handlers.blocks.threads import PENDING_REACTION, mirrored_post
+from handlers.blocks.threads import PENDING_REACTION, mirrored_posts
 from store.db import transaction
 from store.mirroring import (
     DeliveryJob,
@@ -161,12 +161,17 @@ async def _show(
             await _ignoring_done(client.chat_delete(channel=job.target.channel, ts=job.mirror_ts))
         return None
     profile = await profile_of(client, job.author_slack_id)
+    first, *more = _payloads(job, profile)
     if job.source_ts is None:
         # Written in the modal: the backoffice thread shows it too, as its author's post.
         origin = _required(job.origin, job)
         posted = await client.chat_postMessage(
-            channel=origin.channel, thread_ts=origin.thread_ts, **_payload(job, profile)
+            channel=origin.channel, thread_ts=origin.thread_ts, **first
         )
+        for part in more:
+            await client.chat_postMessage(
+                channel=origin.channel, thread_ts=origin.thread_ts, **part
+            )
         async with transaction(sessions) as session:
             await record_origin_post(session, job.message_id, origin, str(posted["ts"]))
     if job.internal:
@@ -175,22 +180,22 @@ async def _show(
     files = [file for file in job.files if file.mirror_file_id is None]
     if job.mirror_ts is None:
         posted = await client.chat_postMessage(
-            channel=target.channel, thread_ts=target.thread_ts, **_payload(job, profile)
+            channel=target.channel, thread_ts=target.thread_ts, **first
         )
-        if not files:
+        if not files and not more:
             # Recorded with the delivery mark: one commit instead of two.
             return target, str(posted["ts"])
-        # Recorded at once: a failing file upload must not post the text again.
+        # Recorded at once: a failing continuation or file must not post the first part again.
         async with transaction(sessions) as session:
             await record_mirror_post(session, job.message_id, target, str(posted["ts"]))
     else:
-        payload = _payload(job, profile)
         await client.chat_update(
-            channel=target.channel,
-            ts=job.mirror_ts,
-            text=payload["text"],
-            blocks=payload["blocks"],
+            channel=target.channel, ts=job.mirror_ts, text=first["text"], blocks=first["blocks"]
         )
+    # A body longer than one Slack message goes on in continuation posts, in order. Only the
+    # first part is tracked: an edit updates it and posts the continuations again.
+    for part in more:
+        await client.chat_postMessage(channel=target.channel, thread_ts=target.thread_ts, **part)
     for file in files:
         shared = await client.files_upload_v2(
             channel=target.channel,
@@ -204,10 +209,10 @@ async def _show(
     return None
 
 
-def _payload(job: DeliveryJob, profile: Profile) -> dict[str, Any]:
+def _payloads(job: DeliveryJob, profile: Profile) -> list[dict[str, Any]]:
     # A stored name that is only the Slack id (users.info was down) gets the real one now.
     named = job.author_name != job.author_slack_id
-    return mirrored_post(
+    return mirrored_posts(
         author_name=job.author_name if named else (profile.name or job.author_name),
         role=job.role,
         body=job.body,

@@ -5,7 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from handlers.blocks.base import Block, context, escape, mrkdwn, plain, section, truncate
+from handlers.blocks.base import (
+    SECTION_LIMIT,
+    Block,
+    context,
+    escape,
+    plain,
+    section,
+    text_sections,
+    truncate,
+)
+from handlers.blocks.split import pack, paginate, split_text
 
 QUERY_MODAL_CALLBACK = "tender_query_submit"
 QUERY_BLOCK = "query_body"
@@ -16,6 +26,11 @@ INTERNAL_VALUE = "internal"
 INTERNAL_NOTE_SHORTCUT = "tender_internal_note"
 
 PENDING_REACTION = "hourglass_flowing_sand"
+
+# What one mirrored post holds: Slack refuses a message with much more than 12,000
+# characters of block text (msg_blocks_too_long); the rest goes on in the next post.
+POST_TEXT = 11_000
+POST_SECTIONS = 45
 
 ROLE_LABELS = {"backoffice": "Backoffice", "broker": "Vermittler"}
 
@@ -35,7 +50,7 @@ def author_label(author_name: str, role: str) -> str:
     return truncate(f"{author_name} ({ROLE_LABELS.get(role, role)})", 80)
 
 
-def mirrored_post(
+def mirrored_posts(
     *,
     author_name: str,
     role: str,
@@ -45,29 +60,44 @@ def mirrored_post(
     icon_url: str | None = None,
     internal: bool = False,
     edited: bool = False,
-) -> dict[str, Any]:
-    """A message as the other thread shows it (rule M3), attributed to its real author."""
+) -> list[dict[str, Any]]:
+    """A message as the other thread shows it (rule M3), attributed to its real author.
+
+    The whole body, never cut: over as many sections as it needs, and past what one Slack
+    message holds, over continuation posts ("Teil 2 von 3") to be posted in this order.
+    """
     label = author_label(author_name, role)
-    blocks: list[Block] = []
-    if body:
-        blocks.append(section(escape(body)))
-    notes = [f"*{escape(label)}* · {reference}"]
-    if file_names:
-        notes.append("📎 " + ", ".join(escape(name) for name in file_names))
-    if internal:
-        notes.append("🔒 Interne Notiz – nur für das Backoffice sichtbar")
-    if edited:
-        notes.append("_(bearbeitet)_")
-    blocks.append(context(" · ".join(notes)))
-    fallback = body or ("Datei: " + ", ".join(file_names) if file_names else "")
-    payload: dict[str, Any] = {
-        "text": truncate(f"{escape(label)}: {escape(fallback)}", 3000),
-        "blocks": blocks,
-        "username": label,
-    }
-    if icon_url:
-        payload["icon_url"] = icon_url
-    return payload
+    pieces = [piece for piece in split_text(escape(body), SECTION_LIMIT) if piece.strip()]
+    attached = "📎 " + ", ".join(escape(name) for name in file_names) if file_names else ""
+    if len(attached) > SECTION_LIMIT // 2:
+        # Too many or too long names for the context line: listed in sections of their own.
+        pieces += pack([f"📎 {escape(name)}" for name in file_names], SECTION_LIMIT)
+        attached = f"📎 {len(file_names)} Dateien"
+    parts = paginate(pieces, POST_TEXT, POST_SECTIONS) if pieces else [[]]
+    fallback = escape(body or ("Datei: " + ", ".join(file_names) if file_names else ""))
+    posts: list[dict[str, Any]] = []
+    for number, part in enumerate(parts, start=1):
+        notes = [f"*{escape(label)}* · {reference}"]
+        if len(parts) > 1:
+            notes.append(f"Teil {number} von {len(parts)}")
+        if attached:
+            notes.append(attached)
+        if internal:
+            notes.append("🔒 Interne Notiz – nur für das Backoffice sichtbar")
+        if edited:
+            notes.append("_(bearbeitet)_")
+        text = f"{escape(label)}: {fallback}"
+        if number > 1:
+            text = f"{escape(label)} (Teil {number} von {len(parts)})"
+        payload: dict[str, Any] = {
+            "text": truncate(text, SECTION_LIMIT),
+            "blocks": [*(section(piece) for piece in part), context(" · ".join(notes))],
+            "username": label,
+        }
+        if icon_url:
+            payload["icon_url"] = icon_url
+        posts.append(payload)
+    return posts
 
 
 def query_modal(reference: str, *, internal: bool = False) -> dict[str, Any]:
@@ -122,4 +152,4 @@ def query_modal(reference: str, *, internal: bool = False) -> dict[str, Any]:
 
 def ephemeral(text: str) -> dict[str, Any]:
     """A note only the writer sees (text already escaped)."""
-    return {"text": text, "blocks": [{"type": "section", "text": mrkdwn(text)}]}
+    return {"text": truncate(text, SECTION_LIMIT), "blocks": text_sections(text)}

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from handlers.blocks.threads import mirrored_post, query_modal
+from handlers.blocks.threads import mirrored_posts, query_modal
 
 
 def test_it_attributes_a_mirrored_post_to_its_author_and_escapes_the_text() -> None:
-    assert mirrored_post(
+    (post,) = mirrored_posts(
         author_name="Anna Adler",
         role="broker",
         body="Schaden <5.000 € & @here",
@@ -14,7 +14,8 @@ def test_it_attributes_a_mirrored_post_to_its_author_and_escapes_the_text() -> N
         file_names=["liste.pdf"],
         icon_url="https://avatars.example/U0ANNA.png",
         edited=True,
-    ) == {
+    )
+    assert post == {
         "text": "Anna Adler (Vermittler): Schaden &lt;5.000 € &amp; @\u200bhere",
         "username": "Anna Adler (Vermittler)",
         "icon_url": "https://avatars.example/U0ANNA.png",
@@ -38,7 +39,7 @@ def test_it_attributes_a_mirrored_post_to_its_author_and_escapes_the_text() -> N
 
 
 def test_it_marks_an_internal_note_and_names_a_file_only_post() -> None:
-    post = mirrored_post(
+    (post,) = mirrored_posts(
         author_name="Bernd Backoffice",
         role="backoffice",
         body="",
@@ -74,3 +75,29 @@ def test_it_builds_the_query_modal_with_the_internal_box_preset_for_the_shortcut
     assert checkbox["initial_options"] == checkbox["options"]
     assert [option["value"] for option in checkbox["options"]] == ["internal"]
     assert "initial_options" not in query_modal("AS-2026-0001")["blocks"][2]["element"]
+
+
+def test_it_mirrors_a_long_message_whole_over_sections_cut_between_words() -> None:
+    body = " ".join(f"Wort{n:04d}" for n in range(390))  # 3,509 characters
+    (post,) = mirrored_posts(
+        author_name="Anna Adler", role="broker", body=body, reference="AS-2026-0001"
+    )
+    texts = [block["text"]["text"] for block in post["blocks"] if block["type"] == "section"]
+    assert len(texts) == 2
+    assert all(len(text) <= 3000 for text in texts)
+    assert "".join(texts) == body
+    assert texts[0].endswith(" ") and texts[1].startswith("Wort")
+
+
+def test_it_goes_on_in_numbered_posts_past_what_one_message_holds() -> None:
+    body = "\n\n".join(f"Absatz {n}: " + "Schaden & Vorschaden " * 40 for n in range(40))
+    posts = mirrored_posts(
+        author_name="Anna Adler", role="broker", body=body, reference="AS-2026-0001"
+    )
+    assert len(posts) == 4
+    texts = [b["text"]["text"] for p in posts for b in p["blocks"] if b["type"] == "section"]
+    assert "".join(texts) == body.replace("&", "&amp;")
+    assert [p["blocks"][-1]["elements"][0]["text"] for p in posts] == [
+        f"*Anna Adler (Vermittler)* · AS-2026-0001 · Teil {n} von 4" for n in range(1, 5)
+    ]
+    assert posts[1]["text"] == "Anna Adler (Vermittler) (Teil 2 von 4)"
