@@ -36,8 +36,9 @@ from handlers.blocks.home import (
     broker_home,
     stranger_home,
 )
-from handlers.blocks.modals import field_errors, offer_modal, start_modal
+from handlers.blocks.modals import StartPrefill, field_errors, offer_modal, start_modal
 from handlers.blocks.offers import offer_selected, offers_message
+from handlers.blocks.restart import no_offers_notice
 from handlers.blocks.tenders import backoffice_card, broker_card, risk_modal, tender_list
 from handlers.blocks.threads import ephemeral, mirrored_posts, query_modal
 from store.budget import Statement
@@ -226,6 +227,11 @@ def test_it_mirrors_a_long_thread_message_whole(kind: str) -> None:
 
 def test_it_keeps_the_modals_within_slacks_limits() -> None:
     valid_view(start_modal())
+    # A tender stored before the 3000 limit may hold 4,000 characters (T9 restart).
+    old = TEXTS["mixed"]
+    valid_view(
+        start_modal(StartPrefill("AS-2026-0001", "haftpflicht", LONG_NAME, "1.000", old, old, old))
+    )
     valid_view(offer_modal("AS-2026-0001", LONG_NAME, "Betriebshaftpflicht"))
     valid_view(query_modal("AS-2026-0001"))
     valid_view(query_modal("AS-2026-0001", internal=True))
@@ -257,6 +263,7 @@ def test_it_keeps_budget_help_and_notices_within_slacks_limits() -> None:
     valid_message(budget_message(Statement(Decimal("1"), Decimal("2"), entries), BERLIN))
     for command in HELP:
         valid_message(help_message(command))
+    valid_message(no_offers_notice("AS-2026-0001"))
     valid_message(notice(escape(TEXTS["mixed"][:2900])))
     valid_message(ephemeral(escape(TEXTS["mixed"][:2900])))
 
@@ -285,6 +292,7 @@ COVERED: dict[str, Callable[..., Any]] = {
         help_message,
         notice,
         ephemeral,
+        no_offers_notice,
     )
 }
 # Parts of a payload, checked inside the builders that use them.
