@@ -219,7 +219,7 @@ async def deliver_all(
 
 async def empty_outbox(sessions: async_sessionmaker[AsyncSession]) -> None:
     async with transaction(sessions) as session:
-        await session.execute(text("DELETE FROM outbox"))
+        await session.execute(text("DELETE FROM queue"))
 
 
 async def pipelined(

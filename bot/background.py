@@ -15,10 +15,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.mirror_worker import add_mirror_job
-from bot.notifiers import build_notifiers
+from bot.queue_worker import queue_steps
 from bot.scheduler import build_scheduler
 from bot.settings import Settings
-from notifications import drain_outbox, recover_leases
 
 logger = logging.getLogger("tenderbot.background")
 
@@ -38,17 +37,10 @@ def start_background(
     client: AsyncWebClient,
 ) -> Background:
     """Start the schedule (B1–B3, T9, T10) and the outbox flush; call inside the event loop."""
-    notifiers = build_notifiers(settings, client)
-
-    async def flush() -> None:
-        # Drain, not one batch: a burst (the yearly budget notices) must not be capped at
-        # one batch per interval; one SMTP connection serves the whole drain.
-        await drain_outbox(sessions, notifiers)
-
-    async def recover() -> None:
-        await recover_leases(sessions)
-
-    scheduler = build_scheduler(settings, sessions, outbox_flush=flush, lease_recovery=recover)
+    steps = queue_steps(settings, sessions, client)
+    scheduler = build_scheduler(
+        settings, sessions, outbox_flush=steps.drain, lease_recovery=steps.recover
+    )
     add_mirror_job(scheduler, sessions, client)
     scheduler.start()
     logger.info("background started: %s", ", ".join(job.name for job in scheduler.get_jobs()))

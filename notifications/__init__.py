@@ -1,7 +1,8 @@
-"""Sending what the outbox holds: e-mail (SMTP or .eml files) and Slack messages.
+"""Delivering the queue (store.queue): e-mail (SMTP or .eml files) and Slack notices, and
+the one worker that drives every kind's sender.
 
-Services only enqueue rows (store.outbox); this package renders and delivers them.
-Callers use ``flush_outbox``/``drain_outbox`` and ``recover_leases`` with the notifiers
+Services only enqueue rows (store.outbox, store.queue); this package renders and delivers
+them. Callers use ``flush_outbox``/``drain_outbox`` and ``recover_leases`` with the senders
 that bot/notifiers.py assembles from the settings.
 """
 
@@ -9,7 +10,6 @@ from notifications.admin import list_unsent, requeue_dead
 from notifications.contract import Delivery, Notifier, TransportError
 from notifications.local_sink import LocalSinkNotifier
 from notifications.render import TEMPLATES, Rendered, RenderError, render
-from notifications.retry import RetryPolicy
 from notifications.slack_dm import SlackDmNotifier
 from notifications.smtp import SmtpConfig, SmtpNotifier
 from notifications.worker import (
@@ -19,6 +19,7 @@ from notifications.worker import (
     flush_outbox,
     recover_leases,
 )
+from store.queue import RetryPolicy
 
 __all__ = [
     "TEMPLATES",

@@ -1,4 +1,4 @@
-"""What an operator does with the outbox: look at stuck rows and requeue a dead one."""
+"""What an operator does with the queue: look at stuck rows and requeue a dead one."""
 
 from __future__ import annotations
 
@@ -8,30 +8,30 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.errors import InvalidInput, NotFound
-from store.models import OutboxRow
+from store.models import QueueRow
 from store.types import utcnow
 
 
 async def list_unsent(
     session: AsyncSession, statuses: Sequence[str] = ("pending", "dead"), limit: int = 200
-) -> list[OutboxRow]:
+) -> list[QueueRow]:
     rows = await session.scalars(
-        select(OutboxRow)
-        .where(OutboxRow.status.in_(list(statuses)))
-        .order_by(OutboxRow.status, OutboxRow.next_attempt_at, OutboxRow.id)
+        select(QueueRow)
+        .where(QueueRow.status.in_(list(statuses)))
+        .order_by(QueueRow.status, QueueRow.next_attempt_at, QueueRow.id)
         .limit(limit)
     )
     return list(rows)
 
 
-async def requeue_dead(session: AsyncSession, row_id: int) -> OutboxRow:
+async def requeue_dead(session: AsyncSession, row_id: int) -> QueueRow:
     """Give a dead-lettered row a fresh set of attempts, due now (same Message-ID)."""
-    row = await session.get(OutboxRow, row_id, with_for_update=True)
+    row = await session.get(QueueRow, row_id, with_for_update=True)
     if row is None:
-        raise NotFound(f"Es gibt keinen Outbox-Eintrag {row_id}.")
+        raise NotFound(f"Es gibt keinen Eintrag der Warteschlange {row_id}.")
     if row.status != "dead":
         raise InvalidInput(
-            f"Outbox-Eintrag {row_id} ist nicht im Dead-Letter (Status: {row.status}); "
+            f"Eintrag der Warteschlange {row_id} ist nicht im Dead-Letter (Status: {row.status}); "
             "nur tote Einträge können neu eingereiht werden."
         )
     row.status = "pending"

@@ -1,7 +1,8 @@
-"""The one contract every outside service implements (after healthchecks' transports).
+"""The contract of the notification senders (e-mail, Slack notices), which get rendered rows.
 
 A notifier gets one rendered delivery at a time and either returns (delivered) or raises
-``TransportError``; ``permanent`` tells the worker whether a retry can ever help.
+``store.queue.TransportError``; ``permanent`` tells the worker whether a retry can ever
+help. Slack actions (cards, thread posts) implement ``store.queue.Sender`` instead.
 A notifier whose CPU work per delivery is worth hiding also offers ``prepare``.
 """
 
@@ -12,13 +13,9 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from notifications.render import Rendered
+from store.queue import TransportError
 
-
-class TransportError(Exception):
-    def __init__(self, message: str, *, permanent: bool = False) -> None:
-        super().__init__(message)
-        self.message = message
-        self.permanent = permanent
+__all__ = ["Delivery", "Notifier", "PreparingNotifier", "Send", "TransportError"]
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Pure rendering of one outbox row: subject, plain text, HTML and the Slack text.
+"""Pure rendering of one queued notice: subject, plain text, HTML and the Slack text.
 
 No I/O and no clock: the same row renders the same way on every retry and every replica.
 """
@@ -71,6 +71,8 @@ TEMPLATES: dict[str, TemplateSpec] = {
         required=("year", "amount", "balance"), optional=("broker_name",)
     ),
     "backoffice_followup": TemplateSpec(required=("tenders",), optional=("date", "workdays")),
+    # To the backoffice channel when a queue row was given up (store.queue).
+    "dead_letter": TemplateSpec(required=("row_id", "kind", "error"), optional=("template",)),
 }
 
 # One entry of backoffice_followup's "tenders"; only the reference is needed.

@@ -1,10 +1,12 @@
-"""The outbox worker: claim due rows atomically, send them, record the outcome.
+"""The queue worker: claim due rows, deliver them through their kind's sender, record.
 
-Claiming is one ``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING``: a row
-gets a lease and one more attempt in the same statement, so two workers (or replicas)
-never hold the same row. A worker that dies leaves its lease to expire, after which the
-row is claimable again; the fixed Message-ID lets a receiver recognise that rare resend.
-Sending happens outside any transaction; the outcomes of a batch are written in one.
+One worker for every side effect (``store.queue``): e-mails and Slack notices are rendered
+from their templates and handed to a ``Notifier``; Slack actions (cards, thread posts)
+go as they are to a ``store.queue.Sender``. Claims are leased to one owner per run; a
+heartbeat renews the leases while the run is alive, so a worker killed mid-batch holds
+its rows only until the short lease runs out. Sending happens outside any transaction;
+the outcomes of a batch are written in one, together with the backoffice's notice of
+anything that was dead-lettered.
 """
 
 from __future__ import annotations
@@ -12,39 +14,31 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterable, Sequence
-from contextlib import suppress
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import partial
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, Table, and_, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from notifications.contract import Delivery, Notifier, PreparingNotifier, Send, TransportError
+from notifications.contract import Delivery, Notifier, PreparingNotifier, Send
 from notifications.render import RenderError, render
-from notifications.retry import RetryPolicy
+from store import queue
 from store.db import transaction
-from store.dialect import dialect_name
-from store.models import OutboxRow
-from store.types import UTCDateTime, utcnow
+from store.queue import DEAD, SENT, Job, Outcome, RetryPolicy, Sender, failed
+from store.types import utcnow
 
 logger = logging.getLogger(__name__)
-OUTBOX = cast(Table, OutboxRow.__table__)
-PENDING, SENT, DEAD = "pending", "sent", "dead"
+PENDING = queue.PENDING
 
-
-@dataclass(frozen=True)
-class Claimed:
-    id: int
-    channel: str
-    recipient: str
-    template: str
-    context: dict[str, Any]
-    message_id: str
-    attempts: int
-    lease_until: datetime
+# A notifier (rendered notices) or a sender (Slack actions) of one queue kind.
+Deliverer = Notifier | Sender
+Registry = dict[str, Deliverer]
+# Told once for each dead-lettered row (the backoffice channel); None: nobody is told.
+DEAD_LETTER_TEMPLATE = "dead_letter"
+DEAD_LETTER_KIND = "slack"
 
 
 @dataclass
@@ -69,160 +63,109 @@ class RecoveredLeases:
     dead: int
 
 
-@dataclass(frozen=True)
-class _Outcome:
-    row: Claimed
-    status: str  # SENT | PENDING (retry) | DEAD
-    error: str | None = None
-    retry_in: timedelta = timedelta(0)
+def kind_of(deliverer: Deliverer) -> str:
+    return deliverer.kind if isinstance(deliverer, Sender) else deliverer.channel
 
 
-async def claim_due(
-    session: AsyncSession,
-    *,
-    channels: Iterable[str],
-    batch: int,
-    now: datetime,
-    policy: RetryPolicy,
-) -> list[Claimed]:
-    """Take up to ``batch`` due rows for this worker in one statement."""
-    lease_until = now + policy.lease
-    due = (
-        select(OutboxRow.id)
-        .where(
-            OutboxRow.status == PENDING,
-            OutboxRow.next_attempt_at <= now,
-            or_(OutboxRow.lease_until.is_(None), OutboxRow.lease_until <= now),
-            OutboxRow.attempts < policy.max_attempts,
-            OutboxRow.channel.in_(list(channels)),
-        )
-        .order_by(OutboxRow.next_attempt_at, OutboxRow.id)
-        .limit(batch)
-    )
-    if dialect_name(session) == "postgresql":
-        # Rows another worker is claiming right now are skipped, not waited for.
-        due = due.with_for_update(skip_locked=True)
-    statement = (
-        update(OUTBOX)
-        .where(OUTBOX.c.id.in_(due.scalar_subquery()))
-        .values(lease_until=lease_until, attempts=OUTBOX.c.attempts + 1)
-        .returning(
-            OUTBOX.c.id,
-            OUTBOX.c.channel,
-            OUTBOX.c.recipient,
-            OUTBOX.c.template,
-            OUTBOX.c.context,
-            OUTBOX.c.message_id,
-            OUTBOX.c.attempts,
-        )
-    )
-    rows = (await session.execute(statement)).all()
-    claimed = [
-        Claimed(
-            id=row.id,
-            channel=row.channel,
-            recipient=row.recipient,
-            template=row.template,
-            context=dict(row.context),
-            message_id=row.message_id,
-            attempts=row.attempts,
-            lease_until=lease_until,
-        )
-        for row in rows
-    ]
-    return sorted(claimed, key=lambda row: row.id)
+Prepare = Callable[[Job], Awaitable[Send]]
 
 
-def _failed(row: Claimed, error: Exception, policy: RetryPolicy, channel: str) -> _Outcome:
-    if isinstance(error, TransportError):
-        if error.permanent:
-            return _Outcome(row, DEAD, error.message)
-        if policy.gives_up(row.attempts):
-            return _Outcome(row, DEAD, f"gave up after {row.attempts} attempts: {error.message}")
-        return _Outcome(row, PENDING, error.message, policy.delay(row.attempts))
-    # A bug in one notifier must not leave the other rows of the batch unrecorded.
-    logger.exception("notifier %s crashed on outbox row %s", channel, row.id, exc_info=error)
-    message = f"unexpected {type(error).__name__}: {error}"
-    if policy.gives_up(row.attempts):
-        return _Outcome(row, DEAD, message)
-    return _Outcome(row, PENDING, message, policy.delay(row.attempts))
-
-
-Prepare = Callable[[Delivery], Awaitable[Send]]
-
-
-def _preparer(notifier: Notifier) -> Prepare:
+def _preparer(deliverer: Deliverer) -> Prepare:
     # Checked once per batch: isinstance on a runtime protocol inspects the class each time.
-    if isinstance(notifier, PreparingNotifier):
-        return notifier.prepare
+    if isinstance(deliverer, Sender):
+        sender = deliverer
 
-    async def network_only(delivery: Delivery) -> Send:
+        async def as_is(job: Job) -> Send:
+            return partial(sender.send, job)
+
+        return as_is
+    notifier = deliverer
+    prepare_rendered = (
+        notifier.prepare if isinstance(notifier, PreparingNotifier) else _network_only(notifier)
+    )
+
+    async def rendered(job: Job) -> Send:
+        await asyncio.sleep(0)
+        try:
+            text = render(job.template, job.context, channel=job.kind)
+        except RenderError as error:
+            raise _Unrenderable(str(error)) from error
+        await asyncio.sleep(0)
+        delivery = Delivery(
+            row_id=job.id,
+            channel=job.kind,
+            recipient=job.recipient,
+            message_id=job.message_id,
+            template=job.template,
+            rendered=text,
+        )
+        return await prepare_rendered(delivery)
+
+    return rendered
+
+
+def _network_only(notifier: Notifier) -> Callable[[Delivery], Awaitable[Send]]:
+    async def prepare(delivery: Delivery) -> Send:
         return partial(notifier.notify, delivery)
 
-    return network_only
+    return prepare
 
 
-async def _prepare(
-    row: Claimed, notifier: Notifier, prepare: Prepare, policy: RetryPolicy, *, overlapping: bool
-) -> Send | _Outcome:
+class _Unrenderable(Exception):
+    pass
+
+
+def _failed(job: Job, error: Exception, policy: RetryPolicy) -> Outcome:
+    if isinstance(error, _Unrenderable):
+        return Outcome(job, DEAD, f"cannot render: {error}")
+    if not isinstance(error, queue.TransportError):
+        # A bug in one sender must not leave the other rows of the batch unrecorded.
+        logger.exception("sender of %s crashed on queue row %s", job.kind, job.id, exc_info=error)
+    return failed(job, error, policy)
+
+
+async def _prepare(job: Job, prepare: Prepare, policy: RetryPolicy) -> Send | Outcome:
     """Everything of one delivery but the network: render, and the notifier's own work.
 
-    ``overlapping``: a send is in flight; each step then first lets it take its next
-    SMTP step (MAIL, RCPT, DATA, content), so the server never waits for our CPU.
+    Between the steps the send in flight takes its next SMTP step (MAIL, RCPT, DATA,
+    content), so the server never waits for our CPU.
     """
-    if overlapping:
-        await asyncio.sleep(0)
     try:
-        rendered = render(row.template, row.context, channel=row.channel)
-    except RenderError as error:
-        return _Outcome(row, DEAD, f"cannot render: {error}")
-    if overlapping:
-        await asyncio.sleep(0)
-    delivery = Delivery(
-        row_id=row.id,
-        channel=row.channel,
-        recipient=row.recipient,
-        message_id=row.message_id,
-        template=row.template,
-        rendered=rendered,
-    )
-    try:
-        return await prepare(delivery)
+        return await prepare(job)
     except Exception as error:
-        return _failed(row, error, policy, notifier.channel)
+        return _failed(job, error, policy)
 
 
-async def _send(row: Claimed, send: Send, notifier: Notifier, policy: RetryPolicy) -> _Outcome:
+async def _send(job: Job, send: Send, policy: RetryPolicy) -> Outcome:
     try:
         await send()
     except Exception as error:
-        return _failed(row, error, policy, notifier.channel)
-    return _Outcome(row, SENT)
+        return _failed(job, error, policy)
+    return Outcome(job, SENT)
 
 
 async def _deliver_all(
-    rows: Sequence[Claimed], notifier: Notifier, policy: RetryPolicy, *, keep_open: bool
-) -> list[_Outcome]:
+    jobs: Sequence[Job], deliverer: Deliverer, policy: RetryPolicy, *, keep_open: bool
+) -> list[Outcome]:
     """Send the rows one after another, preparing each while the one before is on the wire.
 
-    Still one delivery in flight at a time over the notifier's one connection; only the
+    Still one delivery in flight at a time over the sender's one connection; only the
     CPU work (render, build, serialise) of the next row fills the wait for the server.
+    One at a time also keeps a thread's posts in the order they were claimed.
     """
-    outcomes: list[_Outcome] = []
-    prepare = _preparer(notifier)
-    in_flight: asyncio.Task[_Outcome] | None = None
+    outcomes: list[Outcome] = []
+    prepare = _preparer(deliverer)
+    in_flight: asyncio.Task[Outcome] | None = None
     try:
-        for row in rows:
-            prepared = await _prepare(
-                row, notifier, prepare, policy, overlapping=in_flight is not None
-            )
+        for job in jobs:
+            prepared = await _prepare(job, prepare, policy)
             if in_flight is not None:
                 outcomes.append(await in_flight)
                 in_flight = None
-            if isinstance(prepared, _Outcome):
+            if isinstance(prepared, Outcome):
                 outcomes.append(prepared)
                 continue
-            in_flight = asyncio.create_task(_send(row, prepared, notifier, policy))
+            in_flight = asyncio.create_task(_send(job, prepared, policy))
         if in_flight is not None:
             outcomes.append(await in_flight)
             in_flight = None
@@ -233,111 +176,68 @@ async def _deliver_all(
             with suppress(asyncio.CancelledError):
                 await in_flight
         if not keep_open:
-            await notifier.close()
+            await deliverer.close()
     return outcomes
 
 
-_FENCE = and_(
-    OUTBOX.c.id == bindparam("b_id"),
-    # Only the lease holder may record: a worker whose lease expired and was taken over
-    # must not overwrite the newer worker's result.
-    OUTBOX.c.lease_until == bindparam("b_lease", type_=UTCDateTime()),
-    OUTBOX.c.status == PENDING,
-)
-_MARK_SENT = (
-    update(OUTBOX)
-    .where(_FENCE)
-    .values(
-        status=SENT,
-        sent_at=bindparam("b_now", type_=UTCDateTime()),
-        lease_until=None,
-        last_error=None,
-    )
-)
-_MARK_FAILED = (
-    update(OUTBOX)
-    .where(_FENCE)
-    .values(
-        status=bindparam("b_status"),
-        next_attempt_at=bindparam("b_next", type_=UTCDateTime()),
-        lease_until=None,
-        last_error=bindparam("b_error"),
-    )
-)
-
-
-async def _record(session: AsyncSession, outcomes: Sequence[_Outcome], now: datetime) -> None:
-    sent = [
-        {"b_id": o.row.id, "b_lease": o.row.lease_until, "b_now": now}
-        for o in outcomes
-        if o.status == SENT
-    ]
-    failed = [
-        {
-            "b_id": o.row.id,
-            "b_lease": o.row.lease_until,
-            "b_status": o.status,
-            "b_next": now + o.retry_in,
-            "b_error": (o.error or "")[:2000],
-        }
-        for o in outcomes
-        if o.status != SENT
-    ]
-    # executemany: one round trip per statement, not one per row.
-    if sent:
-        await session.execute(_MARK_SENT, sent)
-    if failed:
-        await session.execute(_MARK_FAILED, failed)
-
-
-def _by_channel(notifiers: Iterable[Notifier]) -> dict[str, Notifier]:
-    registry: dict[str, Notifier] = {}
-    for notifier in notifiers:
-        if notifier.channel in registry:
-            raise ValueError(f"two notifiers for channel {notifier.channel!r}")
-        registry[notifier.channel] = notifier
+def _registry(deliverers: Iterable[Deliverer]) -> Registry:
+    registry: Registry = {}
+    for deliverer in deliverers:
+        kind = kind_of(deliverer)
+        if kind in registry:
+            raise ValueError(f"two senders for queue kind {kind!r}")
+        registry[kind] = deliverer
     return registry
 
 
 async def _claim(
     sessions: async_sessionmaker[AsyncSession],
-    registry: dict[str, Notifier],
+    registry: Registry,
     *,
+    owner: str,
     batch: int,
     now: datetime | None,
     policy: RetryPolicy,
-) -> list[Claimed]:
+    ids: Sequence[int] | None = None,
+) -> list[Job]:
     async with transaction(sessions) as session:
-        return await claim_due(
-            session, channels=registry, batch=batch, now=now or utcnow(), policy=policy
+        return await queue.claim_due(
+            session,
+            kinds=registry,
+            batch=batch,
+            now=now or utcnow(),
+            policy=policy,
+            owner=owner,
+            ids=ids,
         )
 
 
 async def _deliver_batch(
-    claimed: Sequence[Claimed],
-    registry: dict[str, Notifier],
-    policy: RetryPolicy,
-    *,
-    keep_open: bool,
-) -> list[_Outcome]:
-    groups: dict[str, list[Claimed]] = defaultdict(list)
-    for row in claimed:
-        groups[row.channel].append(row)
+    claimed: Sequence[Job], registry: Registry, policy: RetryPolicy, *, keep_open: bool
+) -> list[Outcome]:
+    groups: dict[str, list[Job]] = defaultdict(list)
+    for job in claimed:
+        groups[job.kind].append(job)
     # E-mail and Slack are independent services: one slow one must not hold up the other.
-    per_channel = await asyncio.gather(
+    per_kind = await asyncio.gather(
         *(
-            _deliver_all(rows, registry[channel], policy, keep_open=keep_open)
-            for channel, rows in groups.items()
+            _deliver_all(jobs, registry[kind], policy, keep_open=keep_open)
+            for kind, jobs in groups.items()
         )
     )
-    return [outcome for outcomes in per_channel for outcome in outcomes]
+    return [outcome for outcomes in per_kind for outcome in outcomes]
 
 
 async def _record_batch(
-    sessions: async_sessionmaker[AsyncSession], outcomes: Sequence[_Outcome], now: datetime | None
+    sessions: async_sessionmaker[AsyncSession],
+    outcomes: Sequence[Outcome],
+    now: datetime | None,
+    dead_letters_to: str | None,
 ) -> FlushResult:
     async with transaction(sessions) as session:
-        await _record(session, outcomes, now or utcnow())
+        await queue.record(session, outcomes, now or utcnow())
+        if dead_letters_to is not None:
+            await _tell_dead(session, outcomes, dead_letters_to)
     result = FlushResult(claimed=len(outcomes))
     for outcome in outcomes:
         if outcome.status == SENT:
@@ -345,37 +245,98 @@ async def _record_batch(
             continue
         if outcome.status == DEAD:
             result.dead += 1
-            logger.warning("outbox row %s dead-lettered: %s", outcome.row.id, outcome.error)
+            logger.warning(
+                "queue row %s (%s) dead-lettered: %s",
+                outcome.job.id,
+                outcome.job.kind,
+                outcome.error,
+            )
         else:
             result.retried += 1
-            logger.info("outbox row %s will be retried: %s", outcome.row.id, outcome.error)
-        result.errors.append((outcome.row.id, outcome.error or ""))
+            logger.info("queue row %s will be retried: %s", outcome.job.id, outcome.error)
+        result.errors.append((outcome.job.id, outcome.error or ""))
     return result
+
+
+async def _tell_dead(session: AsyncSession, outcomes: Sequence[Outcome], channel: str) -> None:
+    """One notice per dead-lettered row (its dedupe key), never about a notice of that kind:
+    a Slack outage would otherwise feed on itself."""
+    rows = [
+        queue.row_values(
+            DEAD_LETTER_KIND,
+            channel,
+            DEAD_LETTER_TEMPLATE,
+            {
+                "row_id": outcome.job.id,
+                "kind": outcome.job.kind,
+                "template": outcome.job.template,
+                "error": (outcome.error or "")[:500],
+            },
+            dedupe_key=f"dead-letter:{outcome.job.id}",
+        )
+        for outcome in outcomes
+        if outcome.status == DEAD and outcome.job.template != DEAD_LETTER_TEMPLATE
+    ]
+    await queue.enqueue_rows(session, rows)
+
+
+@asynccontextmanager
+async def heartbeat(
+    sessions: async_sessionmaker[AsyncSession], owner: str, policy: RetryPolicy
+) -> AsyncIterator[None]:
+    """Renew the owner's leases every third of the lease while the block runs."""
+
+    async def beat() -> None:
+        interval = policy.heartbeat.total_seconds()
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                async with transaction(sessions) as session:
+                    await queue.renew_leases(session, owner, utcnow() + policy.lease)
+            except Exception:
+                # The next beat tries again; at worst the lease runs out and the rows
+                # are delivered by another worker, as after a crash.
+                logger.exception("renewing the queue leases of %s failed", owner)
+
+    task = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
 
 
 async def flush_outbox(
     sessions: async_sessionmaker[AsyncSession],
-    notifiers: Iterable[Notifier],
+    notifiers: Iterable[Deliverer],
     *,
     batch: int = 100,
     now: datetime | None = None,
     policy: RetryPolicy | None = None,
     keep_open: bool = False,
+    dead_letters_to: str | None = None,
+    ids: Sequence[int] | None = None,
 ) -> FlushResult:
-    """Claim and send one batch of due rows; rows of channels without a notifier stay.
+    """Claim and deliver one batch of due rows (only rows of ``ids`` if given); rows of
+    kinds without a sender stay.
 
-    The notifiers' connections are closed at the end unless ``keep_open``: a caller that
+    The senders' connections are closed at the end unless ``keep_open``: a caller that
     flushes again right away then closes them itself.
     """
     policy = policy or RetryPolicy()
-    registry = _by_channel(notifiers)
+    registry = _registry(notifiers)
     if not registry:
         return FlushResult()
-    claimed = await _claim(sessions, registry, batch=batch, now=now, policy=policy)
-    if not claimed:
-        return FlushResult()
-    outcomes = await _deliver_batch(claimed, registry, policy, keep_open=keep_open)
-    return await _record_batch(sessions, outcomes, now)
+    owner = queue.new_owner()
+    async with heartbeat(sessions, owner, policy):
+        claimed = await _claim(
+            sessions, registry, owner=owner, batch=batch, now=now, policy=policy, ids=ids
+        )
+        if not claimed:
+            return FlushResult()
+        outcomes = await _deliver_batch(claimed, registry, policy, keep_open=keep_open)
+        return await _record_batch(sessions, outcomes, now, dead_letters_to)
 
 
 async def _finish(task: asyncio.Task[Any] | None) -> None:
@@ -388,46 +349,53 @@ async def _finish(task: asyncio.Task[Any] | None) -> None:
 
 async def drain_outbox(
     sessions: async_sessionmaker[AsyncSession],
-    notifiers: Iterable[Notifier],
+    notifiers: Iterable[Deliverer],
     *,
     batch: int = 100,
     now: datetime | None = None,
     policy: RetryPolicy | None = None,
+    dead_letters_to: str | None = None,
 ) -> FlushResult:
     """Flush batch after batch until nothing is due (a failed row waits for its backoff).
 
     The database work overlaps the sending: while one batch is sent, the next one is
     claimed (only when this one was full) and the one before is recorded. The leases keep
-    the batches apart, so no row is in two of them.
+    the batches apart, so no row is in two of them; one heartbeat keeps all of them.
     """
     policy = policy or RetryPolicy()
     notifiers = list(notifiers)
-    registry = _by_channel(notifiers)
+    registry = _registry(notifiers)
     total = FlushResult()
-    next_claim: asyncio.Task[list[Claimed]] | None = None
+    owner = queue.new_owner()
+    next_claim: asyncio.Task[list[Job]] | None = None
     recording: asyncio.Task[FlushResult] | None = None
+
+    async def claim() -> list[Job]:
+        return await _claim(sessions, registry, owner=owner, batch=batch, now=now, policy=policy)
+
     try:
         if not registry:
             return total
-        claimed = await _claim(sessions, registry, batch=batch, now=now, policy=policy)
-        while claimed:
-            if len(claimed) == batch:
-                next_claim = asyncio.create_task(
-                    _claim(sessions, registry, batch=batch, now=now, policy=policy)
+        async with heartbeat(sessions, owner, policy):
+            claimed = await claim()
+            while claimed:
+                if len(claimed) == batch:
+                    next_claim = asyncio.create_task(claim())
+                outcomes = await _deliver_batch(claimed, registry, policy, keep_open=True)
+                if recording is not None:
+                    total.add(await recording)
+                recording = asyncio.create_task(
+                    _record_batch(sessions, outcomes, now, dead_letters_to)
                 )
-            outcomes = await _deliver_batch(claimed, registry, policy, keep_open=True)
+                claimed, next_claim = (await next_claim if next_claim else []), None
             if recording is not None:
                 total.add(await recording)
-            recording = asyncio.create_task(_record_batch(sessions, outcomes, now))
-            claimed, next_claim = (await next_claim if next_claim else []), None
-        if recording is not None:
-            total.add(await recording)
-            recording = None
+                recording = None
         return total
     finally:
         await _finish(next_claim)
         if recording is not None and not recording.done():
-            # These e-mails are out: record them even though a later batch failed, or
+            # These deliveries are out: record them even though a later batch failed, or
             # they would be sent again once their leases expire.
             try:
                 await recording
@@ -442,41 +410,26 @@ async def recover_leases(
     *,
     now: datetime | None = None,
     policy: RetryPolicy | None = None,
+    dead_letters_to: str | None = None,
 ) -> RecoveredLeases:
-    """Release the leases of workers that died while sending.
-
-    ``flush_outbox`` already reclaims expired leases by itself; this also dead-letters
-    rows that used up their attempts that way (e.g. a message that crashes the worker
-    each time), or that a lowered ``max_attempts`` left without any, and makes
-    ``tenderbot outbox`` show the true state.
-    """
+    """Release the leases of workers that died while sending, and dead-letter the rows that
+    used up their attempts that way (``store.queue.recover_leases``)."""
     policy = policy or RetryPolicy()
-    moment = now or utcnow()
-    unleased = or_(OUTBOX.c.lease_until.is_(None), OUTBOX.c.lease_until <= moment)
-    expired = and_(
-        OUTBOX.c.status == PENDING,
-        OUTBOX.c.lease_until.is_not(None),
-        OUTBOX.c.lease_until <= moment,
-    )
     async with transaction(sessions) as session:
-        dead = await session.execute(
-            update(OUTBOX)
-            .where(
-                OUTBOX.c.status == PENDING,
-                unleased,
-                OUTBOX.c.attempts >= policy.max_attempts,
+        recovered = await queue.recover_leases(session, now or utcnow(), policy)
+        if dead_letters_to is not None and recovered.dead:
+            await queue.enqueue_rows(
+                session,
+                [
+                    queue.row_values(
+                        DEAD_LETTER_KIND,
+                        dead_letters_to,
+                        DEAD_LETTER_TEMPLATE,
+                        {"row_id": row_id, "kind": kind, "template": template, "error": error},
+                        dedupe_key=f"dead-letter:{row_id}",
+                    )
+                    for row_id, kind, template, error in recovered.dead
+                    if template != DEAD_LETTER_TEMPLATE
+                ],
             )
-            .values(
-                status=DEAD,
-                lease_until=None,
-                last_error=(
-                    f"no attempts left (at most {policy.max_attempts}); the last worker "
-                    "stopped while sending or never got to it"
-                ),
-            )
-        )
-        released = await session.execute(update(OUTBOX).where(expired).values(lease_until=None))
-    return RecoveredLeases(
-        released=cast(CursorResult[Any], released).rowcount,
-        dead=cast(CursorResult[Any], dead).rowcount,
-    )
+    return RecoveredLeases(released=recovered.released, dead=len(recovered.dead))

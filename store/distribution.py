@@ -177,7 +177,7 @@ def _notices_sql(dialect: str) -> str:
     # row the only one of its key, and should that ever fail the unique index refuses the
     # batch instead of doubling a notice.
     return f"""
-        INSERT INTO outbox (channel, recipient, template, context, message_id, dedupe_key,
+        INSERT INTO queue (kind, recipient, template, context, message_id, dedupe_key,
                             status, attempts, next_attempt_at, created_at)
         SELECT u.channel, u.recipient, :template,
                {json_object}(

@@ -30,9 +30,9 @@ COMMANDS: dict[str, Lazy] = {
     "localslack": Lazy(
         "bot.cli.localslack:localslack", "Die lokale Slack-Web-API allein starten (Entwicklung)."
     ),
-    "outbox": Lazy(
-        "bot.cli.outbox:outbox",
-        "Benachrichtigungen (E-Mail, Slack): wartende und tote Einträge anzeigen.",
+    "queue": Lazy(
+        "bot.cli.queue:queue",
+        "Warteschlange aller Zustellungen (E-Mail, Slack): wartende und tote Einträge.",
     ),
     "rabatt": Lazy("bot.cli.rabatt:rabatt", "Rabattvollmachten im FirmenKonzept abfragen (P1–P5)."),
     "scheduler": Lazy(

@@ -11,10 +11,10 @@ import click
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.cli.common import database, run, settings_or_exit
-from bot.notifiers import build_notifiers, slack_client_for
+from bot.notifiers import slack_client_for
+from bot.queue_worker import queue_steps
 from bot.scheduler import build_scheduler, run_daily_steps
 from bot.settings import Settings
-from notifications import drain_outbox, recover_leases
 from store.money import format_eur
 
 
@@ -25,15 +25,10 @@ async def _serve(settings: Settings) -> None:
 
 async def _run_schedule(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> None:
     # E-mail always; Slack DMs only with a bot token, else they wait for `tenderbot serve`.
-    notifiers = build_notifiers(settings, slack_client_for(settings))
-
-    async def flush() -> None:
-        await drain_outbox(sessions, notifiers)
-
-    async def recover() -> None:
-        await recover_leases(sessions)
-
-    scheduler = build_scheduler(settings, sessions, outbox_flush=flush, lease_recovery=recover)
+    steps = queue_steps(settings, sessions, slack_client_for(settings))
+    scheduler = build_scheduler(
+        settings, sessions, outbox_flush=steps.drain, lease_recovery=steps.recover
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -12,7 +12,7 @@ from store.models.conversation import (
     ThreadLink,
 )
 from store.models.jobs import BudgetNoticeRun, JobRun
-from store.models.outbox import OutboxRow
+from store.models.queue import QueueRow
 from store.models.tenders import (
     Consultation,
     Offer,
@@ -35,9 +35,9 @@ __all__ = [
     "Message",
     "MessageRevision",
     "Offer",
-    "OutboxRow",
     "ProcessedEvent",
     "ProductLine",
+    "QueueRow",
     "ReferenceCounter",
     "Tender",
     "ThreadLink",

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from store.conversation import post_message
 from store.db import transaction
-from store.models import Broker, OutboxRow, Tender
+from store.models import Broker, QueueRow, Tender
 from store.outbox import enqueue_for_broker
 from store.tenders import add_offer
 from tests.store.helpers import BERND_ACTOR, started_tender
@@ -61,16 +61,16 @@ async def offer_rows(
 
 async def outbox(
     sessions: async_sessionmaker[AsyncSession], channel: str | None = None
-) -> list[OutboxRow]:
-    query = select(OutboxRow).order_by(OutboxRow.id)
+) -> list[QueueRow]:
+    query = select(QueueRow).order_by(QueueRow.id)
     if channel is not None:
-        query = query.where(OutboxRow.channel == channel)
+        query = query.where(QueueRow.kind == channel)
     async with transaction(sessions) as session:
         return list(await session.scalars(query))
 
 
-async def outbox_row(sessions: async_sessionmaker[AsyncSession], row_id: int) -> OutboxRow:
+async def outbox_row(sessions: async_sessionmaker[AsyncSession], row_id: int) -> QueueRow:
     async with transaction(sessions) as session:
-        row = await session.get(OutboxRow, row_id)
+        row = await session.get(QueueRow, row_id)
         assert row is not None
         return row

@@ -1,4 +1,4 @@
-"""`tenderbot outbox`: an operator lists, requeues and flushes notifications."""
+"""`tenderbot queue`: an operator lists, requeues and flushes notifications."""
 
 from __future__ import annotations
 
@@ -65,11 +65,11 @@ def test_it_flushes_to_eml_files_lists_the_dead_row_and_requeues_it(
 ) -> None:
     _good, broken = _enqueue_for_anna(database_url, search_path)
 
-    before = runner.invoke(cli, ["outbox"])
-    flushed = runner.invoke(cli, ["outbox", "flush"])
-    after = runner.invoke(cli, ["outbox"])
-    retried = runner.invoke(cli, ["outbox", "retry", str(broken)])
-    again = runner.invoke(cli, ["outbox", "retry", str(broken)])
+    before = runner.invoke(cli, ["queue"])
+    flushed = runner.invoke(cli, ["queue", "flush"])
+    after = runner.invoke(cli, ["queue"])
+    retried = runner.invoke(cli, ["queue", "retry", str(broken)])
+    again = runner.invoke(cli, ["queue", "retry", str(broken)])
 
     assert before.exit_code == 0, before.output
     assert before.output.count("wartend") == 4
@@ -89,15 +89,15 @@ def test_it_flushes_to_eml_files_lists_the_dead_row_and_requeues_it(
 
 
 def test_it_answers_an_unknown_row_in_german_without_a_traceback(runner: CliRunner) -> None:
-    result = runner.invoke(cli, ["outbox", "retry", "999"])
+    result = runner.invoke(cli, ["queue", "retry", "999"])
 
     assert result.exit_code == 1
-    assert "Fehler: Es gibt keinen Outbox-Eintrag 999." in result.output
+    assert "Fehler: Es gibt keinen Eintrag der Warteschlange 999." in result.output
     assert "Traceback" not in result.output
 
 
-def test_it_says_the_outbox_is_empty(runner: CliRunner) -> None:
-    result = runner.invoke(cli, ["outbox"])
+def test_it_says_the_queue_is_empty(runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["queue"])
 
     assert result.exit_code == 0
-    assert "Die Outbox ist leer" in result.output
+    assert "Die Warteschlange ist leer" in result.output

@@ -10,8 +10,8 @@ import time_machine
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from notifications import SmtpNotifier, drain_outbox, flush_outbox
-from notifications.retry import RetryPolicy
 from store.models import Broker
+from store.queue import RetryPolicy
 from tests.notifications.conftest import (
     MAIL_FROM,
     PASSWORD,
@@ -76,7 +76,7 @@ async def test_it_sends_each_e_mail_with_the_message_id_fixed_in_its_row(
 
     await flush_outbox(sessions, [SmtpNotifier(smtp.config())])
 
-    rows = {row.recipient: row for row in await outbox(sessions, "email") if row.channel == "email"}
+    rows = {row.recipient: row for row in await outbox(sessions, "email") if row.kind == "email"}
     for mail in smtp.received:
         row = rows[mail.rcpt_tos[0]]
         assert mail.message["Message-ID"] == row.message_id

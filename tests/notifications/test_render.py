@@ -163,6 +163,7 @@ def test_it_knows_every_template_the_services_and_the_scheduler_enqueue() -> Non
         "offer_expiring",
         "budget_distributed",
         "backoffice_followup",
+        "dead_letter",
     }
 
 

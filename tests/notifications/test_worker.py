@@ -25,10 +25,10 @@ from notifications import (
     recover_leases,
     requeue_dead,
 )
-from notifications.worker import claim_due
 from store.db import transaction
 from store.models import Broker
 from store.outbox import enqueue
+from store.queue import claim_due
 from tests.notifications.conftest import MailHandler, SlackDouble, SmtpServer, StartSmtp
 from tests.notifications.helpers import (
     OFFER_CONTEXT,
@@ -140,7 +140,7 @@ async def test_it_honours_broker_annas_switched_off_channel(
     await tender_with_offer(sessions, anna)
     result = await flush_outbox(sessions, [SmtpNotifier(smtp.config()), slack_notifier(slack)])
 
-    assert [row.channel for row in await outbox(sessions)] == expected_channels
+    assert [row.kind for row in await outbox(sessions)] == expected_channels
     assert result.sent == len(expected_channels)
     assert len(smtp.received) == expected_channels.count("email")
     assert len(slack.calls) == expected_channels.count("slack")
@@ -166,7 +166,9 @@ async def test_it_reclaims_a_row_once_the_lease_of_a_dead_worker_expired(
         await offer_rows(sessions, anna)
         async with transaction(sessions) as session:
             # A worker claims and then dies before it sends or records anything.
-            taken = await claim_due(session, channels=["email"], batch=10, now=NOON, policy=policy)
+            taken = await claim_due(
+                session, kinds=["email"], owner="w1", batch=10, now=NOON, policy=policy
+            )
         assert len(taken) == 2
 
         while_leased = await flush_outbox(sessions, [SmtpNotifier(smtp.config())], policy=policy)
@@ -214,7 +216,12 @@ async def test_it_dead_letters_a_row_whose_worker_died_on_every_attempt(
         for _ in range(2):
             async with transaction(sessions) as session:
                 await claim_due(
-                    session, channels=["email"], batch=10, now=datetime.now(UTC), policy=policy
+                    session,
+                    kinds=["email"],
+                    owner="w1",
+                    batch=10,
+                    now=datetime.now(UTC),
+                    policy=policy,
                 )
             clock.shift(timedelta(minutes=6))
         recovered = await recover_leases(sessions, policy=policy)
@@ -299,7 +306,12 @@ async def test_it_claims_each_row_once_across_concurrent_claims(
     async def claim() -> list[int]:
         async with transaction(sessions) as session:
             taken = await claim_due(
-                session, channels=["email"], batch=7, now=datetime.now(UTC), policy=RetryPolicy()
+                session,
+                kinds=["email"],
+                owner="w1",
+                batch=7,
+                now=datetime.now(UTC),
+                policy=RetryPolicy(),
             )
         return [row.id for row in taken]
 

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.settings import Settings, load_settings
 from store.db import transaction
 from store.fiv import FivImportResult, import_fiv
-from store.models import Broker, BudgetAccount, LedgerEntry, Offer, OutboxRow, Tender
+from store.models import Broker, BudgetAccount, LedgerEntry, Offer, QueueRow, Tender
 from store.tenders import add_offer
 from tests.conftest import BACKOFFICE_CHANNEL
 from tests.store.helpers import BERND_ACTOR, started_tender
@@ -48,10 +48,10 @@ async def balance_cents(sessions: async_sessionmaker[AsyncSession], broker_id: i
         return account.balance_cents
 
 
-async def outbox(sessions: async_sessionmaker[AsyncSession], template: str) -> Sequence[OutboxRow]:
+async def outbox(sessions: async_sessionmaker[AsyncSession], template: str) -> Sequence[QueueRow]:
     async with transaction(sessions) as session:
         rows = await session.scalars(
-            select(OutboxRow).where(OutboxRow.template == template).order_by(OutboxRow.id)
+            select(QueueRow).where(QueueRow.template == template).order_by(QueueRow.id)
         )
         return rows.all()
 

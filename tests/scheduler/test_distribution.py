@@ -93,7 +93,7 @@ async def test_it_tells_each_broker_the_new_balance_once_by_mail_cc_and_slack(
 
     rows = await outbox(sessions, "budget_distributed")
     assert queued == 3
-    assert sorted((row.channel, row.recipient) for row in rows) == [
+    assert sorted((row.kind, row.recipient) for row in rows) == [
         ("email", "anna@makler-adler.example"),
         ("email", "assistenz@makler-adler.example"),
         ("slack", "U0ANNA"),
@@ -251,7 +251,7 @@ async def test_it_honours_a_brokers_switched_off_channels(
     await distribute(sessions)
 
     rows = await outbox(sessions, "budget_distributed")
-    assert [(row.channel, row.recipient) for row in rows] == [("slack", "U0ANNA")]
+    assert [(row.kind, row.recipient) for row in rows] == [("slack", "U0ANNA")]
 
 
 @pytest.mark.postgres_only

@@ -60,7 +60,7 @@ async def test_it_lists_a_tender_without_offer_after_five_working_days_once_a_da
         date(2026, 3, 13): [anna_tender.reference, carla_tender.reference],
     }
     rows = await outbox(sessions, "backoffice_followup")
-    assert [(row.channel, row.recipient, row.dedupe_key) for row in rows] == [
+    assert [(row.kind, row.recipient, row.dedupe_key) for row in rows] == [
         ("slack", BACKOFFICE_CHANNEL, "followup:2026-03-09"),
         ("slack", BACKOFFICE_CHANNEL, "followup:2026-03-13"),
     ]

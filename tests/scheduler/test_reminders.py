@@ -24,7 +24,7 @@ async def reminded_days(
     sessions: async_sessionmaker[AsyncSession],
 ) -> list[tuple[int, str, str]]:
     return [
-        (row.context["days_left"], row.channel, row.recipient)
+        (row.context["days_left"], row.kind, row.recipient)
         for row in await outbox(sessions, "offer_expiring")
     ]
 
@@ -128,7 +128,7 @@ async def test_it_advises_the_message_module_only_once_the_backoffice_opened_it(
     advice = {
         row.recipient: (row.context["conversation_open"], row.context["advice"])
         for row in await outbox(sessions, "offer_expiring")
-        if row.channel == "slack"
+        if row.kind == "slack"
     }
     assert advice["U0ANNA"][0] is True
     assert "Nachrichtenmodul der Ausschreibung " + anna_tender.reference in advice["U0ANNA"][1]

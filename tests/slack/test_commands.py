@@ -21,7 +21,7 @@ from store.actors import Actor
 from store.budget import post_entry, set_credit_limit
 from store.conversation import post_message
 from store.db import transaction
-from store.models import Broker, OutboxRow, Tender
+from store.models import Broker, QueueRow, Tender
 from store.tenders import add_offer, close_tender
 from tests.conftest import BACKOFFICE_CHANNEL, BERND
 from tests.handlers.scenario import (
@@ -367,7 +367,7 @@ async def test_it_lets_bernd_add_an_offer_by_text_and_queues_the_broker_notice(
         date(2026, 12, 31),
     )
     async with sessions() as session:
-        templates = set(await session.scalars(select(OutboxRow.template)))
+        templates = set(await session.scalars(select(QueueRow.template)))
     assert templates == {"offer_available"}
     await slack.wait_for_calls("chat.update")
     [card] = slack.messages(BACKOFFICE_CHANNEL)

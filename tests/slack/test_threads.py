@@ -31,7 +31,7 @@ from store.actors import Actor
 from store.conversation import BROKER_CANNOT_OPEN
 from store.db import transaction
 from store.mirroring import BROKER_THREAD_NOT_YOURS, post_in_thread
-from store.models import Attachment, Broker, Message, MessageRevision, OutboxRow, ThreadLink
+from store.models import Attachment, Broker, Message, MessageRevision, QueueRow, ThreadLink
 from store.tenders import close_tender
 from store.threads import thread_link_at
 from tests.conftest import BACKOFFICE_CHANNEL, BACKOFFICE_USERS, BERND
@@ -166,8 +166,8 @@ async def test_it_opens_the_module_when_bernd_replies_under_the_backoffice_card(
     async with sessions() as session:
         mails = list(
             await session.scalars(
-                select(OutboxRow.recipient).where(
-                    OutboxRow.template == "query", OutboxRow.channel == "email"
+                select(QueueRow.recipient).where(
+                    QueueRow.template == "query", QueueRow.kind == "email"
                 )
             )
         )
@@ -418,7 +418,7 @@ async def test_it_keeps_bernds_intern_note_in_the_backoffice_thread(
     assert len(replies(slack, tender.broker)) == 1  # only the question reached Anna
     async with sessions() as session:
         mails = await session.scalar(
-            select(func.count()).select_from(OutboxRow).where(OutboxRow.channel == "email")
+            select(func.count()).select_from(QueueRow).where(QueueRow.kind == "email")
         )
     assert mails == 2  # the question's e-mail to Anna and her CC, none for the note
 
@@ -617,7 +617,7 @@ async def test_it_keeps_an_internal_modal_note_from_anna_and_does_not_open_the_m
         m for m in replies(slack, tender.broker) if m.get("bot_id")
     ] == []  # nothing reached Anna
     async with sessions() as session:
-        assert await session.scalar(select(func.count()).select_from(OutboxRow)) == 0
+        assert await session.scalar(select(func.count()).select_from(QueueRow)) == 0
 
 
 async def test_it_opens_the_internal_note_modal_from_the_message_shortcut(

@@ -21,7 +21,7 @@ from store.errors import (
     RiskFrozen,
     TenderClosed,
 )
-from store.models import Broker, OutboxRow, ProductLine, Tender
+from store.models import Broker, ProductLine, QueueRow, Tender
 from store.tenders import (
     add_calculator_offer,
     add_offer,
@@ -160,12 +160,12 @@ async def test_it_adds_tender_offers_marked_apart_and_notifies_the_broker(
         )
     async with transaction(sessions) as session:
         overview = await offer_overview(session, broker_actor(anna), tender.reference)
-        rows = list(await session.scalars(select(OutboxRow).order_by(OutboxRow.id)))
+        rows = list(await session.scalars(select(QueueRow).order_by(QueueRow.id)))
     assert [(o.source, o.insurer, o.premium_cents) for o in overview.from_tender] == [
         ("tender", "Rheinland Versicherung", 123450)
     ]
     assert overview.calculator == []
-    assert [(r.channel, r.recipient, r.template) for r in rows] == [
+    assert [(r.kind, r.recipient, r.template) for r in rows] == [
         ("email", "anna@makler-adler.example", "offer_available"),
         ("email", "assistenz@makler-adler.example", "offer_available"),
         ("slack", "U0ANNA", "offer_available"),

@@ -24,7 +24,7 @@ from store.mirroring import (
     store_for_delivery,
     take_write_turn,
 )
-from store.models import Broker, Message, OutboxRow, ProcessedEvent
+from store.models import Broker, Message, ProcessedEvent, QueueRow
 from store.outbox import enqueue, enqueue_for_broker
 from store.tenders import get_tender_without_offers
 from tests.conftest import BACKOFFICE_CHANNEL, ON_POSTGRES
@@ -51,8 +51,8 @@ async def test_it_queues_bernds_query_notice_once_per_recipient_of_anna(
     assert len(first) == 3 and first == sorted(first)
     assert again == []
     async with sessions() as session:
-        rows = list(await session.scalars(select(OutboxRow).order_by(OutboxRow.id)))
-    assert [(row.channel, row.recipient) for row in rows] == [
+        rows = list(await session.scalars(select(QueueRow).order_by(QueueRow.id)))
+    assert [(row.kind, row.recipient) for row in rows] == [
         ("email", "anna@makler-adler.example"),
         ("email", "assistenz@makler-adler.example"),
         ("slack", "U0ANNA"),
@@ -75,7 +75,7 @@ async def test_it_skips_only_the_recipient_already_queued_under_the_same_key(
         ids = await enqueue_for_broker(session, anna, "query", {}, dedupe_key="query:7")
     assert cc_first is not None and cc_first not in ids
     assert len(ids) == 2
-    assert await _count(sessions, OutboxRow) == 3
+    assert await _count(sessions, QueueRow) == 3
 
 
 async def test_it_queues_nothing_for_a_broker_who_switched_every_channel_off(
@@ -87,7 +87,7 @@ async def test_it_queues_nothing_for_a_broker_who_switched_every_channel_off(
         quiet.notify_email = False
         quiet.notify_slack = False
         assert await enqueue_for_broker(session, quiet, "query", {}, dedupe_key="q:1") == []
-    assert await _count(sessions, OutboxRow) == 0
+    assert await _count(sessions, QueueRow) == 0
 
 
 async def test_it_looks_up_a_tender_without_its_offers_with_the_same_refusals(

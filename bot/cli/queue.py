@@ -1,22 +1,20 @@
-"""`tenderbot outbox`: see what is waiting or dead, requeue a dead row, send now."""
+"""`tenderbot queue`: see what is waiting or dead, dead letters by kind, requeue, send now."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 import click
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.cli.common import database, in_transaction, run, settings_or_exit
-from bot.notifiers import build_notifiers, slack_client_for
+from bot.cli.common import in_transaction, run, settings_or_exit
 from bot.settings import Settings
-from notifications import FlushResult, drain_outbox, list_unsent, recover_leases, requeue_dead
-from store.models import OutboxRow
+from notifications import FlushResult, list_unsent, requeue_dead
+from store.models import QueueRow
 
-T = TypeVar("T")
 STATUS_LABELS = {"pending": "wartend", "dead": "Dead-Letter", "sent": "gesendet"}
 
 
@@ -24,13 +22,13 @@ def _when(moment: datetime | None, zone: ZoneInfo) -> str:
     return moment.astimezone(zone).strftime("%d.%m.%Y %H:%M:%S") if moment else "-"
 
 
-def format_rows(rows: Sequence[OutboxRow], zone: ZoneInfo) -> str:
+def format_rows(rows: Sequence[QueueRow], zone: ZoneInfo) -> str:
     if not rows:
-        return "Die Outbox ist leer: nichts wartet, nichts ist im Dead-Letter."
+        return "Die Warteschlange ist leer: nichts wartet, nichts ist im Dead-Letter."
     lines = []
     for row in rows:
         lines.append(
-            f"#{row.id}  {STATUS_LABELS.get(row.status, row.status)}  {row.channel} → "
+            f"#{row.id}  {STATUS_LABELS.get(row.status, row.status)}  {row.kind} → "
             f"{row.recipient}  {row.template}  Versuche: {row.attempts}  "
             f"nächster Versuch: {_when(row.next_attempt_at, zone)}"
         )
@@ -41,6 +39,14 @@ def format_rows(rows: Sequence[OutboxRow], zone: ZoneInfo) -> str:
     return "\n".join(lines)
 
 
+def format_dead(rows: Sequence[QueueRow], zone: ZoneInfo) -> str:
+    if not rows:
+        return "Keine Einträge im Dead-Letter."
+    counts = Counter(row.kind for row in rows)
+    summary = ", ".join(f"{kind}: {count}" for kind, count in sorted(counts.items()))
+    return f"Dead-Letter nach Art – {summary}\n{format_rows(rows, zone)}"
+
+
 def format_result(result: FlushResult) -> str:
     text = f"Gesendet: {result.sent}, später erneut: {result.retried}, Dead-Letter: {result.dead}"
     details = [f"  #{row_id}: {error}" for row_id, error in result.errors]
@@ -49,42 +55,54 @@ def format_result(result: FlushResult) -> str:
 
 @click.group(
     invoke_without_command=True,
-    help="Benachrichtigungen (E-Mail, Slack): wartende und tote Einträge anzeigen.",
+    help="Warteschlange aller Zustellungen (E-Mail, Slack): wartende und tote Einträge.",
 )
+@click.option("--kind", default=None, help="Nur Einträge dieser Art (z. B. email, slack).")
 @click.pass_context
-def outbox(context: click.Context) -> None:
+def queue(context: click.Context, kind: str | None) -> None:
     if context.invoked_subcommand is not None:
         return
     settings = settings_or_exit()
 
     async def work(session: AsyncSession) -> str:
-        return format_rows(await list_unsent(session), settings.zone)
+        rows = await list_unsent(session)
+        return format_rows([row for row in rows if kind in (None, row.kind)], settings.zone)
 
     click.echo(run(in_transaction(settings, work)))
 
 
-@outbox.command("retry", help="Einen Dead-Letter-Eintrag erneut einreihen (gleiche Message-ID).")
+@queue.command("dead", help="Dead-Letter nach Art, mit Grund.")
+def queue_dead() -> None:
+    settings = settings_or_exit()
+
+    async def work(session: AsyncSession) -> str:
+        return format_dead(await list_unsent(session, statuses=("dead",)), settings.zone)
+
+    click.echo(run(in_transaction(settings, work)))
+
+
+@queue.command("retry", help="Einen Dead-Letter-Eintrag erneut einreihen (gleiche Message-ID).")
 @click.argument("row_id", type=int)
-def outbox_retry(row_id: int) -> None:
+def queue_retry(row_id: int) -> None:
     settings = settings_or_exit()
 
     async def work(session: AsyncSession) -> str:
         row = await requeue_dead(session, row_id)
-        return f"Eintrag #{row.id} ({row.channel} → {row.recipient}) wird erneut gesendet."
+        return f"Eintrag #{row.id} ({row.kind} → {row.recipient}) wird erneut gesendet."
 
     click.echo(run(in_transaction(settings, work)))
 
 
 async def _flush(settings: Settings, batch: int) -> FlushResult:
-    async with database(settings) as sessions:
-        await recover_leases(sessions)
-        notifiers = build_notifiers(settings, slack_client_for(settings))
-        return await drain_outbox(sessions, notifiers, batch=batch)
+    # Imported here: the worker wiring needs the Slack senders, which load the Bolt app.
+    from bot.queue_worker import flush_everything
+
+    return await flush_everything(settings, batch=batch)
 
 
-@outbox.command("flush", help="Alle fälligen Benachrichtigungen jetzt senden.")
+@queue.command("flush", help="Alles Fällige jetzt zustellen.")
 @click.option("--batch", default=100, show_default=True, type=click.IntRange(1, 10_000))
-def outbox_flush(batch: int) -> None:
+def queue_flush(batch: int) -> None:
     settings = settings_or_exit()
     result = run(_flush(settings, batch))
     click.echo(format_result(result))

@@ -1,0 +1,379 @@
+"""The one durable queue every outgoing side effect leaves through.
+
+A row is written in the transaction that causes it (``enqueue``); a worker claims due rows
+with one ``UPDATE … RETURNING`` (on PostgreSQL over ``FOR UPDATE SKIP LOCKED``), which sets
+a short lease and a fresh ``lease_owner`` in the same statement, so two workers never hold
+the same row. While the worker is alive a heartbeat renews the lease; a worker that dies
+leaves it to expire within ``RetryPolicy.lease``, and the row moves on. Only the lease's
+owner may record the outcome. Rows sharing an ``ordering_key`` are claimed one at a time
+in id order: a thread's next post waits until the one before it is sent or dead.
+
+Nothing here talks to SMTP or Slack: senders in ``notifications/`` and ``handlers/`` do,
+and say with ``TransportError(permanent=…)`` whether another attempt can help.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol, cast, runtime_checkable
+
+from sqlalchemy import CursorResult, Table, and_, bindparam, exists, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from store.dialect import dialect_name, insert_ignoring_conflicts
+from store.models import QueueRow
+from store.types import UTCDateTime, utcnow
+
+MESSAGE_ID_DOMAIN = "tenderbot"
+QUEUE = cast(Table, QueueRow.__table__)
+PENDING, SENT, DEAD = "pending", "sent", "dead"
+
+
+class TransportError(Exception):
+    """A delivery failed. ``permanent``: no retry can help (dead letter at once);
+    ``retry_after``: the service said when to come back (Slack's 429 ``Retry-After``)."""
+
+    def __init__(
+        self, message: str, *, permanent: bool = False, retry_after: timedelta | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.permanent = permanent
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """When to try again (exponential with jitter), when to give up, how long a lease is."""
+
+    max_attempts: int = 8
+    base: timedelta = timedelta(seconds=30)
+    cap: timedelta = timedelta(hours=2)
+    # How long a claimed row belongs to one worker without a heartbeat; after that a dead
+    # worker's rows become claimable again. The heartbeat renews it every third of it.
+    lease: timedelta = timedelta(seconds=30)
+    rng: random.Random = field(default_factory=random.Random, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+
+    def gives_up(self, attempts: int) -> bool:
+        return attempts >= self.max_attempts
+
+    @property
+    def heartbeat(self) -> timedelta:
+        return self.lease / 3
+
+    def delay(self, attempts: int, retry_after: timedelta | None = None) -> timedelta:
+        """After the n-th failed attempt: base·2^(n-1), capped, between half and all of it.
+
+        The random half spreads retries so a recovered server is not hit by every row at
+        the same second; the fixed half keeps a minimum pause. A service's own
+        ``Retry-After`` is a lower bound: coming back earlier is refused again.
+        """
+        ceiling = min(self.cap, self.base * (2 ** max(attempts - 1, 0)))
+        half: timedelta = ceiling / 2
+        jittered = half + half * self.rng.random()
+        if retry_after is not None:
+            # A little jitter on top, so the rows a 429 refused do not all return at once.
+            return max(jittered, retry_after + retry_after * 0.25 * self.rng.random())
+        return jittered
+
+
+@dataclass(frozen=True)
+class Job:
+    """A claimed row as plain data, so senders work with no session open."""
+
+    id: int
+    kind: str
+    recipient: str
+    template: str
+    context: dict[str, Any]
+    message_id: str
+    attempts: int
+    owner: str
+
+
+@runtime_checkable
+class Sender(Protocol):
+    """Delivers the rows of one kind that need no template rendering (Slack actions)."""
+
+    kind: str
+
+    async def send(self, job: Job) -> None:
+        """Deliver or raise TransportError."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Outcome:
+    job: Job
+    status: str  # SENT | PENDING (retry) | DEAD
+    error: str | None = None
+    retry_in: timedelta = timedelta(0)
+
+
+def new_message_id() -> str:
+    return f"<{uuid.uuid4().hex}@{MESSAGE_ID_DOMAIN}>"
+
+
+def new_owner() -> str:
+    return uuid.uuid4().hex
+
+
+def row_values(
+    kind: str,
+    recipient: str,
+    template: str,
+    context: dict[str, Any],
+    *,
+    dedupe_key: str | None = None,
+    ordering_key: str | None = None,
+    due: datetime | None = None,
+) -> dict[str, Any]:
+    now = utcnow()
+    return {
+        "kind": kind,
+        "recipient": recipient,
+        "template": template,
+        "context": context,
+        "message_id": new_message_id(),
+        "dedupe_key": dedupe_key,
+        "ordering_key": ordering_key,
+        "status": PENDING,
+        "attempts": 0,
+        "next_attempt_at": due or now,
+        "created_at": now,
+    }
+
+
+async def enqueue_rows(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Write rows (``row_values``) in the caller's transaction; a row whose dedupe key is
+    already queued is skipped. Returns the new rows' ids in insertion order."""
+    if not rows:
+        return []
+    # Rows as execute parameters, not in .values(): SQLAlchemy renders them into one
+    # multi-row INSERT either way, but only this form has a cached statement.
+    statement = insert_ignoring_conflicts(session, QUEUE, returning=QUEUE.c.id)
+    if len(rows) == 1:
+        row_id = (await session.execute(statement, rows[0])).scalar()
+        return [] if row_id is None else [row_id]
+    # Ids grow with insertion order, so sorting gives the rows' order.
+    return sorted(await session.scalars(statement, list(rows)))
+
+
+def _earlier_pending() -> Any:
+    earlier = aliased(QueueRow)
+    return exists().where(
+        earlier.ordering_key == QueueRow.ordering_key,
+        earlier.status == PENDING,
+        earlier.id < QueueRow.id,
+    )
+
+
+async def claim_due(
+    session: AsyncSession,
+    *,
+    kinds: Iterable[str],
+    batch: int,
+    now: datetime,
+    policy: RetryPolicy,
+    owner: str,
+    ids: Sequence[int] | None = None,
+) -> list[Job]:
+    """Take up to ``batch`` due rows (or only those of ``ids``) for ``owner`` in one statement.
+
+    A row whose ordering key has an earlier pending row waits for it, leased or not.
+    """
+    due = (
+        select(QueueRow.id)
+        .where(
+            QueueRow.status == PENDING,
+            QueueRow.next_attempt_at <= now,
+            or_(QueueRow.lease_until.is_(None), QueueRow.lease_until <= now),
+            QueueRow.attempts < policy.max_attempts,
+            QueueRow.kind.in_(list(kinds)),
+            or_(QueueRow.ordering_key.is_(None), ~_earlier_pending()),
+        )
+        .order_by(QueueRow.next_attempt_at, QueueRow.id)
+        .limit(batch)
+    )
+    if ids is not None:
+        due = due.where(QueueRow.id.in_(list(ids)))
+    if dialect_name(session) == "postgresql":
+        # Rows another worker is claiming right now are skipped, not waited for.
+        due = due.with_for_update(skip_locked=True)
+    statement = (
+        update(QUEUE)
+        .where(QUEUE.c.id.in_(due.scalar_subquery()))
+        .values(
+            lease_until=now + policy.lease,
+            lease_owner=owner,
+            attempts=QUEUE.c.attempts + 1,
+        )
+        .returning(
+            QUEUE.c.id,
+            QUEUE.c.kind,
+            QUEUE.c.recipient,
+            QUEUE.c.template,
+            QUEUE.c.context,
+            QUEUE.c.message_id,
+            QUEUE.c.attempts,
+        )
+    )
+    rows = (await session.execute(statement)).all()
+    claimed = [
+        Job(
+            id=row.id,
+            kind=row.kind,
+            recipient=row.recipient,
+            template=row.template,
+            context=dict(row.context),
+            message_id=row.message_id,
+            attempts=row.attempts,
+            owner=owner,
+        )
+        for row in rows
+    ]
+    return sorted(claimed, key=lambda job: job.id)
+
+
+def failed(job: Job, error: Exception, policy: RetryPolicy) -> Outcome:
+    """The outcome of a delivery that raised: retry later, or dead-letter with the reason."""
+    if isinstance(error, TransportError):
+        if error.permanent:
+            return Outcome(job, DEAD, error.message)
+        if policy.gives_up(job.attempts):
+            return Outcome(job, DEAD, f"gave up after {job.attempts} attempts: {error.message}")
+        return Outcome(job, PENDING, error.message, policy.delay(job.attempts, error.retry_after))
+    message = f"unexpected {type(error).__name__}: {error}"
+    if policy.gives_up(job.attempts):
+        return Outcome(job, DEAD, message)
+    return Outcome(job, PENDING, message, policy.delay(job.attempts))
+
+
+_FENCE = and_(
+    QUEUE.c.id == bindparam("b_id"),
+    # Only the lease holder may record: a worker whose lease expired and was taken over
+    # must not overwrite the newer worker's result.
+    QUEUE.c.lease_owner == bindparam("b_owner"),
+    QUEUE.c.status == PENDING,
+)
+_MARK_SENT = (
+    update(QUEUE)
+    .where(_FENCE)
+    .values(
+        status=SENT,
+        sent_at=bindparam("b_now", type_=UTCDateTime()),
+        lease_until=None,
+        lease_owner=None,
+        last_error=None,
+    )
+)
+_MARK_FAILED = (
+    update(QUEUE)
+    .where(_FENCE)
+    .values(
+        status=bindparam("b_status"),
+        next_attempt_at=bindparam("b_next", type_=UTCDateTime()),
+        lease_until=None,
+        lease_owner=None,
+        last_error=bindparam("b_error"),
+    )
+)
+
+
+async def record(session: AsyncSession, outcomes: Sequence[Outcome], now: datetime) -> None:
+    """Write the outcomes of a batch; executemany, one round trip per statement."""
+    sent = [
+        {"b_id": o.job.id, "b_owner": o.job.owner, "b_now": now}
+        for o in outcomes
+        if o.status == SENT
+    ]
+    failures = [
+        {
+            "b_id": o.job.id,
+            "b_owner": o.job.owner,
+            "b_status": o.status,
+            "b_next": now + o.retry_in,
+            "b_error": (o.error or "")[:2000],
+        }
+        for o in outcomes
+        if o.status != SENT
+    ]
+    if sent:
+        await session.execute(_MARK_SENT, sent)
+    if failures:
+        await session.execute(_MARK_FAILED, failures)
+
+
+async def renew_leases(session: AsyncSession, owner: str, until: datetime) -> int:
+    """The heartbeat: every row this owner still holds stays its own until ``until``."""
+    result = await session.execute(
+        update(QUEUE)
+        .where(QUEUE.c.lease_owner == owner, QUEUE.c.status == PENDING)
+        .values(lease_until=until)
+    )
+    return cast(CursorResult[Any], result).rowcount
+
+
+async def release_leases(session: AsyncSession, owner: str) -> int:
+    """Give back every row this owner holds, due now (a worker that stops cleanly)."""
+    result = await session.execute(
+        update(QUEUE)
+        .where(QUEUE.c.lease_owner == owner, QUEUE.c.status == PENDING)
+        .values(lease_until=None, lease_owner=None, attempts=QUEUE.c.attempts - 1)
+    )
+    return cast(CursorResult[Any], result).rowcount
+
+
+@dataclass(frozen=True)
+class RecoveredLeases:
+    released: int
+    dead: list[tuple[int, str, str, str]]  # id, kind, template, reason
+
+
+async def recover_leases(
+    session: AsyncSession, now: datetime, policy: RetryPolicy
+) -> RecoveredLeases:
+    """Release the leases of workers that died while sending.
+
+    ``claim_due`` already takes expired leases over by itself; this also dead-letters rows
+    that used up their attempts that way (e.g. a message that crashes the worker each
+    time), or that a lowered ``max_attempts`` left without any, and shows the true state.
+    """
+    unleased = or_(QUEUE.c.lease_until.is_(None), QUEUE.c.lease_until <= now)
+    reason = (
+        f"no attempts left (at most {policy.max_attempts}); the last worker "
+        "stopped while sending or never got to it"
+    )
+    dead = await session.execute(
+        update(QUEUE)
+        .where(QUEUE.c.status == PENDING, unleased, QUEUE.c.attempts >= policy.max_attempts)
+        .values(
+            status=DEAD,
+            lease_until=None,
+            lease_owner=None,
+            last_error=reason,
+        )
+        .returning(QUEUE.c.id, QUEUE.c.kind, QUEUE.c.template)
+    )
+    dead_rows = sorted((row.id, row.kind, row.template, reason) for row in dead)
+    released = await session.execute(
+        update(QUEUE)
+        .where(
+            QUEUE.c.status == PENDING,
+            QUEUE.c.lease_until.is_not(None),
+            QUEUE.c.lease_until <= now,
+        )
+        .values(lease_until=None, lease_owner=None)
+    )
+    return RecoveredLeases(released=cast(CursorResult[Any], released).rowcount, dead=dead_rows)

@@ -1,0 +1,161 @@
+"""The one queue: ordering keys, heartbeat leases, Retry-After and the dead-letter notice."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from datetime import UTC, datetime, timedelta
+
+import time_machine
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from notifications import flush_outbox
+from notifications.worker import heartbeat
+from store.db import transaction
+from store.queue import (
+    Job,
+    RetryPolicy,
+    TransportError,
+    claim_due,
+    enqueue_rows,
+    new_owner,
+    recover_leases,
+    row_values,
+)
+from tests.notifications.helpers import outbox, outbox_row
+
+NOON = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+class Recording:
+    """A sender of the ``post`` kind that remembers what it sent and fails on request."""
+
+    kind = "post"
+
+    def __init__(self, failures: dict[str, TransportError] | None = None) -> None:
+        self.sent: list[str] = []
+        self.failures = failures or {}
+
+    async def send(self, job: Job) -> None:
+        text = str(job.context["text"])
+        failure = self.failures.pop(text, None)
+        if failure is not None:
+            raise failure
+        self.sent.append(text)
+
+    async def close(self) -> None:
+        return None
+
+
+async def posts(
+    sessions: async_sessionmaker[AsyncSession], texts: list[str], key: str | None = "thread:1"
+) -> list[int]:
+    async with transaction(sessions) as session:
+        return await enqueue_rows(
+            session,
+            [
+                row_values("post", "C0BACKOFFICE", "text", {"text": t}, ordering_key=key)
+                for t in texts
+            ],
+        )
+
+
+async def test_it_keeps_a_later_post_of_a_thread_back_until_the_earlier_one_is_sent(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    with time_machine.travel(NOON, tick=False) as clock:
+        await posts(sessions, ["eins", "zwei", "drei"])
+        await posts(sessions, ["anderer Thread"], key="thread:2")
+        sender = Recording({"eins": TransportError("slack 500: internal_error")})
+        policy = RetryPolicy(base=timedelta(seconds=10))
+
+        first = await flush_outbox(sessions, [sender], policy=policy)
+        # "zwei" and "drei" wait behind "eins" although they are due; the other thread not.
+        waiting = await flush_outbox(sessions, [sender], policy=policy)
+        clock.shift(timedelta(seconds=11))
+        later = await flush_outbox(sessions, [sender], policy=policy)
+        rest = [await flush_outbox(sessions, [sender], policy=policy) for _ in range(2)]
+
+    assert (first.retried, first.sent) == (1, 1)
+    assert waiting.claimed == 0
+    assert later.sent == 1
+    assert sum(result.sent for result in rest) == 2
+    assert sender.sent == ["anderer Thread", "eins", "zwei", "drei"]
+
+
+async def test_it_lets_a_dead_post_no_longer_hold_its_thread_back(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await posts(sessions, ["kaputt", "danach"])
+    sender = Recording({"kaputt": TransportError("channel_not_found", permanent=True)})
+
+    dead = await flush_outbox(sessions, [sender])
+    after = await flush_outbox(sessions, [sender])
+
+    assert dead.dead == 1
+    assert after.sent == 1
+    assert sender.sent == ["danach"]
+
+
+async def test_it_waits_at_least_as_long_as_slack_asks_and_spreads_the_retries() -> None:
+    policy = RetryPolicy(base=timedelta(seconds=2), rng=random.Random(7))
+
+    delays = [policy.delay(1, retry_after=timedelta(seconds=30)) for _ in range(20)]
+
+    assert all(timedelta(seconds=30) <= delay <= timedelta(seconds=37.5) for delay in delays)
+    assert len(set(delays)) > 1
+    assert timedelta(seconds=1) <= policy.delay(1) <= timedelta(seconds=2)
+
+
+async def test_it_tells_the_backoffice_once_when_something_is_dead_lettered(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    [row_id] = await posts(sessions, ["kaputt"])
+    sender = Recording({"kaputt": TransportError("is_archived", permanent=True)})
+
+    await flush_outbox(sessions, [sender], dead_letters_to="C0BACKOFFICE")
+    async with transaction(sessions) as session:
+        await recover_leases(session, datetime.now(UTC), RetryPolicy())
+
+    [notice] = await outbox(sessions, "slack")
+    assert (notice.recipient, notice.template) == ("C0BACKOFFICE", "dead_letter")
+    assert notice.context == {
+        "row_id": row_id,
+        "kind": "post",
+        "template": "text",
+        "error": "is_archived",
+    }
+    assert (await outbox_row(sessions, row_id)).last_error == "is_archived"
+
+
+async def test_it_renews_the_lease_while_the_worker_lives_and_lets_it_expire_after(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    [row_id] = await posts(sessions, ["lang"])
+    policy = RetryPolicy(lease=timedelta(seconds=0.6))
+    owner = new_owner()
+    async with transaction(sessions) as session:
+        [job] = await claim_due(
+            session, kinds=["post"], batch=5, now=datetime.now(UTC), policy=policy, owner=owner
+        )
+    claimed_until = (await outbox_row(sessions, row_id)).lease_until
+
+    async with heartbeat(sessions, owner, policy):
+        await asyncio.sleep(0.9)
+        async with transaction(sessions) as session:
+            while_alive = await claim_due(
+                session, kinds=["post"], batch=5, now=datetime.now(UTC), policy=policy, owner="b"
+            )
+    renewed_until = (await outbox_row(sessions, row_id)).lease_until
+    await asyncio.sleep(0.7)
+    async with transaction(sessions) as session:
+        after_death = await claim_due(
+            session, kinds=["post"], batch=5, now=datetime.now(UTC), policy=policy, owner="b"
+        )
+
+    assert job.id == row_id
+    assert claimed_until is not None and renewed_until is not None
+    assert renewed_until > claimed_until
+    assert while_alive == []
+    assert [taken.id for taken in after_death] == [row_id]
+    assert after_death[0].attempts == 2
