@@ -84,7 +84,7 @@ async def test_it_notifies_anna_of_a_query_once_in_slack_by_the_mirrored_thread_
     assert "Gab es Vorschäden?" in str(mirrored[0]["blocks"])
     assert top_level(slack, ANNA_DM) == before  # no separate "Rückfrage vom Backoffice" DM
     rows = await outbox(sessions)
-    assert sorted((row.channel, row.recipient) for row in rows) == [
+    assert sorted((row.kind, row.recipient) for row in rows) == [
         ("email", "anna@makler-adler.example"),
         ("email", "assistenz@makler-adler.example"),
     ]
