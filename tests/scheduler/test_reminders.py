@@ -188,7 +188,7 @@ async def test_it_gives_the_configured_contact_where_no_message_module_is_open(
         settings.model_copy(update={"contact": contact}), sessions, now=berlin(2026, 3, 3)
     )
 
-    [row] = [row for row in await outbox(sessions, "offer_expiring") if row.channel == "slack"]
+    [row] = [row for row in await outbox(sessions, "offer_expiring") if row.kind == "slack"]
     assert row.context["contact"] == contact
     assert contact in row.context["advice"]
     slack_text = render("offer_expiring", row.context, channel="slack").slack
