@@ -22,6 +22,7 @@ from handlers.parsing import parse_reference
 from pricing import KombiRateTable, QueryError, answer_query
 from store.budget import statement
 from store.conversation import history
+from store.documents import documents_of
 
 RABATT_COMMAND = "/rabatt"
 BUDGET_COMMAND = "/budget"
@@ -90,7 +91,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
             reference = parse_reference(text)
             async with acting(deps, user_id) as unit:
                 messages = await history(unit.session, unit.actor, reference)
-                message = history_message(reference, messages, deps.zone)
+                documents = await documents_of(unit.session, unit.actor, reference)
+                message = history_message(reference, messages, deps.zone, documents=documents)
             await respond(**message, response_type="ephemeral")
 
         await replying(respond, f"{HISTORY_COMMAND} by {user_id}", work)
@@ -107,7 +109,10 @@ def register(app: AsyncApp, deps: Deps) -> None:
             reference, page = parse_page_value(action["value"])
             async with acting(deps, user_id) as unit:
                 messages = await history(unit.session, unit.actor, reference)
-                message = history_message(reference, messages, deps.zone, page=page)
+                documents = await documents_of(unit.session, unit.actor, reference)
+                message = history_message(
+                    reference, messages, deps.zone, page=page, documents=documents
+                )
             await respond(**message, response_type="ephemeral", replace_original=True)
 
         await replying(respond, f"turning the history page by {user_id}", work)

@@ -9,6 +9,7 @@ tender's message module.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
@@ -17,7 +18,8 @@ from handlers.blocks.base import notice
 from handlers.blocks.tenders import backoffice_card, broker_card
 from handlers.deps import Deps
 from store.db import transaction
-from store.models import Broker, Tender
+from store.documents import record_document_share, tender_documents
+from store.models import Attachment, Broker, Tender
 from store.tenders import count_tender_offers
 from store.threads import BACKOFFICE, BROKER, CardSide, record_thread, thread_of
 
@@ -36,34 +38,79 @@ async def dm_channel(client: AsyncWebClient, slack_user_id: str) -> str:
 
 
 async def post_backoffice_card(
-    client: AsyncWebClient, deps: Deps, tender: Tender, broker: Broker
+    client: AsyncWebClient,
+    deps: Deps,
+    tender: Tender,
+    broker: Broker,
+    documents: Sequence[Attachment] = (),
 ) -> None:
-    """Rule T5."""
+    """Rule T5; the start documents (T1) are re-shared into the card's thread."""
     try:
         posted = await client.chat_postMessage(
-            channel=deps.backoffice_channel, **backoffice_card(tender, broker)
+            channel=deps.backoffice_channel,
+            **backoffice_card(tender, broker, documents=documents),
         )
         await _record_link(deps, tender.id, BACKOFFICE, posted["channel"], posted["ts"])
     except Exception:
         logger.exception("posting the backoffice card of tender %s failed", tender.reference)
+        return
+    await share_documents(client, deps, tender, documents, posted["channel"], posted["ts"])
+
+
+async def share_documents(
+    client: AsyncWebClient,
+    deps: Deps,
+    tender: Tender,
+    documents: Sequence[Attachment],
+    channel: str,
+    thread_ts: str,
+) -> None:
+    """Each start document as a file in the thread, where the backoffice opens it."""
+    for document in documents:
+        try:
+            shared = await client.files_upload_v2(
+                channel=channel,
+                thread_ts=thread_ts,
+                content=document.content or b"",
+                filename=document.name,
+                title=document.name,
+            )
+            async with transaction(deps.sessions) as session:
+                await record_document_share(session, document.id, str(shared["file"]["id"]))
+        except Exception:
+            logger.exception(
+                "sharing document %s of tender %s failed", document.id, tender.reference
+            )
 
 
 async def post_broker_card(
-    client: AsyncWebClient, deps: Deps, tender: Tender, broker: Broker
+    client: AsyncWebClient,
+    deps: Deps,
+    tender: Tender,
+    broker: Broker,
+    documents: Sequence[Attachment] = (),
 ) -> None:
     """Rule T4: the request confirmation lands in the broker's DM with the app."""
     try:
         channel = await dm_channel(client, broker.slack_user_id)
-        posted = await client.chat_postMessage(channel=channel, **broker_card(tender))
+        posted = await client.chat_postMessage(
+            channel=channel, **broker_card(tender, documents=documents)
+        )
         await _record_link(deps, tender.id, BROKER, posted["channel"], posted["ts"])
     except Exception:
         logger.exception("posting the broker card of tender %s failed", tender.reference)
 
 
-async def post_cards(client: AsyncWebClient, deps: Deps, tender: Tender, broker: Broker) -> None:
+async def post_cards(
+    client: AsyncWebClient,
+    deps: Deps,
+    tender: Tender,
+    broker: Broker,
+    documents: Sequence[Attachment] = (),
+) -> None:
     # Independent: the broker still gets the confirmation when the channel post fails.
-    await post_backoffice_card(client, deps, tender, broker)
-    await post_broker_card(client, deps, tender, broker)
+    await post_backoffice_card(client, deps, tender, broker, documents)
+    await post_broker_card(client, deps, tender, broker, documents)
 
 
 async def refresh_backoffice_card(
@@ -73,9 +120,10 @@ async def refresh_backoffice_card(
     async with transaction(deps.sessions) as session:
         link = await thread_of(session, tender.id, BACKOFFICE)
         offers = await count_tender_offers(session, tender.id)
+        documents = await tender_documents(session, tender.id)
     if link is None:
         return
-    card = backoffice_card(tender, broker, offer_count=offers)
+    card = backoffice_card(tender, broker, offer_count=offers, documents=documents)
     try:
         await client.chat_update(channel=link.channel, ts=link.ts, **card)
     except Exception:

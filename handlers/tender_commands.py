@@ -13,7 +13,7 @@ from handlers.blocks.help import help_message
 from handlers.blocks.modals import START_CALLBACK, StartPrefill, field_errors, start_modal
 from handlers.blocks.restart import RESTART_ACTION
 from handlers.blocks.tenders import RISK_MORE_ACTION, risk_modal, tender_list
-from handlers.cards import post_cards
+from handlers.cards import post_cards, tell_broker
 from handlers.context import (
     TECHNICAL_ERROR,
     Respond,
@@ -35,6 +35,12 @@ from handlers.requests import (
     FormErrors,
     parse_start_form,
     parse_start_text,
+)
+from handlers.start_documents import (
+    dialog_files,
+    recent_dm_files,
+    refused_text,
+    take_documents,
 )
 from pricing.money import format_euro
 from store.errors import DomainError
@@ -70,11 +76,18 @@ FIELD_BLOCKS = {
 }
 
 
-def started_text(tender: Tender) -> str:
-    return (
+def started_text(tender: Tender, documents: int = 0) -> str:
+    text = (
         f"Ihre Ausschreibung *{tender.reference}* ist gestartet. Die Anfragebestätigung "
         "steht in Ihrer Direktnachricht von tenderbot; Rückfragen des Backoffice kommen "
         "in deren Thread."
+    )
+    if documents:
+        return text + f" Dokumente übernommen: {documents}."
+    # rule T1: documents come with the dialog, or shared in the DM just before the command.
+    return text + (
+        " Dokumente geben Sie im Formular (`/ausschreibung`) mit, oder Sie teilen sie "
+        "höchstens 10 Minuten vor `/ausschreibung neu …` in der Direktnachricht mit tenderbot."
     )
 
 
@@ -127,8 +140,12 @@ def register(app: AsyncApp, deps: Deps) -> None:
                 await respond(**message, response_type="ephemeral")
             elif word == "neu":
                 tender, broker = await start(deps, user_id, parse_start_text(rest))
-                await reply(respond, started_text(tender))
-                await post_cards(client, deps, tender, broker)
+                files = await recent_dm_files(client, deps, user_id)
+                documents, refused = await take_documents(client, deps, user_id, tender, files)
+                await reply(respond, started_text(tender, len(documents)))
+                await post_cards(client, deps, tender, broker, documents)
+                if refused:
+                    await reply(respond, refused_text(tender.reference, refused))
             else:
                 raise InputError(UNKNOWN.format(word=word))
 
@@ -173,7 +190,12 @@ def register(app: AsyncApp, deps: Deps) -> None:
             await ack(**field_errors({DESCRIPTION_BLOCK: TECHNICAL_ERROR}))
             return
         await ack()
-        await post_cards(client, deps, tender, broker)
+        files = dialog_files(view["state"]["values"])
+        documents, refused = await take_documents(client, deps, user_id, tender, files)
+        await post_cards(client, deps, tender, broker, documents)
+        if refused:
+            text = refused_text(tender.reference, refused)
+            await tell_broker(client, broker, tender.reference, text)
 
 
 async def open_restart_modal(

@@ -58,7 +58,8 @@ def _is_reply(message: dict[str, Any]) -> bool:
     return bool(thread_ts) and thread_ts != message.get("ts")
 
 
-def _file(raw: dict[str, Any]) -> SlackFile:
+def slack_file(raw: dict[str, Any]) -> SlackFile:
+    """A Slack file object (event, files.info, a file input's state) as far as we use it."""
     size = raw.get("size")
     return SlackFile(
         id=str(raw.get("id") or ""),
@@ -83,7 +84,9 @@ def parse_thread_event(event: dict[str, Any], bot_user_id: str | None) -> Thread
             ts=str(event["ts"]),
             user=str(event["user"]),
             text=str(event.get("text") or ""),
-            files=tuple(_file(raw) for raw in event.get("files") or () if isinstance(raw, dict)),
+            files=tuple(
+                slack_file(raw) for raw in event.get("files") or () if isinstance(raw, dict)
+            ),
         )
     if subtype == "message_changed":
         message = event.get("message")

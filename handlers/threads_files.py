@@ -10,6 +10,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers.threads_events import SlackFile
 from store.conversation import MAX_ATTACHMENT_BYTES, NewAttachment, check_attachment
+from store.errors import InvalidInput
 
 logger = logging.getLogger(__name__)
 
@@ -82,3 +83,36 @@ async def fetch_attachments(
     except (aiohttp.ClientError, TimeoutError) as error:
         raise DownloadFailed(complete[len(attachments)], str(error)) from error
     return attachments
+
+
+DOCUMENT_NOT_LOADED = "Die Datei „{name}“ konnte nicht von Slack geladen werden."
+DOCUMENT_LEFT_OUT = " Die Ausschreibung wurde ohne diese Datei gestartet."
+
+
+async def fetch_documents(
+    client: AsyncWebClient, files: tuple[SlackFile, ...]
+) -> tuple[list[NewAttachment], list[str]]:
+    """Documents for a tender start (rule T1): unlike a thread message, one refused file
+    does not stop the others. Returns the loaded files and a German reason per refused one."""
+    loaded: list[NewAttachment] = []
+    refused: list[str] = []
+    token = client.token or ""
+    async with aiohttp.ClientSession(timeout=DOWNLOAD_TIMEOUT) as http:
+        for file in files:
+            try:
+                complete = await _complete(client, file)
+                check_attachment(complete.name, complete.mimetype, complete.size)
+                if not complete.url:
+                    raise DownloadFailed(complete, "no download URL")
+                content = await _download(http, token, complete)
+                # Checked again on what arrived: an announced size can be wrong.
+                check_attachment(complete.name, complete.mimetype, len(content))
+            except InvalidInput as error:
+                refused.append(error.message_de + DOCUMENT_LEFT_OUT)
+                continue
+            except (DownloadFailed, aiohttp.ClientError, TimeoutError) as error:
+                logger.warning("start document %s not loaded: %s", file.id, error)
+                refused.append(DOCUMENT_NOT_LOADED.format(name=file.name) + DOCUMENT_LEFT_OUT)
+                continue
+            loaded.append(NewAttachment(complete.name, complete.mimetype, content, complete.id))
+    return loaded, refused

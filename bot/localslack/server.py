@@ -33,6 +33,7 @@ from bot.localslack.state import (
 )
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
+LOGIN_PAGE = "<!DOCTYPE html><html><body>Bei Slack anmelden</body></html>"
 Predicate = Callable[[], bool]
 
 
@@ -209,6 +210,23 @@ class LocalSlack:
         self.state.files[stored.id] = stored
         return stored.as_dict(self.root)
 
+    def file_input_upload(
+        self, user: str, name: str, content: bytes, mimetype: str = "application/octet-stream"
+    ) -> dict[str, Any]:
+        """A file ``user`` picked in a view's file input: Slack stores it, shares it nowhere,
+        and puts this file object into the submitted view's state
+        (``values[block][action] = {"type": "file_input", "files": [...]}``)."""
+        stored = StoredFile(
+            id=self.state.new_id("F"),
+            name=name,
+            mimetype=mimetype,
+            content=content,
+            user=user,
+            from_file_input=True,
+        )
+        self.state.files[stored.id] = stored
+        return stored.as_dict(self.root)
+
     def file_content(self, file_id: str) -> bytes:
         return self.state.files[file_id].content
 
@@ -320,10 +338,10 @@ class LocalSlack:
         headers = {key.lower(): value for key, value in request.headers.items()}
         call = Call("download", {"file_id": request.match_info["file_id"]}, None, {}, headers)
         await self._record(call)
-        if not headers.get("authorization", "").startswith("Bearer "):
-            call.status = 403
-            return web.Response(status=403, text="login required")
-        if stored is None:
+        if not _token({}, headers).startswith(("xoxb-", "xoxp-")):
+            # Slack answers a request without a token with its sign-in page, not an error.
+            return web.Response(text=LOGIN_PAGE, content_type="text/html")
+        if stored is None or not stored.visible_to_bot():
             call.status = 404
             return web.Response(status=404, text="file not found")
         return web.Response(body=stored.content, content_type=stored.mimetype)
@@ -515,10 +533,20 @@ class LocalSlack:
 
     def _conversations_history(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = self._channel(params)
+        oldest = float(params.get("oldest") or 0)
+        latest = float(params.get("latest") or "inf")
         top_level = [
-            m for m in self.state.channels.get(channel, []) if m.get("thread_ts") in (None, m["ts"])
+            m
+            for m in self.state.channels.get(channel, [])
+            if m.get("thread_ts") in (None, m["ts"]) and oldest < float(m["ts"]) <= latest
         ]
-        return {"ok": True, "messages": list(reversed(top_level)), "has_more": False}
+        limit = int(params.get("limit") or 100)
+        newest_first = list(reversed(top_level))
+        return {
+            "ok": True,
+            "messages": newest_first[:limit],
+            "has_more": len(newest_first) > limit,
+        }
 
     def _users_info(self, params: dict[str, Any]) -> dict[str, Any]:
         user = self.state.users.get(str(params.get("user") or ""))
@@ -528,7 +556,7 @@ class LocalSlack:
 
     def _files_info(self, params: dict[str, Any]) -> dict[str, Any]:
         stored = self.state.files.get(str(params.get("file") or ""))
-        if stored is None:
+        if stored is None or not stored.visible_to_bot():
             raise _SlackError("file_not_found")
         return {"ok": True, "file": stored.as_dict(self.root)}
 
@@ -571,9 +599,9 @@ class LocalSlack:
             }
             if thread_ts:
                 message["thread_ts"] = thread_ts
+            if thread_ts and self.state.find(channel, str(thread_ts)) is None:
+                raise _SlackError("invalid_thread_ts")
             self.state.post(channel, message)
-            for item in items:
-                self.state.files[str(item["id"])].shared_in.append((channel, thread_ts))
         return {"ok": True, "files": shared}
 
     def _reaction_target(self, params: dict[str, Any]) -> tuple[dict[str, Any], str]:

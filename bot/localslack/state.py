@@ -37,6 +37,13 @@ class StoredFile:
     user: str
     title: str = ""
     shared_in: list[tuple[str, str | None]] = field(default_factory=list)
+    # Picked in a file input of one of the app's views: the app may read it though it was
+    # shared nowhere, as in Slack.
+    from_file_input: bool = False
+
+    def visible_to_bot(self) -> bool:
+        """Slack lets the bot see its own files, files shared where it is, and file inputs'."""
+        return self.user == BOT_USER_ID or bool(self.shared_in) or self.from_file_input
 
     def as_dict(self, root: str) -> dict[str, Any]:
         return {
@@ -104,6 +111,11 @@ class SlackState:
                 parent.setdefault("thread_ts", parent["ts"])
                 parent["reply_count"] = parent.get("reply_count", 0) + 1
         self.channels.setdefault(channel, []).append(message)
+        # A message with files shares them where it is posted.
+        for raw in message.get("files") or ():
+            shared = self.files.get(str(raw.get("id"))) if isinstance(raw, dict) else None
+            if shared is not None:
+                shared.shared_in.append((channel, thread_ts))
         return message
 
     def thread(self, channel: str, thread_ts: str) -> list[dict[str, Any]]:

@@ -17,6 +17,7 @@ from handlers.blocks.base import (
     message,
     section,
 )
+from handlers.blocks.documents import Document, documents_text
 from handlers.blocks.split import paginate
 from handlers.parsing import InputError, parse_reference
 from store.models import Message
@@ -59,19 +60,26 @@ def parse_page_value(value: str) -> tuple[str, int]:
 
 
 def history_message(
-    reference: str, messages: Sequence[Message], zone: ZoneInfo, *, page: int = 1
+    reference: str,
+    messages: Sequence[Message],
+    zone: ZoneInfo,
+    *,
+    page: int = 1,
+    documents: Sequence[Document] = (),
 ) -> dict[str, Any]:
     """Rule M4: every message, oldest first, each in full; over pages with "Weiter" when
-    the history does not fit one Slack message."""
+    the history does not fit one Slack message. The documents given at start (T1) open
+    the history."""
     title = f"Verlauf {reference}"
+    start = [documents_text(documents)] if documents else []
     if not messages:
         text = (
             f"Zu {reference} gibt es noch keine Nachrichten. Das Nachrichtenmodul öffnet "
             "das Backoffice mit seiner ersten Rückfrage."
         )
-        return message(text, [header(title), context(text)])
+        return message(text, [header(title), *map(section, start), context(text)])
     lines = [message_line(item, zone) + "\n" for item in messages]
-    texts = [block["text"]["text"] for block in line_sections(lines)]
+    texts = start + [block["text"]["text"] for block in line_sections(lines)]
     pages = paginate(texts, PAGE_TEXT, PAGE_SECTIONS)
     page = min(max(page, 1), len(pages))
     blocks: list[Block] = [header(title)]

@@ -10,6 +10,7 @@ from handlers.requests import (
     CUSTOMER_BLOCK,
     DEDUCTIBLE_BLOCK,
     DESCRIPTION_BLOCK,
+    DOCUMENTS_BLOCK,
     INPUT_ACTION,
     INSURER_BLOCK,
     PREMIUM_BLOCK,
@@ -18,6 +19,8 @@ from handlers.requests import (
     REASON_BLOCK,
     VALID_UNTIL_BLOCK,
 )
+from store.conversation import MAX_ATTACHMENT_MB
+from store.documents import MAX_DOCUMENTS
 from store.products import PRODUCT_LABELS
 from store.tenders import CUSTOMER_NAME_MAX, DESCRIPTION_MAX, PRIOR_CLAIMS_MAX, REASON_MAX
 
@@ -163,6 +166,16 @@ def start_modal(prefill: StartPrefill | None = None) -> dict[str, Any]:
             ),
             optional=True,
             hint="Pflicht, wenn für diese Sparte schon Angebote aus dem Tarifrechner vorliegen.",
+        ),
+        _input(
+            DOCUMENTS_BLOCK,
+            "Dokumente",
+            {"type": "file_input", "max_files": MAX_DOCUMENTS},
+            optional=True,
+            hint=(
+                f"z. B. Schadenaufstellung, Fotos, Pläne; höchstens {MAX_DOCUMENTS} Dateien zu "
+                f"je {MAX_ATTACHMENT_MB} MB, keine Programme."
+            ),
         ),
     ]
     view = _modal(START_CALLBACK, "Ausschreibung starten", "Starten", blocks)

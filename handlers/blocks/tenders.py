@@ -23,6 +23,7 @@ from handlers.blocks.base import (
     plain,
     section,
 )
+from handlers.blocks.documents import Document, documents_text
 from handlers.blocks.split import paginate, split_text
 from store.models import Broker, Tender
 from store.money import format_eur, to_cents
@@ -83,8 +84,17 @@ def risk_blocks(tender: Tender) -> list[Block]:
     return blocks
 
 
-def _risk_blocks(tender: Tender) -> list[Block]:
-    if sum(len(value) for _label, value in _risk_texts(tender)) <= CARD_RISK_TEXT:
+def _risk_blocks(tender: Tender, documents: Sequence[Document] = ()) -> list[Block]:
+    """The risk, then the start documents (T1); the documents' lines count against the
+    card's text budget, so a long risk folds into the modal sooner."""
+    if not documents:
+        return _risk_or_preview(tender, CARD_RISK_TEXT)
+    listed = documents_text(documents)
+    return [*_risk_or_preview(tender, CARD_RISK_TEXT - len(listed)), section(listed)]
+
+
+def _risk_or_preview(tender: Tender, budget: int) -> list[Block]:
+    if sum(len(value) for _label, value in _risk_texts(tender)) <= budget:
         return risk_blocks(tender)
     blocks = [fields([pair for pair in risk_fields(tender) if fits_field(*pair)])]
     for label, value in _risk_texts(tender):
@@ -115,7 +125,12 @@ def risk_modal(tender: Tender) -> dict[str, Any]:
     }
 
 
-def backoffice_card(tender: Tender, broker: Broker, offer_count: int = 0) -> dict[str, Any]:
+def backoffice_card(
+    tender: Tender,
+    broker: Broker,
+    offer_count: int = 0,
+    documents: Sequence[Document] = (),
+) -> dict[str, Any]:
     """Rule T5: the backoffice learns of the tender with the frozen risk data."""
     reference = tender.reference
     status = f"Status: *{status_label(tender)}*"
@@ -127,7 +142,7 @@ def backoffice_card(tender: Tender, broker: Broker, offer_count: int = 0) -> dic
             f"*{escape(broker.name)}* (Vermittler {escape(broker.number)}) bittet um Angebote."
             f"\n{status}"
         ),
-        *_risk_blocks(tender),
+        *_risk_blocks(tender, documents),
         context(
             "Die Risikodaten sind eingefroren (T3). Rückfragen an den Vermittler "
             "schreiben Sie im Thread dieser Nachricht."
@@ -160,7 +175,7 @@ def backoffice_card(tender: Tender, broker: Broker, offer_count: int = 0) -> dic
     return message(text, blocks)
 
 
-def broker_card(tender: Tender) -> dict[str, Any]:
+def broker_card(tender: Tender, documents: Sequence[Document] = ()) -> dict[str, Any]:
     """Rule T4: the request confirmation with the reference."""
     reference = tender.reference
     blocks: list[Block] = [
@@ -170,7 +185,7 @@ def broker_card(tender: Tender) -> dict[str, Any]:
             "Sobald Angebote vorliegen, erhalten Sie eine Nachricht und eine E-Mail."
             f"\nStatus: *{status_label(tender)}*"
         ),
-        *_risk_blocks(tender),
+        *_risk_blocks(tender, documents),
         context(
             f"Angebote ansehen: `/angebote {reference}` · Verlauf: `/verlauf {reference}` · "
             "Rückfragen des Backoffice erscheinen im Thread dieser Nachricht."

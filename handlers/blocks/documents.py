@@ -1,0 +1,28 @@
+"""The documents given at a tender's start (rule T1), as one line on cards and in /verlauf."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from handlers.blocks.base import escape
+
+
+class Document(Protocol):
+    name: str
+    size: int
+
+
+def size_text(size: int) -> str:
+    if size < 1024:
+        return f"{size} B"
+    if size < 1024 * 1024:
+        return f"{round(size / 1024)} KB"
+    return f"{size / (1024 * 1024):.1f} MB".replace(".", ",")
+
+
+def documents_text(documents: Sequence[Document]) -> str:
+    """``*Dokumente*`` and one line per file; at most 10 files of 255 characters fit a
+    section's 3000."""
+    lines = [f"📎 {escape(document.name)} ({size_text(document.size)})" for document in documents]
+    return "*Dokumente*\n" + "\n".join(lines)
