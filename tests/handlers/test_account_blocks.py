@@ -249,7 +249,13 @@ def test_it_asks_for_every_risk_field_in_the_start_modal_and_the_reason_optional
         "prior_claims",
         "description",
         "reason",
+        "documents",
     ]
+    assert inputs["documents"]["element"] == {
+        "type": "file_input",
+        "max_files": 10,
+        "action_id": "value",
+    }
     assert [option["value"] for option in inputs["product"]["element"]["options"]] == [
         "sach",
         "inhalt",
@@ -261,6 +267,7 @@ def test_it_asks_for_every_risk_field_in_the_start_modal_and_the_reason_optional
     assert {block_id for block_id, block in inputs.items() if block["optional"]} == {
         "deductible",
         "reason",
+        "documents",
     }
     assert view["callback_id"] == "tender_start"
     assert view["title"] == plain("Ausschreibung starten")

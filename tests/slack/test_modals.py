@@ -84,6 +84,7 @@ async def test_it_opens_the_start_modal_for_ausschreibung_without_text(
         "prior_claims",
         "description",
         "reason",
+        "documents",
     ]
     assert slack.calls("views.open")[0].params["trigger_id"]
 

@@ -99,7 +99,8 @@ async def test_it_sends_the_query_as_a_dm_notice_where_annas_card_thread_is_miss
     tmp_path: Any,
 ) -> None:
     # Slack refused Anna's DM, so her request confirmation and its thread are missing.
-    slack.fail_next("conversations.open", error="user_not_found")
+    # (Twice: the command first looks for documents shared in the DM, then posts the card.)
+    slack.fail_next("conversations.open", error="user_not_found", times=2)
     response = await slack_request.send_command(
         ANNA,
         "/ausschreibung",
