@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from handlers.blocks.base import escape
+from handlers.blocks.base import escape, line_sections
 
 
 class Document(Protocol):
@@ -21,8 +21,8 @@ def size_text(size: int) -> str:
     return f"{size / (1024 * 1024):.1f} MB".replace(".", ",")
 
 
-def documents_text(documents: Sequence[Document]) -> str:
-    """``*Dokumente*`` and one line per file; at most 10 files of 255 characters fit a
-    section's 3000."""
+def documents_texts(documents: Sequence[Document]) -> list[str]:
+    """``*Dokumente*`` and one line per file, in as few section texts as Slack's 3000
+    characters per section allow (ten escaped 255-character names need two)."""
     lines = [f"📎 {escape(document.name)} ({size_text(document.size)})" for document in documents]
-    return "*Dokumente*\n" + "\n".join(lines)
+    return [block["text"]["text"] for block in line_sections(["*Dokumente*", *lines])]

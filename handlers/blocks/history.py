@@ -17,7 +17,7 @@ from handlers.blocks.base import (
     message,
     section,
 )
-from handlers.blocks.documents import Document, documents_text
+from handlers.blocks.documents import Document, documents_texts
 from handlers.blocks.split import paginate
 from handlers.parsing import InputError, parse_reference
 from store.models import Message
@@ -71,7 +71,7 @@ def history_message(
     the history does not fit one Slack message. The documents given at start (T1) open
     the history."""
     title = f"Verlauf {reference}"
-    start = [documents_text(documents)] if documents else []
+    start = documents_texts(documents) if documents else []
     if not messages:
         text = (
             f"Zu {reference} gibt es noch keine Nachrichten. Das Nachrichtenmodul öffnet "

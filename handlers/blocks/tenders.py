@@ -23,7 +23,7 @@ from handlers.blocks.base import (
     plain,
     section,
 )
-from handlers.blocks.documents import Document, documents_text
+from handlers.blocks.documents import Document, documents_texts
 from handlers.blocks.split import paginate, split_text
 from store.models import Broker, Tender
 from store.money import format_eur, to_cents
@@ -89,8 +89,9 @@ def _risk_blocks(tender: Tender, documents: Sequence[Document] = ()) -> list[Blo
     card's text budget, so a long risk folds into the modal sooner."""
     if not documents:
         return _risk_or_preview(tender, CARD_RISK_TEXT)
-    listed = documents_text(documents)
-    return [*_risk_or_preview(tender, CARD_RISK_TEXT - len(listed)), section(listed)]
+    listed = documents_texts(documents)
+    budget = CARD_RISK_TEXT - sum(len(text) for text in listed)
+    return [*_risk_or_preview(tender, budget), *map(section, listed)]
 
 
 def _risk_or_preview(tender: Tender, budget: int) -> list[Block]:

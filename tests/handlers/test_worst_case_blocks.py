@@ -160,6 +160,26 @@ def test_it_keeps_the_tender_cards_within_slacks_limits_and_shows_the_whole_risk
         assert escape(started.reason or "") in whole
 
 
+@pytest.mark.parametrize("kind", TEXTS)
+def test_it_keeps_cards_and_history_with_ten_long_named_start_documents_within_limits(
+    kind: str,
+) -> None:
+    """Rule T1: ten documents of 255-character names next to the longest risk."""
+    documents = [Attachment(name=name, size=20 * 1024 * 1024) for name in FILE_NAMES]
+    started = tender(TEXTS[kind])
+    for card in (
+        backoffice_card(started, BROKER, offer_count=60, documents=documents),
+        broker_card(started, documents=documents),
+    ):
+        shown = shown_text([valid_message(card)])
+        assert all(escape(name) in shown for name in FILE_NAMES)
+    for messages in ([], history_of(TEXTS[kind], 12)):
+        first = valid_message(
+            history_message("AS-2026-0001", messages, BERLIN, documents=documents)
+        )
+        assert all(escape(name) in shown_text([first]) for name in FILE_NAMES)
+
+
 def test_it_keeps_the_tender_list_within_slacks_limits() -> None:
     valid_message(tender_list([tender(TEXTS["mixed"]) for _ in range(60)], backoffice=True))
     valid_message(tender_list([], backoffice=False))
