@@ -46,20 +46,25 @@ def _cut_point(text: str, limit: int) -> int:
 
 
 def pack(pieces: list[str], limit: int, separator: str = "\n") -> list[str]:
-    """Join consecutive pieces while the result stays within ``limit``; longer pieces are
-    split. Every character of every piece is kept, in order."""
+    """Consecutive pieces joined with ``separator`` into texts of at most ``limit``.
+
+    A piece longer than ``limit`` is split (``split_text``) and goes on in the next text.
+    Every character is kept in order: a separator is left out only where a new text starts
+    between two pieces (the next section is a new line anyway), never inside a piece.
+    """
     packed: list[str] = []
-    current = ""
+    current: str | None = None
     for piece in pieces:
-        for part in split_text(piece, limit) if len(piece) > limit else [piece]:
-            if not current:
+        for index, part in enumerate(split_text(piece, limit)):
+            joint = separator if index == 0 else ""
+            if current is None:
                 current = part
-            elif len(current) + len(separator) + len(part) <= limit:
-                current = f"{current}{separator}{part}"
+            elif len(current) + len(joint) + len(part) <= limit:
+                current = f"{current}{joint}{part}"
             else:
                 packed.append(current)
                 current = part
-    if current:
+    if current is not None:
         packed.append(current)
     return packed
 

@@ -46,3 +46,14 @@ def test_it_packs_lines_and_pages_without_losing_or_reordering_any() -> None:
     assert [text for page in pages for text in page] == packed
     assert all(len(page) <= 2 and sum(map(len, page)) <= 300 for page in pages)
     assert paginate([], 300, 2) == [[]]
+
+
+def test_it_never_puts_a_line_break_inside_a_split_line() -> None:
+    long = " ".join(["Wort"] * 40)  # 199 characters, split at 100 after the 20th word
+    assert pack(["Kopfzeile", long, "Ende"], 100) == [
+        "Kopfzeile",
+        "Wort " * 20,
+        ("Wort " * 20).strip(),
+        "Ende",
+    ]
+    assert pack(["a", "b" * 150, "c"], 100) == ["a", "b" * 100, "b" * 50 + "\nc"]

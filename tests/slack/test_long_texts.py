@@ -1,0 +1,223 @@
+"""Nothing a person wrote is lost on the way through Slack's limits, end to end.
+
+Signed events and commands to the real app, against the local Slack that refuses what Slack
+refuses (the ``slack`` fixture fails a test on any refused payload).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import time_machine
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.localslack import LocalSlack, SignedSender
+from handlers.blocks.base import escape
+from store.actors import Actor
+from store.db import transaction
+from store.models import Broker, Message, ThreadLink
+from store.tenders import add_offer
+from tests.conftest import BACKOFFICE_CHANNEL, BERND
+from tests.handlers.scenario import ANNA, command_reply, response_to, start_tender, thread_links
+
+BERND_ACTOR = Actor(slack_user_id=BERND, role="backoffice", name="Bernd Backoffice")
+
+
+@pytest.fixture(autouse=True)
+def november_2026() -> Iterator[None]:
+    with time_machine.travel("2026-11-23 10:00 +01:00", tick=True):
+        yield
+
+
+def long_text(length: int, seed: str = "Rückfrage") -> str:
+    """German prose with paragraphs and characters Slack escapes, exactly ``length`` long."""
+    sentence = f"{seed}: Lager & Büro <Halle 3> mit 12 Mitarbeitern, Sprinkler seit 2019. "
+    paragraph = sentence * 6 + "\n\n"
+    return (paragraph * (length // len(paragraph) + 1))[:length].rstrip() + "."
+
+
+def sections_text(posts: list[dict[str, Any]]) -> str:
+    return "".join(
+        block["text"]["text"]
+        for post in posts
+        for block in post.get("blocks", [])
+        if block["type"] == "section" and "text" in block
+    )
+
+
+async def write(
+    slack: LocalSlack, slack_request: SignedSender, user: str, link: ThreadLink, text: str
+) -> None:
+    """``user`` writes in the thread under a card: Slack stores it, then sends the event."""
+    event: dict[str, Any] = {
+        "type": "message",
+        "channel": link.channel,
+        "user": user,
+        "text": text,
+        "thread_ts": link.ts,
+        "channel_type": "im" if link.channel.startswith("D") else "channel",
+    }
+    event["ts"] = slack.state.post(link.channel, dict(event))["ts"]
+    assert (await slack_request.send_event(event)).status == 200
+
+
+async def mirrored(slack: LocalSlack, link: ThreadLink, count: int) -> list[dict[str, Any]]:
+    def posts() -> list[dict[str, Any]]:
+        return [
+            m
+            for m in slack.messages(link.channel, link.ts)
+            if m["ts"] != link.ts and m.get("bot_id")
+        ]
+
+    await slack.wait_for(lambda: len(posts()) >= count)
+    return posts()
+
+
+@pytest.fixture
+async def links(
+    anna: Broker,
+    slack: LocalSlack,
+    slack_request: SignedSender,
+    sessions: async_sessionmaker[AsyncSession],
+) -> tuple[str, ThreadLink, ThreadLink]:
+    reference = await start_tender(slack_request, slack, sessions)
+    backoffice, broker = await thread_links(sessions)
+    return reference, backoffice, broker
+
+
+async def test_it_mirrors_a_3500_character_message_whole_both_ways(
+    links: tuple[str, ThreadLink, ThreadLink],
+    slack: LocalSlack,
+    slack_request: SignedSender,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    # rules M3, M4: 3,500 characters reached the other side with 2,626 before
+    _reference, backoffice, broker = links
+    question = long_text(3500, "Rückfrage")
+    await write(slack, slack_request, BERND, backoffice, question)
+    [to_anna] = await mirrored(slack, broker, 1)
+    answer = long_text(3500, "Antwort")
+    await write(slack, slack_request, ANNA, broker, answer)
+    [to_bernd] = await mirrored(slack, backoffice, 1)
+
+    for post, text in ((to_anna, question), (to_bernd, answer)):
+        sections = [block for block in post["blocks"] if block["type"] == "section"]
+        assert len(sections) == 2
+        assert sections_text([post]) == escape(text)
+        # cut between words, not inside one
+        assert sections[0]["text"]["text"][-1].isspace()
+    async with sessions() as session:
+        bodies = list(await session.scalars(select(Message.body).order_by(Message.id)))
+    assert bodies == [question, answer]
+
+
+async def test_it_mirrors_a_40000_character_message_in_numbered_posts_in_order(
+    links: tuple[str, ThreadLink, ThreadLink], slack: LocalSlack, slack_request: SignedSender
+) -> None:
+    _reference, backoffice, broker = links
+    text = long_text(40_000)
+    await write(slack, slack_request, BERND, backoffice, text)
+    posts = await mirrored(slack, broker, 5)
+    assert len(posts) == 5
+    assert sections_text(posts) == escape(text)
+    assert [post["blocks"][-1]["elements"][0]["text"].split(" · ")[2] for post in posts] == [
+        f"Teil {n} von 5" for n in range(1, 6)
+    ]
+
+
+async def test_it_shows_the_whole_history_in_verlauf_paged_with_weiter(
+    links: tuple[str, ThreadLink, ThreadLink], slack: LocalSlack, slack_request: SignedSender
+) -> None:
+    # rule M4
+    reference, backoffice, broker = links
+    texts = [long_text(3500, f"Nachricht {n}") for n in range(6)]
+    for n, text in enumerate(texts):
+        await write(
+            slack,
+            slack_request,
+            BERND if n % 2 == 0 else ANNA,
+            backoffice if n % 2 == 0 else broker,
+            text,
+        )
+        await mirrored(slack, broker if n % 2 == 0 else backoffice, n // 2 + 1)
+
+    before = len(slack.responses(ANNA))
+    pages = [await command_reply(slack_request, slack, ANNA, "/verlauf", reference)]
+    while pages[-1]["blocks"][-1]["type"] == "actions":
+        buttons = pages[-1]["blocks"][-1]["elements"]
+        weiter = [button for button in buttons if button["text"]["text"] == "Weiter"]
+        if not weiter:
+            break
+        await slack_request.send_button(
+            ANNA, weiter[0]["action_id"], weiter[0]["value"], block_id="history_pages"
+        )
+        pages.append(await response_to(slack, ANNA, before + len(pages) + 1))
+
+    assert len(pages) == 3
+    assert pages[0]["text"] == f"Verlauf {reference}: 6 Nachrichten (Seite 1 von 3)"
+    shown = sections_text(pages)
+    for text in texts:
+        assert escape(text) in shown
+
+
+async def test_it_lists_every_offer_with_their_count_and_more_on_the_next_page(
+    links: tuple[str, ThreadLink, ThreadLink],
+    slack: LocalSlack,
+    slack_request: SignedSender,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    # rules T7, T8: 20 per group were shown before, the rest hidden without a word
+    reference, _backoffice, _broker = links
+    async with transaction(sessions) as session:
+        for n in range(25):
+            await add_offer(
+                session,
+                BERND_ACTOR,
+                reference,
+                insurer=f"Versicherer {n:02d}",
+                premium=Decimal(1000 + n),
+                valid_until=date(2026, 12, 31),
+                today=date(2026, 11, 23),
+            )
+    before = len(slack.responses(ANNA))
+    first = await command_reply(slack_request, slack, ANNA, "/angebote", reference)
+    assert "25 Angebote · Seite 1 von 2" in first["blocks"][1]["text"]["text"]
+    [more] = first["blocks"][-2]["elements"]
+    assert more["text"]["text"] == "Weitere Angebote anzeigen"
+    await slack_request.send_button(ANNA, more["action_id"], more["value"], block_id="offers_pages")
+    second = await response_to(slack, ANNA, before + 2)
+    assert "Seite 2 von 2" in second["blocks"][1]["text"]["text"]
+    listed = sections_text([first, second])
+    assert [f"Versicherer {n:02d}" in listed for n in range(25)] == [True] * 25
+
+
+async def test_it_opens_the_whole_risk_from_a_card_that_shows_only_its_beginning(
+    anna: Broker,
+    slack: LocalSlack,
+    slack_request: SignedSender,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    # T3: the frozen risk, whole; escaped it is too long for one Slack message
+    description = "<&> " * 750  # 3000 characters, 10,500 once escaped
+    text = f'neu sparte=sach kunde="Lager & Co" vorschaeden=keine beschreibung="{description}"'
+    reference = await start_tender(slack_request, slack, sessions, text=text)
+    card = slack.messages(BACKOFFICE_CHANNEL)[-1]
+    [more] = [b for b in card["blocks"] if b.get("block_id") == "tender_risk_more"]
+    await slack_request.send_button(
+        BERND,
+        more["elements"][0]["action_id"],
+        more["elements"][0]["value"],
+        channel=BACKOFFICE_CHANNEL,
+        block_id="tender_risk_more",
+    )
+    [opened] = await slack.wait_for_calls("views.open")
+    view = opened.params["view"]
+    view = json.loads(view) if isinstance(view, str) else view
+    assert reference in view["blocks"][0]["elements"][0]["text"]
+    assert escape(description.strip()) in sections_text([view])
