@@ -32,6 +32,8 @@ QUERIES = {
     "kombi": "kombi sach haft zaehlstueck=rs beitrag=1.500 €",
 }
 ROUNDS = 5_000
+# Issue goal: every kind of query under this mean, parse + rules + German text.
+GOAL_MEAN_US = 100.0
 WARMUP = 200
 
 
@@ -65,6 +67,7 @@ def main() -> None:
     print(f"{'query':<12} {'mean µs':>9} {'p50 µs':>9} {'p99 µs':>9} {'× call':>9}")
     print(f"{'bare call':<12} {base_mean:>9.2f} {base_p50:>9.2f} {base_p99:>9.2f} {1:>9.0f}")
     worst = 0.0
+    worst_mean = 0.0
     for kind, text in QUERIES.items():
 
         def ask(text: str = text) -> object:
@@ -73,9 +76,13 @@ def main() -> None:
 
         mean, p50, p99 = summary(measure(ask))
         worst = max(worst, p99)
+        worst_mean = max(worst_mean, mean)
         print(f"{kind:<12} {mean:>9.2f} {p50:>9.2f} {p99:>9.2f} {mean / base_mean:>9.0f}")
-    verdict = "unter" if worst < 1000 else "ÜBER"
-    print(f"schlechtestes p99: {worst:.1f} µs – {verdict} dem Ziel von 1 ms pro Anfrage")
+    verdict = "unter" if worst_mean < GOAL_MEAN_US else "ÜBER"
+    print(
+        f"schlechtester Mittelwert: {worst_mean:.1f} µs – {verdict} dem Ziel von "
+        f"{GOAL_MEAN_US:.0f} µs pro Anfrage (p99 höchstens {worst:.1f} µs)"
+    )
 
 
 if __name__ == "__main__":

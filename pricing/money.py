@@ -39,6 +39,9 @@ def parse_number(raw: str) -> tuple[Decimal, Unit]:
     separator (`1,5` is one and a half) and a single dot followed by exactly three digits
     groups thousands (`1.500` is fifteen hundred), because the brokers write German.
     """
+    if raw.isascii() and raw.isdigit():
+        # Most values are plain whole numbers (renta=40, monate=24); skip the general path.
+        return Decimal(raw), Unit.NONE
     text = raw.strip().replace("\u2212", "-")
     unit = Unit.NONE
     suffix = _UNIT_SUFFIX.search(text)
@@ -125,9 +128,12 @@ def as_json(value: Decimal) -> str:
     return f"{value.quantize(CENT, rounding=ROUND_HALF_UP):f}"
 
 
+# Swaps both separators in one pass: 1,234.50 → 1.234,50.
+_TO_GERMAN = str.maketrans(",.", ".,")
+
+
 def _german_grouping(value: Decimal, decimals: int) -> str:
-    english = f"{value:,.{decimals}f}"
-    return english.replace(",", "\u0000").replace(".", ",").replace("\u0000", ".")
+    return f"{value:,.{decimals}f}".translate(_TO_GERMAN)
 
 
 def format_euro(value: Decimal) -> str:

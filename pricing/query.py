@@ -253,7 +253,8 @@ def _tokens(form: Form, text: str) -> _Parsed:
             flags.add(_flag(form, match.group("word")))
             continue
         key_raw = match.group("key")
-        key = form.keys.get(normalise(key_raw))
+        # Most keys arrive as written in the examples; normalise only the others.
+        key = form.keys.get(key_raw) or form.keys.get(normalise(key_raw))
         if key is None:
             raise _unknown_word(form, key_raw, form.keys)
         value = match.group("value")
@@ -268,6 +269,8 @@ def _tokens(form: Form, text: str) -> _Parsed:
 
 
 def _flag(form: Form, raw: str) -> str:
+    if raw in form.flags:
+        return form.flags[raw]
     word = normalise(raw)
     if word in form.flags:
         return form.flags[word]
@@ -354,7 +357,9 @@ def _integer(form: Form, name: str, raw: str, *, low: int, high: int) -> int:
 
 
 def _choice(form: Form, name: str, raw: str, choices: Mapping[str, E]) -> E:
-    found = choices.get(normalise(raw))
+    found = choices.get(raw)
+    if found is None:
+        found = choices.get(normalise(raw))
     if found is None:
         allowed = ", ".join(dict.fromkeys(str(v) for v in choices.values()))
         raise QueryError(
