@@ -11,12 +11,13 @@ import logging
 from datetime import datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.interval import IntervalTrigger
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.scheduler import run_until_shutdown
 from handlers.threads_delivery import deliver_pending
 from store.types import utcnow
+from store.wake import THREAD_DELIVERY
 
 logger = logging.getLogger("tenderbot.mirror")
 
@@ -54,12 +55,13 @@ def add_mirror_job(
     async def step() -> None:
         await mirror_round(sessions, client)
 
+    # Runs as long as the scheduler: at once when a transaction leaves a message to this
+    # worker (store.wake), and every ``seconds`` for retries that fell due.
     scheduler.add_job(
-        step,
-        IntervalTrigger(seconds=seconds),
+        run_until_shutdown,
+        args=(sessions, THREAD_DELIVERY, step),
+        kwargs={"interval": seconds},
         id=MIRROR_JOB,
         name="Thread-Nachrichten nachreichen (M3)",
         next_run_time=utcnow(),
-        max_instances=1,
-        coalesce=True,
     )

@@ -8,6 +8,8 @@ several replicas may run this schedule and a restart simply runs the due steps a
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, time
@@ -19,6 +21,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.settings import Settings
+from store import wake
 from store.db import transaction
 from store.distribution import (
     DistributionResult,
@@ -33,6 +36,7 @@ from store.reminders import (
     remind_expiring_offers,
 )
 from store.types import utcnow
+from store.wake import run_when_woken
 
 log = logging.getLogger("tenderbot.scheduler")
 
@@ -139,6 +143,15 @@ def _catch_up(now: datetime, at: time) -> dict[str, Any]:
     return {"next_run_time": now} if now.time() >= at else {}
 
 
+async def run_until_shutdown(
+    sessions: async_sessionmaker[AsyncSession], channel: str, step: Step, *, interval: float
+) -> None:
+    """A queue worker as one scheduler job: ``store.wake.run_when_woken`` until the
+    scheduler's shutdown cancels it, which ends the job quietly instead of as an error."""
+    with contextlib.suppress(asyncio.CancelledError):
+        await run_when_woken(sessions, channel, step, interval=interval)
+
+
 def build_scheduler(
     settings: Settings,
     sessions: async_sessionmaker[AsyncSession],
@@ -196,11 +209,14 @@ def build_scheduler(
         **_catch_up(now, REMINDER_TIME),
     )
     if outbox_flush is not None:
+        # One job that runs as long as the scheduler: it flushes when a transaction that
+        # queued a notification commits (store.wake), and every flush_seconds as a safety net.
         scheduler.add_job(
-            outbox_flush,
-            IntervalTrigger(seconds=flush_seconds, timezone=zone),
+            run_until_shutdown,
+            args=(sessions, wake.QUEUE, outbox_flush),
+            kwargs={"interval": flush_seconds},
             id=FLUSH_JOB,
-            name="Outbox senden",
+            name=f"Outbox senden (nach jedem Commit, sonst alle {flush_seconds:g} s)",
             next_run_time=now,
         )
     if lease_recovery is not None:

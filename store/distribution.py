@@ -31,6 +31,7 @@ from store.dialect import dialect_name, insert_ignoring_conflicts
 from store.models import BudgetNoticeRun, JobRun
 from store.outbox import MESSAGE_ID_DOMAIN
 from store.types import UTCDateTime, utcnow
+from store.wake import QUEUE, wake_on_commit
 
 JOB = "budget_distribution"
 KIND = "distribution"
@@ -326,6 +327,7 @@ async def queue_notice_batch(
             "dedupe_prefix": notice_dedupe_key(year) + ":",
         },
     )
+    wake_on_commit(session, QUEUE)
     finished = bindparam("finished", now if upto >= last else None, type_=UTCDateTime())
     await session.execute(
         text(_ADVANCE_NOTICE_RUN).bindparams(finished), {"upto": upto, "year": year}

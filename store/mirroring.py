@@ -34,6 +34,7 @@ from store.models import Attachment, Broker, Conversation, Message, Tender, Thre
 from store.tenders import get_tender_without_offers
 from store.threads import CardSide
 from store.types import utcnow
+from store.wake import THREAD_DELIVERY, wake_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -287,6 +288,7 @@ async def post_from_modal(
     message = await store_message(session, draft)
     message.delivery_state = PENDING
     message.next_delivery_at = utcnow()
+    wake_on_commit(session, THREAD_DELIVERY)
     await session.flush()
     return message
 

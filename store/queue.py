@@ -28,6 +28,8 @@ from sqlalchemy.orm import aliased
 from store.dialect import dialect_name, insert_ignoring_conflicts
 from store.models import QueueRow
 from store.types import UTCDateTime, utcnow
+from store.wake import QUEUE as QUEUE_CHANNEL
+from store.wake import wake_on_commit
 
 MESSAGE_ID_DOMAIN = "tenderbot"
 QUEUE = cast(Table, QueueRow.__table__)
@@ -163,6 +165,7 @@ async def enqueue_rows(session: AsyncSession, rows: Sequence[dict[str, Any]]) ->
     # Rows as execute parameters, not in .values(): SQLAlchemy renders them into one
     # multi-row INSERT either way, but only this form has a cached statement.
     statement = insert_ignoring_conflicts(session, QUEUE, returning=QUEUE.c.id)
+    wake_on_commit(session, QUEUE_CHANNEL)
     if len(rows) == 1:
         row_id = (await session.execute(statement, rows[0])).scalar()
         return [] if row_id is None else [row_id]

@@ -13,13 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.scheduler import (
     DISTRIBUTION_JOB,
     EXPIRY_JOB,
-    FLUSH_JOB,
     FOLLOWUP_JOB,
     Step,
     build_scheduler,
 )
 from bot.settings import Settings
+from store.db import transaction
 from store.models import Broker
+from store.outbox import enqueue
 from tests.scheduler.conftest import BERLIN, balance_cents, berlin, import_rows, outbox
 
 ANNA_2025 = ("4711;2025;sach;1;10.000,00",)  # → 300,00 €
@@ -142,21 +143,23 @@ async def test_it_does_not_distribute_when_started_before_the_budget_day(
     assert await balance_cents(sessions, anna.id) == 0
 
 
-async def test_it_runs_the_injected_outbox_flush_from_the_schedule(
+async def test_it_runs_the_injected_outbox_flush_at_start_and_when_a_notification_commits(
     settings: Settings, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
-    flushed: list[int] = []
+    calls: asyncio.Queue[None] = asyncio.Queue()
 
     async def flush() -> None:
-        flushed.append(1)
+        calls.put_nowait(None)
 
-    finished = await run_started_scheduler(
-        settings,
-        sessions,
-        berlin(2026, 3, 2, 7),
-        {FLUSH_JOB, DISTRIBUTION_JOB},
-        outbox_flush=flush,
-    )
-
-    assert finished[FLUSH_JOB].exception is None
-    assert flushed == [1]
+    # An hour between polls: only the commit below can bring the second flush.
+    scheduler = build_scheduler(settings, sessions, outbox_flush=flush, flush_seconds=3600)
+    scheduler.start()
+    try:
+        await asyncio.wait_for(calls.get(), timeout=30)
+        async with transaction(sessions) as session:
+            await enqueue(
+                session, channel="email", recipient="anna@example.org", template="t", context={}
+            )
+        await asyncio.wait_for(calls.get(), timeout=30)
+    finally:
+        scheduler.shutdown(wait=False)

@@ -7,19 +7,18 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.interval import IntervalTrigger
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.localslack import LocalSlack
-from bot.mirror_worker import MIRROR_JOB, add_mirror_job, mirror_round
+from bot.mirror_worker import add_mirror_job, mirror_round
 from store.db import transaction
-from store.mirroring import post_in_thread
+from store.mirroring import post_from_modal, post_in_thread
 from store.models import Message
-from tests.conftest import BERND
+from tests.conftest import BACKOFFICE_CHANNEL, BERND
 from tests.store.helpers import BERND_ACTOR
-from tests.threads.conftest import ANNA_DM, BROKER_CARD_TS, Threads
+from tests.threads.conftest import ANNA_DM, BACKOFFICE_CARD_TS, BROKER_CARD_TS, Threads
 
 
 @pytest.fixture
@@ -57,12 +56,33 @@ async def test_it_posts_every_stored_but_unshown_message_once(
     assert states == ["delivered", "delivered"]
 
 
-async def test_it_runs_as_an_interval_job_on_the_background_scheduler(
-    sessions: async_sessionmaker[AsyncSession], slack: LocalSlack
+async def test_it_posts_a_message_left_to_the_worker_as_soon_as_it_commits(
+    sessions: async_sessionmaker[AsyncSession], threads: Threads, slack: LocalSlack
 ) -> None:
+    def in_backoffice_thread() -> list[str]:
+        posted = slack.messages(BACKOFFICE_CHANNEL, thread_ts=BACKOFFICE_CARD_TS)
+        return [str(message["text"]) for message in posted]
+
+    async def query_from_modal(text: str) -> None:
+        async with transaction(sessions) as session:
+            await post_from_modal(
+                session, BERND_ACTOR, threads.tender.reference, text, internal=True
+            )
+
     scheduler = AsyncIOScheduler()
-    add_mirror_job(scheduler, sessions, AsyncWebClient(token="xoxb-test", base_url=slack.url))
-    job = scheduler.get_job(MIRROR_JOB)
-    assert job is not None and isinstance(job.trigger, IntervalTrigger)
-    assert job.trigger.interval == timedelta(seconds=10)
-    assert job.max_instances == 1
+    # An hour between rounds: after the first round only a commit can bring the next.
+    add_mirror_job(
+        scheduler,
+        sessions,
+        AsyncWebClient(token="xoxb-test", base_url=slack.url),
+        seconds=3600,
+    )
+    await query_from_modal("Vorschäden?")
+    scheduler.start()
+    try:
+        await slack.wait_for(lambda: len(in_backoffice_thread()) == 1, seconds=30)
+        await query_from_modal("Baujahr?")
+        await slack.wait_for(lambda: len(in_backoffice_thread()) == 2, seconds=30)
+    finally:
+        scheduler.shutdown(wait=False)
+    assert ["Vorschäden?" in text for text in in_backoffice_thread()] == [True, False]

@@ -1,0 +1,184 @@
+"""Wake a queue worker when the transaction that queued its work commits.
+
+Producers call ``wake_on_commit(session, channel)`` next to the insert. When that session's
+transaction commits, every worker of the channel in this process wakes at once; on
+PostgreSQL the transaction also sends ``NOTIFY`` (delivered only on commit, never on
+rollback), which wakes the workers of other processes. A worker runs as
+
+    await run_when_woken(sessions, channel, step, interval=10)
+
+which runs ``step`` now, then each time it is woken and at the latest every ``interval``
+seconds: polling stays as the safety net for a lost notification or a row that fell due
+later (retries). A wake that arrives while ``step`` runs is kept, so nothing committed
+during a run waits for the next interval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session, SessionTransaction
+
+logger = logging.getLogger("tenderbot.wake")
+
+# Channel names double as PostgreSQL NOTIFY channels: lower-case identifiers.
+QUEUE = "tenderbot_queue"
+THREAD_DELIVERY = "tenderbot_thread_delivery"
+
+_MARKS = "tenderbot_wake_channels"
+_NOTIFY = text("SELECT pg_notify(:channel, '')")
+
+
+class Waiter:
+    """One worker's doorbell: ``wait`` returns when rung or after the timeout."""
+
+    def __init__(self, channel: str) -> None:
+        self.channel = channel
+        self._loop = asyncio.get_running_loop()
+        self._event = asyncio.Event()
+
+    def ring(self) -> None:
+        if _running_loop() is self._loop:
+            self._event.set()
+        else:
+            # A commit in another thread (or event loop) of this process.
+            self._loop.call_soon_threadsafe(self._event.set)
+
+    @property
+    def rung(self) -> bool:
+        """A wake has arrived that ``wait`` has not consumed yet."""
+        return self._event.is_set()
+
+    async def wait(self, seconds: float) -> bool:
+        """True when woken, False after ``seconds``; either way the bell is reset."""
+        try:
+            await asyncio.wait_for(self._event.wait(), seconds)
+        except TimeoutError:
+            return False
+        finally:
+            self._event.clear()
+        return True
+
+
+_waiters: dict[str, set[Waiter]] = {}
+_lock = threading.Lock()
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def wake(channel: str) -> None:
+    """Wake this process's workers of ``channel`` now."""
+    with _lock:
+        waiters = list(_waiters.get(channel, ()))
+    for waiter in waiters:
+        waiter.ring()
+
+
+@contextlib.contextmanager
+def waiter_for(channel: str) -> Iterator[Waiter]:
+    waiter = Waiter(channel)
+    with _lock:
+        _waiters.setdefault(channel, set()).add(waiter)
+    try:
+        yield waiter
+    finally:
+        with _lock:
+            _waiters[channel].discard(waiter)
+
+
+def wake_on_commit(session: AsyncSession | Session, channel: str) -> None:
+    """Wake ``channel``'s workers once this session's transaction commits."""
+    sync = session.sync_session if isinstance(session, AsyncSession) else session
+    sync.info.setdefault(_MARKS, set()).add(channel)
+
+
+@event.listens_for(Session, "before_commit")
+def _notify_other_processes(session: Session) -> None:
+    channels = session.info.get(_MARKS)
+    if not channels or session.get_bind().dialect.name != "postgresql":
+        return
+    # Inside the committing transaction: PostgreSQL delivers it on commit, drops it on
+    # rollback. Runs in SQLAlchemy's greenlet, so the sync call awaits the driver.
+    for channel in sorted(channels):
+        session.execute(_NOTIFY, {"channel": channel})
+
+
+@event.listens_for(Session, "after_commit")
+def _wake_this_process(session: Session) -> None:
+    for channel in session.info.pop(_MARKS, ()):
+        wake(channel)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_on_rollback(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_MARKS, None)
+
+
+@contextlib.asynccontextmanager
+async def _postgres_listener(
+    sessions: async_sessionmaker[AsyncSession], channel: str
+) -> AsyncIterator[Any]:
+    """A dedicated driver connection (asyncpg) that LISTENs on ``channel`` and wakes this
+    process's workers; None without one (SQLite, or PostgreSQL refusing the connection),
+    and then the workers only poll."""
+    engine = sessions.kw.get("bind")
+    if engine is None or engine.dialect.name != "postgresql":
+        yield None
+        return
+    try:
+        connection = await engine.connect()
+        raw = await connection.get_raw_connection()
+        driver = raw.driver_connection
+        await driver.add_listener(channel, _on_notify)
+    except Exception as error:  # the worker must run, polling, whatever LISTEN's problem
+        logger.warning("LISTEN %s failed, polling only: %s", channel, error)
+        yield None
+        return
+    try:
+        yield driver
+    finally:
+        with contextlib.suppress(Exception):
+            await driver.remove_listener(channel, _on_notify)
+        with contextlib.suppress(Exception):
+            await connection.close()
+
+
+def _on_notify(_connection: Any, _pid: int, channel: str, _payload: str) -> None:
+    wake(channel)
+
+
+async def run_when_woken(
+    sessions: async_sessionmaker[AsyncSession],
+    channel: str,
+    step: Callable[[], Awaitable[object]],
+    *,
+    interval: float,
+) -> None:
+    """Run ``step`` now, on every wake of ``channel`` and at the latest every ``interval``
+    seconds, until cancelled. A failing step is logged and retried at the next turn."""
+    with waiter_for(channel) as waiter:
+        while True:
+            async with _postgres_listener(sessions, channel) as listener:
+                while listener is None or not listener.is_closed():
+                    try:
+                        await step()
+                    except Exception:
+                        logger.exception("queue worker %s: step failed", channel)
+                        # No hot loop on a persistent error: wait the full interval.
+                        await asyncio.sleep(interval)
+                        continue
+                    await waiter.wait(interval)
+                logger.warning("LISTEN %s connection lost; listening again", channel)
