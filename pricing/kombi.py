@@ -6,7 +6,6 @@ passes the parsed table in; this module never touches the file system.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -48,6 +47,9 @@ class KombiRateTable:
     @classmethod
     def from_toml(cls, text: str) -> KombiRateTable:
         """Parse `beispiel = true` and a `[saetze]` table mapping "1".."3" to percentages."""
+        # Only the CLI and the app read a rate file; a query alone need not load the parser.
+        import tomllib
+
         try:
             # Decimal for floats keeps `7.5` exact; a float would turn into 7.4999….
             document = tomllib.loads(text, parse_float=Decimal)

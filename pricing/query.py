@@ -9,7 +9,6 @@ message that names the offending word and shows a correct example.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -235,6 +234,9 @@ def _unknown_command(head: str) -> QueryError:
 
 
 def _suggest(word: str, choices: Mapping[str, str]) -> str:
+    # Only a mistyped query needs difflib; the imports stay out of every CLI start-up.
+    import difflib
+
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.75)
     return f" Meinten Sie „{choices[close[0]]}“?" if close else ""
 
