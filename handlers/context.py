@@ -2,7 +2,9 @@
 
 A listener acks first, then runs its work through ``replying``: domain refusals and bad
 input become the service's German sentence, anything unexpected is logged with the
-request's context and answered with an apology, never a traceback.
+request's context and answered with an apology, never a traceback. A quick command (one
+read, well inside Slack's 3 s) answers in the ack itself through ``answering`` instead: no
+response_url round trip, and the user sees the answer as soon as Slack has the ack.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from store.errors import DomainError
 logger = logging.getLogger(__name__)
 
 Respond = Callable[..., Awaitable[Any]]
+Ack = Callable[..., Awaitable[Any]]
 
 TECHNICAL_ERROR = (
     "Das hat leider nicht geklappt – ein technischer Fehler ist aufgetreten. "
@@ -82,3 +85,16 @@ async def replying(respond: Respond, what: str, work: Callable[[], Awaitable[Non
     except Exception:
         logger.exception("%s failed", what)
         await reply(respond, TECHNICAL_ERROR)
+
+
+async def answering(ack: Ack, what: str, work: Callable[[], Awaitable[dict[str, Any]]]) -> None:
+    """Ack with the message ``work`` builds (ephemeral); refusals and failures become the
+    German reply in the ack, as ``replying`` would send it later."""
+    try:
+        message = await work()
+    except (DomainError, InputError) as error:
+        message = notice(user_message(error))
+    except Exception:
+        logger.exception("%s failed", what)
+        message = notice(TECHNICAL_ERROR)
+    await ack(**message, response_type="ephemeral")

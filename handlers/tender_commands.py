@@ -18,6 +18,7 @@ from handlers.context import (
     TECHNICAL_ERROR,
     Respond,
     acting,
+    answering,
     is_help,
     reply,
     replying,
@@ -122,22 +123,26 @@ def register(app: AsyncApp, deps: Deps) -> None:
     async def ausschreibung(
         ack: AsyncAck, command: dict[str, Any], respond: Respond, client: AsyncWebClient
     ) -> None:
-        await ack()
         user_id = command["user_id"]
         word, rest = split_subcommand(command.get("text", ""))
 
-        async def work() -> None:
+        async def quick() -> dict[str, Any]:
             if is_help(word):
-                await respond(**help_message(COMMAND), response_type="ephemeral")
-            elif word == "":
+                return help_message(COMMAND)
+            async with acting(deps, user_id) as unit:
+                tenders = await list_tenders(
+                    unit.session, unit.actor, open_only=unit.actor.is_backoffice
+                )
+                return tender_list(tenders, backoffice=unit.actor.is_backoffice)
+
+        if is_help(word) or word == "liste":
+            await answering(ack, f"{COMMAND} {word} by {user_id}", quick)
+            return
+        await ack()
+
+        async def work() -> None:
+            if word == "":
                 await open_start_modal(client, deps, user_id, command["trigger_id"], respond)
-            elif word == "liste":
-                async with acting(deps, user_id) as unit:
-                    tenders = await list_tenders(
-                        unit.session, unit.actor, open_only=unit.actor.is_backoffice
-                    )
-                    message = tender_list(tenders, backoffice=unit.actor.is_backoffice)
-                await respond(**message, response_type="ephemeral")
             elif word == "neu":
                 tender, broker = await start(deps, user_id, parse_start_text(rest))
                 files = await recent_dm_files(client, deps, user_id)

@@ -141,6 +141,14 @@ class LocalSlack:
         call.response = {"ok": False, "error": "invalid_blocks"}
         await self._record(call)
 
+    async def show_command_ack(self, user: str, channel: str, body: dict[str, Any]) -> None:
+        """A slash command's ack that carries a message: Slack shows it to the user who
+        typed the command, as it would a response_url answer (ephemeral, or in the channel)."""
+        self._apply_response(ResponseTarget(user, channel, None), body)
+        call = Call("ack", body, body, {}, {}, status=200)
+        call.response = {"ok": True, "user": user, "channel": channel}
+        await self._record(call)
+
     def messages(self, channel: str, thread_ts: str | None = None) -> list[dict[str, Any]]:
         if thread_ts is None:
             return list(self.state.channels.get(channel, []))

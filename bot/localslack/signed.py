@@ -134,9 +134,12 @@ class SignedSender:
     async def send_command(
         self, user_id: str, command: str, text: str = "", *, channel_id: str | None = None
     ) -> SlackResponse:
-        return await self.post_form(
-            self.command_body(user_id, command, text, channel_id=channel_id)
-        )
+        body = self.command_body(user_id, command, text, channel_id=channel_id)
+        answer = await self.post_form(body)
+        shown = _ack_message(answer)
+        if shown is not None:
+            await self.slack.show_command_ack(user_id, body["channel_id"], shown)
+        return answer
 
     def interactive_payload(self, user_id: str, payload: dict[str, Any]) -> dict[str, Any]:
         """Fill in what Slack adds to every interactive payload; ``payload`` wins."""
@@ -246,6 +249,19 @@ class SignedSender:
         posted = self.slack.state.post(channel, dict(event))
         event["ts"] = posted["ts"]
         return await self.send_event(event)
+
+
+def _ack_message(answer: SlackResponse) -> dict[str, Any] | None:
+    """The message an ack carries, if Slack would show it (HTTP 200, within the limits)."""
+    if answer.status != 200:
+        return None
+    try:
+        body = answer.json()
+    except ValueError:
+        return None
+    if not isinstance(body, dict) or not ("text" in body or "blocks" in body):
+        return None
+    return None if message_problems(body) else body
 
 
 def _trigger_id() -> str:

@@ -166,6 +166,23 @@ async def test_it_lists_anna_s_tenders_and_all_open_ones_for_the_backoffice(
     assert "AS-2026-0002" in all_text(bernd_list)
 
 
+async def test_it_answers_the_list_in_the_ack_without_a_response_url_post(
+    anna: Broker,
+    slack: LocalSlack,
+    slack_request: SignedSender,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await start_tender(slack_request, slack, sessions)
+    replies_before = len(slack.calls("response_url"))
+
+    response = await slack_request.send_command(ANNA, "/ausschreibung", "liste")
+
+    answer = response.json()
+    assert answer["response_type"] == "ephemeral"
+    assert "AS-2026-0001" in all_text(answer)
+    assert len(slack.calls("response_url")) == replies_before
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [

@@ -61,8 +61,11 @@ async def response_urls() -> AsyncIterator[ResponseUrls]:
     await runner.cleanup()
 
 
-async def list_command(sender: SignedSender, urls: ResponseUrls, number: int) -> None:
-    body = sender.command_body(ANNA, "/ausschreibung", "liste")
+async def list_command(
+    sender: SignedSender, urls: ResponseUrls, number: int, reference: str = "AS-2026-0001"
+) -> None:
+    # `/angebote` answers through the response_url (`/ausschreibung liste` in the ack).
+    body = sender.command_body(ANNA, "/angebote", reference)
     body["response_url"] = f"{urls.url}{number}"
     response = await sender.post_form(body)
     assert response.status == 200
@@ -78,7 +81,7 @@ async def test_it_answers_anna_s_commands_over_one_kept_alive_connection(
     reference = await start_tender(slack_request, slack, sessions)
 
     for number in range(3):
-        await list_command(slack_request, response_urls, number)
+        await list_command(slack_request, response_urls, number, reference)
         await response_urls.wait_for(number + 1)
 
     for body in response_urls.bodies:
