@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import statistics
 import sys
 import tempfile
@@ -211,6 +212,16 @@ async def run(database_url: str, schema: str | None, total: int, concurrency: in
                 f"p99 ×{real_result['p99'] / bare_result['p99']:.1f}, "
                 f"throughput {real_result['rate'] / bare_result['rate'] * 100:.0f} %"
             )
+            where = "PostgreSQL" if schema else "SQLite"
+            row = {
+                "path": f"thread mirror, {concurrency} in flight ({where})",
+                "ours": f"{real_result['rate']:.0f} msg/s, p99 {real_result['p99']:.0f} ms",
+                "baseline": f"{bare_result['rate']:.0f} msg/s (bare ack)",
+                "ratio": f"{real_result['rate'] / bare_result['rate']:.0%}",
+                "goal": "≥ 150 msg/s, p99 < 250 ms",
+                "met": real_result["rate"] >= 150 and real_result["p99"] < 250,
+            }
+            print("RESULT " + json.dumps([row], ensure_ascii=False))
     finally:
         await engine.dispose()
 
