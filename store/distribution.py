@@ -19,6 +19,7 @@ bookings, a crash in between only delays the notices until the next run picks th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -340,9 +341,11 @@ async def queue_distribution_notices(
     *,
     batch: int = NOTICE_BATCH,
     now: datetime | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> int:
     """Tell every credited broker the new balance (outbox rows, one transaction per batch)
-    for every distribution not yet fully told; returns the number of rows queued."""
+    for every distribution not yet fully told; returns the number of rows queued.
+    ``progress(brokers)`` follows each committed batch (up to ``batch`` brokers)."""
     queued = 0
     while True:
         async with transaction(sessions) as session:
@@ -350,6 +353,8 @@ async def queue_distribution_notices(
         if rows is None:
             return queued
         queued += rows
+        if progress is not None:
+            progress(batch)
 
 
 async def distribute_if_due(

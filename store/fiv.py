@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from store.dialect import dialect_name
 from store.errors import InvalidInput
 
+Progress = Callable[[int], None]
 HEADER = ("vermittlernummer", "jahr", "sparte", "zugangsart", "beitrag")
 BATCH_SIZE = 10_000
 # Enough to find and fix a broken export; a file full of errors is not listed line by line.
@@ -247,12 +248,33 @@ async def import_fiv(
     return result
 
 
+def _reporting(lines: Iterable[str], progress: Progress, every: int = 10_000) -> Iterator[str]:
+    """Pass ``lines`` through and report the bytes read every ``every`` lines: a callback
+    per line would cost more than the import's own work on it."""
+    pending = count = 0
+    for line in lines:
+        pending += len(line.encode("utf-8"))
+        count += 1
+        if count == every:
+            progress(pending)
+            pending = count = 0
+        yield line
+    if pending:
+        progress(pending)
+
+
 async def import_fiv_file(
-    session: AsyncSession, path: Path, *, skip_invalid: bool = False
+    session: AsyncSession,
+    path: Path,
+    *,
+    skip_invalid: bool = False,
+    progress: Progress | None = None,
 ) -> FivImportResult:
+    """``progress(bytes)`` is called as the file is read (of ``path.stat().st_size``)."""
     try:
         with path.open(encoding="utf-8-sig", newline="") as stream:
-            return await import_fiv(session, stream, skip_invalid=skip_invalid)
+            lines = stream if progress is None else _reporting(stream, progress)
+            return await import_fiv(session, lines, skip_invalid=skip_invalid)
     except UnicodeDecodeError as error:
         raise InvalidInput(
             f"Die Datei ist nicht UTF-8-kodiert (Byte {error.start}). Bitte als UTF-8 exportieren."

@@ -7,6 +7,7 @@ import click
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.cli.common import in_transaction, run, settings_or_exit, with_sessions
+from bot.cli.progress import progress
 from store.brokers import broker_by_number
 from store.budget import Statement, statement
 from store.db import transaction
@@ -82,7 +83,11 @@ def budget_distribute(year: int) -> None:
     async def work(sessions: async_sessionmaker[AsyncSession]) -> tuple[DistributionResult, int]:
         async with transaction(sessions) as session:
             result = await distribute_budget(session, year)
-        return result, await queue_distribution_notices(sessions)
+        if not result.ran:
+            return result, await queue_distribution_notices(sessions)
+        # The bookings are one statement each; the notices go 5,000 brokers per transaction.
+        with progress(f"Benachrichtigungen {year}", result.brokers) as advance:
+            return result, await queue_distribution_notices(sessions, progress=advance)
 
     result, notices = run(with_sessions(settings, work))
     if not result.ran:

@@ -9,6 +9,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cli.common import in_transaction, run, settings_or_exit
+from bot.cli.progress import progress
 from store.fiv import HEADER, FivImportResult, import_fiv_file
 
 
@@ -39,16 +40,18 @@ def fiv() -> None:
 def fiv_import(file: Path, skip_invalid: bool) -> None:
     settings = settings_or_exit()
 
-    async def work(session: AsyncSession) -> FivImportResult:
-        return await import_fiv_file(session, file, skip_invalid=skip_invalid)
+    with progress(f"FIV-Import {file.name}", file.stat().st_size) as advance:
 
-    try:
-        result = run(in_transaction(settings, work))
-    except SQLAlchemyError as error:
-        raise click.ClickException(
-            f"FIV import failed on {settings.database_url_for_logs}: "
-            f"{type(error).__name__}: {error.args[0] if error.args else error}"
-        ) from None
+        async def work(session: AsyncSession) -> FivImportResult:
+            return await import_fiv_file(session, file, skip_invalid=skip_invalid, progress=advance)
+
+        try:
+            result = run(in_transaction(settings, work))
+        except SQLAlchemyError as error:
+            raise click.ClickException(
+                f"FIV import failed on {settings.database_url_for_logs}: "
+                f"{type(error).__name__}: {error.args[0] if error.args else error}"
+            ) from None
     years = ", ".join(str(year) for year in sorted(result.years)) or "–"
     click.echo(
         f"{_count(result.imported, 'Zeile', 'Zeilen')} übernommen "

@@ -67,6 +67,10 @@ async def test_it_imports_good_rows_with_skip_invalid_and_distributes_by_hand_on
 
     assert imported.exit_code == 0, imported.output
     assert "2 Zeilen übernommen (2 Vermittler-Jahr-Paare ersetzt" in imported.stdout
+    # Not a terminal: progress as plain lines on stderr, the summary alone on stdout.
+    assert "FIV-Import fiv.csv: 100 %" in imported.stderr
+    assert "%" not in imported.stdout
+    assert "Benachrichtigungen 2026: 100 %" in first.stderr
     assert "Zeile 3: Zugangsart „X“" in imported.stderr
     assert first.exit_code == 0, first.output
     assert "Budget 2026 verteilt: 1 Vermittler, zusammen 30,00" in first.stdout
