@@ -123,9 +123,7 @@ def parse_row(cells: list[str]) -> FivRow:
     )
 
 
-def read_rows(lines: Iterable[str]) -> Iterator[tuple[int, FivRow | RowProblem]]:
-    """Check the header, then yield each data row or its problem with the file's line number."""
-    reader = csv.reader(lines, delimiter=";")
+def _check_header(reader: Iterator[list[str]]) -> None:
     try:
         header = next(reader)
     except StopIteration:
@@ -139,6 +137,12 @@ def read_rows(lines: Iterable[str]) -> Iterator[tuple[int, FivRow | RowProblem]]
             + ";".join(HEADER)
             + f"“ lauten, ist aber „{';'.join(header)}“."
         )
+
+
+def read_rows(lines: Iterable[str]) -> Iterator[tuple[int, FivRow | RowProblem]]:
+    """Check the header, then yield each data row or its problem with the file's line number."""
+    reader = csv.reader(lines, delimiter=";")
+    _check_header(reader)
     while True:
         try:
             cells = next(reader)
@@ -270,7 +274,19 @@ async def import_fiv_file(
     skip_invalid: bool = False,
     progress: Progress | None = None,
 ) -> FivImportResult:
-    """``progress(bytes)`` is called as the file is read (of ``path.stat().st_size``)."""
+    """``progress(bytes)`` is called as the file is read (of ``path.stat().st_size``).
+
+    On PostgreSQL a file is first tried with COPY and checks in SQL (store.fiv_copy); only a
+    file with a row that those checks do not pass is read row by row in Python, which names
+    every bad line. Either way the result and the stored figures are the same.
+    """
+    if dialect_name(session) == "postgresql":
+        # Imported here: store.fiv_copy builds on this module's header check and result.
+        from store.fiv_copy import import_by_copy
+
+        copied = await import_by_copy(session, path, progress)
+        if copied is not None:
+            return copied
     try:
         with path.open(encoding="utf-8-sig", newline="") as stream:
             lines = stream if progress is None else _reporting(stream, progress)

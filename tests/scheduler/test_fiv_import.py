@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from store.db import transaction
 from store.errors import InvalidInput
-from store.fiv import import_fiv, parse_german_amount
+from store.fiv import FivImportResult, import_fiv, import_fiv_file, parse_german_amount
+from store.fiv_copy import import_by_copy
 from store.models import FivFigure
-from tests.scheduler.conftest import import_rows
+from tests.scheduler.conftest import HEADER, import_rows
 
 
 async def figures(
@@ -168,3 +171,74 @@ async def test_it_accepts_a_byte_order_mark_and_blank_lines(
             ],
         )
     assert result.imported == 1
+
+
+GOOD_ROWS = (
+    "4711;2025;sach;1;1.234,56",
+    " 4712 ; 2024 ;Haftpflicht ; 2 ; -12,5 ",
+    '"AB-9";2025;"sach;inhalt";001;0,01',
+    "4711;2025;Cyber (Premium);1;1.234.567,8",
+    "4713;1990;rs;0;12",
+)
+
+
+async def import_file(
+    sessions: async_sessionmaker[AsyncSession], tmp_path: Path, *lines: str
+) -> FivImportResult:
+    path = tmp_path / "fiv.csv"
+    path.write_bytes(("\ufeff" + "\r\n".join([HEADER, *lines]) + "\r\n").encode("utf-8"))
+    async with transaction(sessions) as session:
+        return await import_fiv_file(session, path)
+
+
+async def test_it_stores_the_same_figures_from_a_file_as_row_by_row(
+    sessions: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    # On PostgreSQL a file of good rows goes through COPY and checks in SQL (store.fiv_copy).
+    by_rows = await import_rows(sessions, *GOOD_ROWS)
+    expected = await figures(sessions)
+
+    from_file = await import_file(sessions, tmp_path, *GOOD_ROWS)
+
+    assert await figures(sessions) == expected  # replaced, not added: each pair is in the file
+    assert (from_file.imported, from_file.pairs, from_file.years) == (
+        by_rows.imported,
+        by_rows.pairs,
+        by_rows.years,
+    )
+    assert ("AB-9", 2025, "sach;inhalt", 1, 1) in expected
+
+
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [
+        ("4711;2025;sach;1;1.000.00", "Zeile 3: Beitrag „1.000.00“ ist kein Betrag"),
+        ("4711;2025;sach;1", "Zeile 3: 4 statt 5 Spalten"),
+        ("4711;25;sach;1;1,00", "Zeile 3: Jahr „25“"),
+        ("4711;2025;sach;1;99.999.999,00", "Zeile 3: Beitrag „99.999.999,00“ ist zu groß"),
+    ],
+)
+async def test_it_names_the_bad_line_of_a_file_and_imports_nothing(
+    sessions: async_sessionmaker[AsyncSession], tmp_path: Path, bad: str, reason: str
+) -> None:
+    with pytest.raises(InvalidInput, match=reason):
+        await import_file(sessions, tmp_path, GOOD_ROWS[0], bad)
+
+    assert await figures(sessions) == []
+
+
+@pytest.mark.postgres_only
+async def test_it_copies_a_file_of_good_rows_without_reading_them_in_python(
+    sessions: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    path = tmp_path / "fiv.csv"
+    path.write_text("\n".join([HEADER, *GOOD_ROWS]) + "\n", encoding="utf-8")
+    read: list[int] = []
+    async with transaction(sessions) as session:
+        copied = await import_by_copy(session, path, read.append)
+
+    assert copied is not None and copied.imported == len(GOOD_ROWS)
+    assert sum(read) == path.stat().st_size
+    path.write_text("\n".join([HEADER, GOOD_ROWS[0], "4711;2025;sach;1;1.000.00"]) + "\n")
+    async with transaction(sessions) as session:
+        assert await import_by_copy(session, path, None) is None

@@ -1,0 +1,132 @@
+"""The FIV import on PostgreSQL for a file whose rows are all good: COPY and SQL checks.
+
+Reading a million rows in Python costs many times what the server needs to COPY them, so
+the file goes in unparsed: COPY into a temporary table of text columns, then one INSERT that
+checks and converts every row into ``fiv_figures``, then the older figures of the file's
+(year, broker) pairs are deleted. The checks are at least as strict as
+``store.fiv.parse_row``: a row they do not pass (or a COPY the server refuses) rolls back to
+a savepoint and returns None, and the caller reads the file row by row, which names every
+bad line in German. For the rows they pass the SQL conversions give the values
+``parse_row`` gives, so both paths store the same figures.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from store.errors import InvalidInput
+from store.fiv import MAX_CENTS, FivImportResult, _check_header
+
+CHUNK_BYTES = 1 << 20
+_RAW = "fiv_raw"
+_CREATE_RAW = (
+    f"CREATE TEMPORARY TABLE {_RAW} (vermittlernummer TEXT, jahr TEXT, sparte TEXT, "
+    "zugangsart TEXT, beitrag TEXT)"
+)
+# ASCII blanks only: a cell with other white space at its ends fails the checks below and
+# goes the Python way (str.strip would remove it, btrim would not).
+_TRIM = "E' \\t\\r\\n\\x0b\\x0c'"
+
+
+# Each cell trimmed once per row (a LATERAL VALUES), checked, then converted.
+_CELLS = f"""
+    FROM {_RAW} CROSS JOIN LATERAL (VALUES (
+        btrim(coalesce(vermittlernummer, ''), {_TRIM}), btrim(coalesce(jahr, ''), {_TRIM}),
+        btrim(coalesce(sparte, ''), {_TRIM}), btrim(coalesce(zugangsart, ''), {_TRIM}),
+        btrim(coalesce(beitrag, ''), {_TRIM})
+    )) AS c (number, year, product, access, amount)
+"""
+_CENTS = "(replace(replace(c.amount, '.', ''), ',', '.')::numeric * 100)"
+# Product names start and end with a letter, digit or closing bracket and hold no quote, so
+# CSV quoting and Unicode white space cannot make the two paths read them differently.
+_PRODUCT_OK = '^[0-9A-Za-zÄÖÜäöüß]([^"]*[0-9A-Za-zÄÖÜäöüß)])?$'
+_AMOUNT_OK = "^-?([0-9]{1,3}(\\.[0-9]{3})+|[0-9]+)(,[0-9]{1,2})?$"
+# Only rows that pass every check; a shortfall against the copied count means "not for
+# COPY". SQL may evaluate either side of AND first: cast only what a pattern allowed.
+_PUBLISH = f"""
+    INSERT INTO fiv_figures (broker_number, year, product, access_type, premium_cents)
+    SELECT c.number, c.year::integer, c.product, c.access::integer, {_CENTS}::integer
+    {_CELLS}
+    WHERE c.number ~ '^[0-9A-Za-z-]{{1,32}}$'
+        AND CASE WHEN c.year ~ '^[0-9]{{4}}$'
+            THEN c.year::integer BETWEEN 1990 AND 2100 ELSE false END
+        AND char_length(c.product) BETWEEN 1 AND 40 AND c.product ~ :product_ok
+        AND c.access ~ '^[0-9]{{1,3}}$'
+        AND CASE WHEN c.amount ~ :amount_ok AND length(c.amount) <= 20
+            THEN abs({_CENTS}) <= :max_cents ELSE false END
+"""
+_NEW_PAIRS = """
+    CREATE TEMPORARY TABLE fiv_pairs AS
+    SELECT DISTINCT year, broker_number FROM fiv_figures WHERE id > :before
+"""
+# The figures the file replaces: those of its (year, broker) pairs stored before it.
+_REPLACE = """
+    DELETE FROM fiv_figures AS f USING fiv_pairs AS p
+    WHERE f.id <= :before AND f.year = p.year AND f.broker_number = p.broker_number
+"""
+
+
+class _NotForCopy(Exception):
+    """The file needs the row-by-row path."""
+
+
+async def import_by_copy(
+    session: AsyncSession, path: Path, progress: Callable[[int], None] | None
+) -> FivImportResult | None:
+    """Import ``path`` with COPY; None when a row needs the Python path's judgement."""
+    try:
+        with path.open("rb") as stream:
+            first = stream.readline()
+            header = codecs.decode(first, "utf-8-sig")
+            _check_header(csv.reader([header], delimiter=";"))
+            if progress is not None:
+                progress(len(first))
+            async with session.begin_nested():
+                return await _copy_and_publish(session, stream, progress)
+    except (_NotForCopy, UnicodeDecodeError, InvalidInput):
+        return None
+
+
+async def _copy_and_publish(
+    session: AsyncSession, stream: Any, progress: Callable[[int], None] | None
+) -> FivImportResult:
+    await session.execute(text(_CREATE_RAW))
+    driver = (await (await session.connection()).get_raw_connection()).driver_connection
+    assert driver is not None
+    try:
+        status = await driver.copy_to_table(
+            _RAW, source=_chunks(stream, progress), format="csv", delimiter=";"
+        )
+    except Exception as error:  # any refusal (columns, encoding): the Python path explains
+        raise _NotForCopy from error
+    copied = int(str(status).rsplit(" ", 1)[-1])
+    before = await session.scalar(text("SELECT coalesce(max(id), 0) FROM fiv_figures"))
+    checks = {"product_ok": _PRODUCT_OK, "amount_ok": _AMOUNT_OK, "max_cents": MAX_CENTS}
+    inserted = _rowcount(await session.execute(text(_PUBLISH), checks))
+    if inserted != copied:
+        raise _NotForCopy
+    pairs = _rowcount(await session.execute(text(_NEW_PAIRS), {"before": before}))
+    years = await session.scalars(text("SELECT DISTINCT year FROM fiv_pairs"))
+    result = FivImportResult(imported=inserted, pairs=pairs, years=set(years))
+    await session.execute(text("ANALYZE fiv_pairs"))
+    await session.execute(text(_REPLACE), {"before": before})
+    await session.execute(text(f"DROP TABLE fiv_pairs, {_RAW}"))
+    return result
+
+
+def _rowcount(result: Any) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def _chunks(stream: Any, progress: Callable[[int], None] | None) -> AsyncIterator[bytes]:
+    while chunk := stream.read(CHUNK_BYTES):
+        if progress is not None:
+            progress(len(chunk))
+        yield chunk
