@@ -16,7 +16,7 @@ from handlers.blocks.history import (
     history_message,
     parse_page_value,
 )
-from handlers.context import Respond, acting, is_help, reply, replying
+from handlers.context import Respond, acting, answering, is_help, replying
 from handlers.deps import Deps
 from handlers.parsing import parse_reference
 from pricing import KombiRateTable, QueryError, answer_query
@@ -38,11 +38,11 @@ def register(app: AsyncApp, deps: Deps) -> None:
     kombi_table = KombiRateTable.from_toml(deps.kombi_rates_toml) if deps.kombi_rates_toml else None
 
     @app.command(RABATT_COMMAND)
-    async def rabatt(ack: AsyncAck, command: dict[str, Any], respond: Respond) -> None:
-        await ack()
+    async def rabatt(ack: AsyncAck, command: dict[str, Any]) -> None:
         user_id, text = command["user_id"], command.get("text", "")
 
-        async def work() -> None:
+        # One read and a calculation: the answer is the ack itself.
+        async def work() -> dict[str, Any]:
             balance: Decimal | None = None
             credit: Decimal | None = None
             async with acting(deps, user_id) as unit:
@@ -54,30 +54,25 @@ def register(app: AsyncApp, deps: Deps) -> None:
                     text, konzept_balance=balance, konzept_credit=credit, kombi_table=kombi_table
                 )
             except QueryError as error:
-                await reply(respond, escape(str(error)))
-                return
-            await respond(**notice(escape(answer.to_text())), response_type="ephemeral")
+                return notice(escape(str(error)))
+            return notice(escape(answer.to_text()))
 
-        await replying(respond, f"{RABATT_COMMAND} by {user_id}", work)
+        await answering(ack, f"{RABATT_COMMAND} by {user_id}", work)
 
     @app.command(BUDGET_COMMAND)
-    async def budget(ack: AsyncAck, command: dict[str, Any], respond: Respond) -> None:
-        await ack()
+    async def budget(ack: AsyncAck, command: dict[str, Any]) -> None:
         user_id, text = command["user_id"], command.get("text", "")
 
-        async def work() -> None:
+        async def work() -> dict[str, Any]:
             if is_help(text):
-                await respond(**help_message(BUDGET_COMMAND), response_type="ephemeral")
-                return
+                return help_message(BUDGET_COMMAND)
             async with acting(deps, user_id) as unit:
                 if unit.actor.broker_id is None:
-                    await reply(respond, BUDGET_ONLY_BROKERS)
-                    return
+                    return notice(BUDGET_ONLY_BROKERS)
                 account = await statement(unit.session, unit.actor.broker_id)
-                message = budget_message(account, deps.zone)
-            await respond(**message, response_type="ephemeral")
+                return budget_message(account, deps.zone)
 
-        await replying(respond, f"{BUDGET_COMMAND} by {user_id}", work)
+        await answering(ack, f"{BUDGET_COMMAND} by {user_id}", work)
 
     @app.command(HISTORY_COMMAND)
     async def verlauf(ack: AsyncAck, command: dict[str, Any], respond: Respond) -> None:
