@@ -20,6 +20,7 @@ from bot.background import start_background
 from bot.response_url import close_replies
 from bot.schema import check_schema
 from bot.settings import Settings
+from bot.workspace import check_workspace
 from store.db import make_engine, make_sessionmaker
 from store.migrate import upgrade
 
@@ -91,9 +92,10 @@ async def open_database(
     settings: Settings, *, migrate: bool
 ) -> tuple[AsyncEngine, async_sessionmaker[AsyncSession]]:
     """Connect and make sure the schema is current (migrating first when asked to)."""
+    schema = settings.database_schema
     if migrate:
-        await asyncio.to_thread(upgrade, settings.database_url)
-    engine = make_engine(settings.database_url)
+        await asyncio.to_thread(upgrade, settings.database_url, search_path=schema)
+    engine = make_engine(settings.database_url, search_path=schema)
     try:
         await check_schema(engine, settings)
     except BaseException:
@@ -131,6 +133,7 @@ async def serve(
     background = None
     try:
         app = create_app(settings, sessions)
+        await check_workspace(app.client, settings.backoffice_channel)
         runner, bound = await start_web_app(build_web_app(settings, sessions, app), host, port)
         background = start_background(settings, sessions, app.client)
         freeze_startup_heap()

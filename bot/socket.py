@@ -11,6 +11,7 @@ from bot.app import create_app
 from bot.background import start_background
 from bot.http import open_database, until_stopped
 from bot.settings import ConfigurationError, Settings
+from bot.workspace import check_workspace
 
 logger = logging.getLogger("tenderbot.socket")
 
@@ -40,6 +41,7 @@ async def serve_socket(
     handler = None
     try:
         app = create_app(settings, sessions, socket_mode=True)
+        await check_workspace(app.client, settings.backoffice_channel)
         handler = AsyncSocketModeHandler(app, token)
         await handler.connect_async()  # type: ignore[no-untyped-call]
         background = start_background(settings, sessions, app.client)

@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from bot.localslack.limits import message_problems, view_problems
+from bot.localslack.socket_mode import SOCKET_PATH, SocketMode
 from bot.localslack.state import (
     BOT_ID,
     BOT_USER_ID,
@@ -33,6 +34,7 @@ from bot.localslack.state import (
 )
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
+DEFAULT_BACKOFFICE = "C0BACKOFFICE"
 LOGIN_PAGE = "<!DOCTYPE html><html><body>Bei Slack anmelden</body></html>"
 Predicate = Callable[[], bool]
 
@@ -84,6 +86,14 @@ class LocalSlack:
             "files.completeUploadExternal": self._files_complete_upload,
             "reactions.add": self._reactions_add,
             "reactions.remove": self._reactions_remove,
+            "conversations.info": self._conversations_info,
+            "apps.connections.open": lambda _params: self.socket_mode.open_connection(self.root),
+        }
+        self.socket_mode = SocketMode()
+        # Channels the bot knows besides DMs; the default backoffice channel has it invited.
+        self.state.conversations[DEFAULT_BACKOFFICE] = {
+            "name": "backoffice",
+            "members": {BOT_USER_ID},
         }
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -94,6 +104,7 @@ class LocalSlack:
         app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_get("/files/{file_id}/{name}", self._download)
         app.router.add_post("/respond/{token}", self._respond)
+        app.router.add_get(SOCKET_PATH, self.socket_mode.handle)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
@@ -102,6 +113,7 @@ class LocalSlack:
         return self
 
     async def stop(self) -> None:
+        await self.socket_mode.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -218,6 +230,13 @@ class LocalSlack:
         self.state.files[stored.id] = stored
         return stored.as_dict(self.root)
 
+    def add_channel(
+        self, channel: str, name: str, *, bot_member: bool = True, private: bool = False
+    ) -> None:
+        """A channel as ``conversations.info`` shows it; the bot is in it unless told not."""
+        members = {BOT_USER_ID} if bot_member else set()
+        self.state.conversations[channel] = {"name": name, "members": members, "private": private}
+
     def file_input_upload(
         self, user: str, name: str, content: bytes, mimetype: str = "application/octet-stream"
     ) -> dict[str, Any]:
@@ -310,8 +329,12 @@ class LocalSlack:
             extra = {"Retry-After": str(failure.retry_after)} if failure.status == 429 else {}
             call.response = {"ok": False, "error": "ratelimited" if failure.status == 429 else ""}
             return web.json_response(call.response, status=failure.status, headers=extra)
-        if not _token(params, headers):
+        token = _token(params, headers)
+        if not token:
             call.response = {"ok": False, "error": "not_authed"}
+        elif (method == "apps.connections.open") != token.startswith("xapp-"):
+            # Only an app-level token opens a socket, and it is good for nothing else.
+            call.response = {"ok": False, "error": "not_allowed_token_type"}
         elif method not in self._handlers:
             call.response = {"ok": False, "error": "unknown_method"}
         else:
@@ -554,6 +577,26 @@ class LocalSlack:
             "ok": True,
             "messages": newest_first[:limit],
             "has_more": len(newest_first) > limit,
+        }
+
+    def _conversations_info(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = str(params.get("channel") or "")
+        if channel.startswith("D"):
+            return {"ok": True, "channel": {"id": channel, "is_im": True}}
+        known = self.state.conversations.get(channel)
+        private = bool(known and known.get("private"))
+        if known is None or (private and BOT_USER_ID not in known["members"]):
+            # Slack shows a private channel without the bot as if it did not exist.
+            raise _SlackError("channel_not_found")
+        return {
+            "ok": True,
+            "channel": {
+                "id": channel,
+                "name": known["name"],
+                "is_channel": not private,
+                "is_private": private,
+                "is_member": BOT_USER_ID in known["members"],
+            },
         }
 
     def _users_info(self, params: dict[str, Any]) -> dict[str, Any]:

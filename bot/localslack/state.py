@@ -88,6 +88,8 @@ class SlackState:
     files: dict[str, StoredFile] = field(default_factory=dict)
     views: dict[str, dict[str, Any]] = field(default_factory=dict)
     homes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # channel id -> {"name", "members", "private"} for conversations.info
+    conversations: dict[str, dict[str, Any]] = field(default_factory=dict)
     clock: TsClock = field(default_factory=TsClock)
     _counter: int = 0
 
