@@ -40,6 +40,7 @@ logger = logging.getLogger(__name__)
 Outcome = Literal["delivered", "retrying", "busy"]
 
 PROFILE_TTL_SECONDS = 600.0
+CONTINUATION_EVENT = "tenderbot_mirror_continuation"
 # Slack errors that only mean "already gone" or "already so": nothing left to do.
 ALREADY_DONE = frozenset({"message_not_found", "already_reacted", "no_reaction"})
 
@@ -159,6 +160,7 @@ async def _show(
     if job.deleted:
         if job.mirror_ts is not None and job.target is not None:
             await _ignoring_done(client.chat_delete(channel=job.target.channel, ts=job.mirror_ts))
+            await _drop_continuations(client, job.target, job.mirror_ts, job.message_id)
         return None
     profile = await profile_of(client, job.author_slack_id)
     first, *more = _payloads(job, profile)
@@ -192,10 +194,16 @@ async def _show(
         await client.chat_update(
             channel=target.channel, ts=job.mirror_ts, text=first["text"], blocks=first["blocks"]
         )
-    # A body longer than one Slack message goes on in continuation posts, in order. Only the
-    # first part is tracked: an edit updates it and posts the continuations again.
-    for part in more:
-        await client.chat_postMessage(channel=target.channel, thread_ts=target.thread_ts, **part)
+        # An edit (or a retry after a failed continuation) replaces the earlier continuations.
+        await _drop_continuations(client, target, job.mirror_ts, job.message_id)
+    # A body longer than one Slack message goes on in continuation posts, in order.
+    for number, part in enumerate(more, start=2):
+        await client.chat_postMessage(
+            channel=target.channel,
+            thread_ts=target.thread_ts,
+            metadata=continuation_metadata(job.message_id, number),
+            **part,
+        )
     for file in files:
         shared = await client.files_upload_v2(
             channel=target.channel,
@@ -207,6 +215,42 @@ async def _show(
         async with transaction(sessions) as session:
             await record_file_share(session, file.attachment_id, str(shared["file"]["id"]))
     return None
+
+
+def continuation_metadata(message_id: int, part: int) -> dict[str, Any]:
+    """Marks a continuation post: only the first part's ts is stored, the rest are found
+    by this when the message is edited or deleted."""
+    return {
+        "event_type": CONTINUATION_EVENT,
+        "event_payload": {"message_id": message_id, "part": part},
+    }
+
+
+async def _drop_continuations(
+    client: AsyncWebClient, place: Place, first_ts: str, message_id: int
+) -> None:
+    """Delete the continuation posts of an earlier version of the message."""
+    cursor: str | None = None
+    while True:
+        page = await client.conversations_replies(
+            channel=place.channel,
+            ts=place.thread_ts,
+            oldest=first_ts,
+            include_all_metadata=True,
+            limit=200,
+            cursor=cursor,
+        )
+        for posted in page.get("messages") or []:
+            metadata = posted.get("metadata") or {}
+            payload = metadata.get("event_payload") or {}
+            if (
+                metadata.get("event_type") == CONTINUATION_EVENT
+                and payload.get("message_id") == message_id
+            ):
+                await _ignoring_done(client.chat_delete(channel=place.channel, ts=posted["ts"]))
+        cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+        if cursor is None:
+            return
 
 
 def _payloads(job: DeliveryJob, profile: Profile) -> list[dict[str, Any]]:

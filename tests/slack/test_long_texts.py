@@ -24,7 +24,14 @@ from store.db import transaction
 from store.models import Broker, Message, ThreadLink
 from store.tenders import add_offer
 from tests.conftest import BACKOFFICE_CHANNEL, BERND
-from tests.handlers.scenario import ANNA, command_reply, response_to, start_tender, thread_links
+from tests.handlers.scenario import (
+    ANNA,
+    command_reply,
+    eventually,
+    response_to,
+    start_tender,
+    thread_links,
+)
 
 BERND_ACTOR = Actor(slack_user_id=BERND, role="backoffice", name="Bernd Backoffice")
 
@@ -53,7 +60,7 @@ def sections_text(posts: list[dict[str, Any]]) -> str:
 
 async def write(
     slack: LocalSlack, slack_request: SignedSender, user: str, link: ThreadLink, text: str
-) -> None:
+) -> str:
     """``user`` writes in the thread under a card: Slack stores it, then sends the event."""
     event: dict[str, Any] = {
         "type": "message",
@@ -65,6 +72,13 @@ async def write(
     }
     event["ts"] = slack.state.post(link.channel, dict(event))["ts"]
     assert (await slack_request.send_event(event)).status == 200
+    return str(event["ts"])
+
+
+def bot_posts(slack: LocalSlack, link: ThreadLink) -> list[dict[str, Any]]:
+    return [
+        m for m in slack.messages(link.channel, link.ts) if m["ts"] != link.ts and m.get("bot_id")
+    ]
 
 
 async def mirrored(slack: LocalSlack, link: ThreadLink, count: int) -> list[dict[str, Any]]:
@@ -129,6 +143,66 @@ async def test_it_mirrors_a_40000_character_message_in_numbered_posts_in_order(
     assert [post["blocks"][-1]["elements"][0]["text"].split(" · ")[2] for post in posts] == [
         f"Teil {n} von 5" for n in range(1, 6)
     ]
+
+
+async def delivered(sessions: async_sessionmaker[AsyncSession]) -> bool:
+    async with sessions() as session:
+        states = list(await session.scalars(select(Message.delivery_state)))
+    return bool(states) and "pending" not in states
+
+
+async def test_it_replaces_and_deletes_the_continuations_of_an_edited_long_message(
+    links: tuple[str, ThreadLink, ThreadLink],
+    slack: LocalSlack,
+    slack_request: SignedSender,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    # rule M4: the other side shows what the writer sees, also after an edit or a deletion
+    _reference, backoffice, broker = links
+    ts = await write(slack, slack_request, BERND, backoffice, long_text(40_000))
+    await mirrored(slack, broker, 5)
+    # A change arriving while a delivery runs waits for the delivery worker's next round.
+    await eventually(lambda: delivered(sessions))
+    corrected = long_text(20_000, "Korrektur")
+    edit = {
+        "type": "message",
+        "subtype": "message_changed",
+        "channel": backoffice.channel,
+        "hidden": True,
+        "message": {
+            "type": "message",
+            "user": BERND,
+            "text": corrected,
+            "ts": ts,
+            "thread_ts": backoffice.ts,
+            "edited": {"user": BERND, "ts": "1795000000.000001"},
+        },
+        "ts": "1795000000.000002",
+    }
+    await slack_request.send_event(edit)
+
+    def shows_correction() -> bool:
+        posts = bot_posts(slack, broker)
+        return len(posts) == 3 and sections_text(posts) == escape(corrected)
+
+    await slack.wait_for(shows_correction)
+    await eventually(lambda: delivered(sessions))
+    deletion = {
+        "type": "message",
+        "subtype": "message_deleted",
+        "channel": backoffice.channel,
+        "hidden": True,
+        "deleted_ts": ts,
+        "previous_message": {
+            "type": "message",
+            "user": BERND,
+            "ts": ts,
+            "thread_ts": backoffice.ts,
+        },
+        "ts": "1795000000.000003",
+    }
+    await slack_request.send_event(deletion)
+    await slack.wait_for(lambda: bot_posts(slack, broker) == [])
 
 
 async def test_it_shows_the_whole_history_in_verlauf_paged_with_weiter(
