@@ -9,6 +9,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.settings import Settings
 from notifications import LocalSinkNotifier, Notifier, SlackDmNotifier, SmtpConfig, SmtpNotifier
 from notifications.local_sink import DEFAULT_DIRECTORY
+from notifications.replies import ReplyAddresses
+from store.reply_tokens import ReplyTokens
 
 SLACK_DEFAULT_API = "https://slack.com/api/"
 
@@ -26,6 +28,20 @@ def smtp_config(settings: Settings) -> SmtpConfig | None:
         mail_from=settings.mail_from,
         implicit_tls=settings.smtp_port == 465,
     )
+
+
+def reply_tokens(settings: Settings) -> ReplyTokens | None:
+    """None without TENDERBOT_REPLY_DOMAIN (the settings demand a secret with it)."""
+    if settings.reply_domain is None or settings.reply_secret is None:
+        return None
+    return ReplyTokens(settings.reply_secret.get_secret_value())
+
+
+def reply_addresses(settings: Settings) -> ReplyAddresses | None:
+    tokens = reply_tokens(settings)
+    if tokens is None or settings.reply_domain is None:
+        return None
+    return ReplyAddresses(domain=settings.reply_domain, tokens=tokens)
 
 
 def slack_client_for(settings: Settings) -> AsyncWebClient | None:
@@ -50,10 +66,11 @@ def build_notifiers(
     flushes them.
     """
     config = smtp_config(settings)
+    replies = reply_addresses(settings)
     email: Notifier = (
-        SmtpNotifier(config)
+        SmtpNotifier(config, replies=replies)
         if config is not None
-        else LocalSinkNotifier(eml_directory, mail_from=settings.mail_from)
+        else LocalSinkNotifier(eml_directory, mail_from=settings.mail_from, replies=replies)
     )
     notifiers = [email]
     if slack_client is not None:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///tenderbot.db"
+_LABEL = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"
+_DOMAIN = re.compile(rf"{_LABEL}(?:\.{_LABEL})+")
 
 
 class Settings(BaseSettings):
@@ -52,6 +55,10 @@ class Settings(BaseSettings):
     contact: str | None = Field(None, alias="TENDERBOT_CONTACT", max_length=500)
     # rule T9: list tenders without offers for the backoffice after this many working days.
     followup_workdays: int = Field(5, alias="TENDERBOT_FOLLOWUP_WORKDAYS", ge=1, le=60)
+    # Answer by e-mail: notices inviting an answer carry antwort+<token>@<reply_domain>, and
+    # `tenderbot mail-in` takes the answers; the secret signs the tokens.
+    reply_domain: str | None = Field(None, alias="TENDERBOT_REPLY_DOMAIN")
+    reply_secret: SecretStr | None = Field(None, alias="TENDERBOT_REPLY_SECRET")
 
     @field_validator("backoffice_users", mode="before")
     @classmethod
@@ -88,6 +95,28 @@ class Settings(BaseSettings):
                 raise ValueError("expected at least one lead time of 0 days or more")
             return tuple(sorted({int(day) for day in value}, reverse=True))
         return value
+
+    @field_validator("reply_domain")
+    @classmethod
+    def _domain(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        domain = value.strip().lower()
+        if not _DOMAIN.fullmatch(domain):
+            raise ValueError(f"expected a mail domain such as antwort.example.org, got {value!r}")
+        return domain
+
+    @model_validator(mode="after")
+    def _reply_secret_with_domain(self) -> Settings:
+        if self.reply_domain is None:
+            return self
+        secret = self.reply_secret.get_secret_value() if self.reply_secret else ""
+        if len(secret) < 16:
+            raise ValueError(
+                "TENDERBOT_REPLY_SECRET needs at least 16 characters when "
+                "TENDERBOT_REPLY_DOMAIN is set"
+            )
+        return self
 
     @field_validator("database_url")
     @classmethod

@@ -28,6 +28,8 @@ class Delivery:
     message_id: str
     template: str
     rendered: Rendered
+    # The e-mail's Reply-To (notifications/replies.py); None: answers are not read.
+    reply_to: str | None = None
 
 
 class Notifier(Protocol):

@@ -57,7 +57,13 @@ def _text_part(content: str, subtype: str) -> MIMENonMultipart:
 
 
 def build_email(
-    rendered: Rendered, *, sender: str, recipient: str, message_id: str, date: datetime
+    rendered: Rendered,
+    *,
+    sender: str,
+    recipient: str,
+    message_id: str,
+    date: datetime,
+    reply_to: str | None = None,
 ) -> Message:
     """multipart/alternative (plain text first, HTML preferred) with the row's Message-ID.
 
@@ -77,6 +83,8 @@ def build_email(
     )
     message["From"] = formataddr((SENDER_NAME, checked_address(sender)))
     message["To"] = checked_address(recipient)
+    if reply_to is not None:
+        message["Reply-To"] = checked_address(reply_to)
     message["Date"] = format_datetime(date)
     message["Message-ID"] = message_id
     # RFC 3834: auto-responders must not answer a system e-mail.

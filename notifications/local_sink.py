@@ -7,6 +7,7 @@ from pathlib import Path
 
 from notifications.contract import Delivery, TransportError
 from notifications.email_message import UnsafeHeader, build_email
+from notifications.replies import ReplyAddresses
 from store.types import utcnow
 
 DEFAULT_DIRECTORY = Path("outbox")
@@ -21,9 +22,16 @@ def eml_name(delivery: Delivery) -> str:
 class LocalSinkNotifier:
     channel = "email"
 
-    def __init__(self, directory: Path = DEFAULT_DIRECTORY, *, mail_from: str) -> None:
+    def __init__(
+        self,
+        directory: Path = DEFAULT_DIRECTORY,
+        *,
+        mail_from: str,
+        replies: ReplyAddresses | None = None,
+    ) -> None:
         self.directory = directory
         self.mail_from = mail_from
+        self.replies = replies
         self.written: list[Path] = []
 
     async def notify(self, delivery: Delivery) -> None:
@@ -34,6 +42,7 @@ class LocalSinkNotifier:
                 recipient=delivery.recipient,
                 message_id=delivery.message_id,
                 date=utcnow(),
+                reply_to=delivery.reply_to,
             )
         except UnsafeHeader as error:
             raise TransportError(str(error), permanent=True) from error

@@ -127,7 +127,9 @@ def _followup_item(item: object) -> dict[str, Any]:
     return normalised
 
 
-def _prepared(template: str, context: Mapping[str, Any]) -> dict[str, Any]:
+def _prepared(
+    template: str, context: Mapping[str, Any], reply_to: str | None
+) -> dict[str, Any]:
     spec = TEMPLATES.get(template)
     if spec is None:
         raise RenderError(f"unknown template {template!r}")
@@ -136,6 +138,8 @@ def _prepared(template: str, context: Mapping[str, Any]) -> dict[str, Any]:
         raise RenderError(f"template {template!r} needs {', '.join(missing)}")
     prepared: dict[str, Any] = dict.fromkeys(spec.optional)
     prepared.update(context)
+    # Set by the sender, never by the row: the footer says whether answers are read.
+    prepared["reply_to"] = reply_to
     if template == "backoffice_followup":
         tenders = context["tenders"]
         if not isinstance(tenders, list):
@@ -150,12 +154,19 @@ CHANNEL_PARTS: dict[str, tuple[str, ...]] = {
 }
 
 
-def render(template: str, context: Mapping[str, Any], *, channel: str | None = None) -> Rendered:
+def render(
+    template: str,
+    context: Mapping[str, Any],
+    *,
+    channel: str | None = None,
+    reply_to: str | None = None,
+) -> Rendered:
     """Render the parts a channel needs (all four without one), or raise RenderError.
 
-    Parts a channel does not use stay empty strings.
+    Parts a channel does not use stay empty strings. ``reply_to``: the e-mail carries this
+    reply address, so the text invites an answer instead of saying none is read.
     """
-    prepared = _prepared(template, context)
+    prepared = _prepared(template, context, reply_to)
     parts: dict[str, str] = dict.fromkeys(PARTS, "")
     for part in CHANNEL_PARTS.get(channel or "", PARTS):
         try:

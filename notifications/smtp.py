@@ -14,6 +14,7 @@ import aiosmtplib
 
 from notifications.contract import Delivery, Send, TransportError
 from notifications.email_message import UnsafeHeader, build_email
+from notifications.replies import ReplyAddresses
 from store.types import utcnow
 
 
@@ -55,8 +56,9 @@ def serialised(message: Message) -> bytes:
 class SmtpNotifier:
     channel = "email"
 
-    def __init__(self, config: SmtpConfig) -> None:
+    def __init__(self, config: SmtpConfig, *, replies: ReplyAddresses | None = None) -> None:
         self.config = config
+        self.replies = replies
         self._client: aiosmtplib.SMTP | None = None
 
     def _new_client(self) -> aiosmtplib.SMTP:
@@ -108,6 +110,7 @@ class SmtpNotifier:
                 recipient=delivery.recipient,
                 message_id=delivery.message_id,
                 date=utcnow(),
+                reply_to=delivery.reply_to,
             )
         except UnsafeHeader as error:
             raise TransportError(str(error), permanent=True) from error

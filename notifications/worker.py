@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from notifications.contract import Delivery, Notifier, PreparingNotifier, Send
 from notifications.render import RenderError, render
+from notifications.replies import replies_of
 from store import queue
 from store.db import transaction
 from store.queue import DEAD, SENT, Job, Outcome, RetryPolicy, Sender, failed
@@ -84,10 +85,15 @@ def _preparer(deliverer: Deliverer) -> Prepare:
         notifier.prepare if isinstance(notifier, PreparingNotifier) else _network_only(notifier)
     )
 
+    replies = replies_of(notifier)
+
     async def rendered(job: Job) -> Send:
         await asyncio.sleep(0)
+        reply_to = (
+            replies.address_for(job.template, job.recipient, job.context) if replies else None
+        )
         try:
-            text = render(job.template, job.context, channel=job.kind)
+            text = render(job.template, job.context, channel=job.kind, reply_to=reply_to)
         except RenderError as error:
             raise _Unrenderable(str(error)) from error
         await asyncio.sleep(0)
@@ -98,6 +104,7 @@ def _preparer(deliverer: Deliverer) -> Prepare:
             message_id=job.message_id,
             template=job.template,
             rendered=text,
+            reply_to=reply_to,
         )
         return await prepare_rendered(delivery)
 
