@@ -265,6 +265,7 @@ def _payloads(job: DeliveryJob, profile: Profile) -> list[dict[str, Any]]:
         icon_url=profile.icon_url,
         internal=job.internal,
         edited=job.edited,
+        via=job.via,
     )
 
 

@@ -82,6 +82,8 @@ class MessageDraft:
     attachments: tuple[NewAttachment, ...]
     # Whether the broker's card thread exists; None: not known yet, store_message asks.
     broker_thread: bool | None = None
+    # How it came when not written in Slack ("email"); shown with the message.
+    via: str | None = None
 
 
 async def prepare_message(
@@ -96,6 +98,7 @@ async def prepare_message(
     attachments: Sequence[NewAttachment] = (),
     known: tuple[Broker, Conversation | None] | None = None,
     broker_thread: bool | None = None,
+    via: str | None = None,
 ) -> MessageDraft:
     """Check a message for a tender the actor may see (M2, M3, closed tenders).
 
@@ -136,6 +139,7 @@ async def prepare_message(
         source_ts=source_ts,
         attachments=tuple(attachments),
         broker_thread=broker_thread,
+        via=via,
     )
 
 
@@ -168,6 +172,7 @@ async def store_message(
         internal=draft.internal,
         source_channel=draft.source_channel,
         source_ts=draft.source_ts,
+        via=draft.via,
         delivery_state="not_needed" if draft.internal else "pending",
         next_delivery_at=None if draft.internal else (delivery_lease or now),
         delivery_attempts=1 if delivery_lease and not draft.internal else 0,

@@ -162,7 +162,7 @@ class ThreadPost:
     """A checked thread message and where it is shown; nothing written yet."""
 
     draft: MessageDraft
-    origin: Place
+    origin: Place | None  # None only for a message not written in Slack, without its card
     target: Place | None  # None while the other side's card was never posted
 
 
@@ -274,6 +274,7 @@ async def store_for_delivery(
             for attachment in message.attachments
         ),
         failed_before=False,
+        via=message.via,
     )
 
 
@@ -382,6 +383,7 @@ class DeliveryJob:
     target: Place | None
     files: tuple[FileToShare, ...]
     failed_before: bool
+    via: str | None = None
 
 
 async def _claim(
@@ -495,6 +497,7 @@ async def delivery_job(session: AsyncSession, message_id: int) -> DeliveryJob:
             for attachment in attachments
         ),
         failed_before=message.last_delivery_error is not None,
+        via=message.via,
     )
 
 

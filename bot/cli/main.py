@@ -30,6 +30,10 @@ COMMANDS: dict[str, Lazy] = {
     "localslack": Lazy(
         "bot.cli.localslack:localslack", "Die lokale Slack-Web-API allein starten (Entwicklung)."
     ),
+    "mail-in": Lazy(
+        "bot.cli.mail_in:mail_in",
+        "E-Mail-Antworten auf Benachrichtigungen annehmen (SMTP für TENDERBOT_REPLY_DOMAIN).",
+    ),
     "queue": Lazy(
         "bot.cli.queue:queue",
         "Warteschlange aller Zustellungen (E-Mail, Slack): wartende und tote Einträge.",

@@ -36,6 +36,8 @@ def message_line(item: Message, zone: ZoneInfo) -> str:
     when = item.created_at.astimezone(zone).strftime("%d.%m.%Y %H:%M")
     role = ROLE_LABELS.get(item.role, item.role)
     head = f"*{escape(item.author_name)}* ({role}) · {when}"
+    if item.via == "email":
+        head += " · per E-Mail"
     if item.internal:
         head = f"🔒 {head} · _interne Notiz_"
     body = escape(item.body)

@@ -33,6 +33,8 @@ POST_TEXT = 11_000
 POST_SECTIONS = 45
 
 ROLE_LABELS = {"backoffice": "Backoffice", "broker": "Vermittler"}
+# How a message came when not written in Slack.
+VIA_LABELS = {"email": "✉️ per E-Mail"}
 
 NOT_DELIVERED_YET = (
     "Ihre Nachricht ist gespeichert, konnte aber noch nicht zugestellt werden "
@@ -60,6 +62,7 @@ def mirrored_posts(
     icon_url: str | None = None,
     internal: bool = False,
     edited: bool = False,
+    via: str | None = None,
 ) -> list[dict[str, Any]]:
     """A message as the other thread shows it (rule M3), attributed to its real author.
 
@@ -80,6 +83,8 @@ def mirrored_posts(
         notes = [f"*{escape(label)}* · {reference}"]
         if len(parts) > 1:
             notes.append(f"Teil {number} von {len(parts)}")
+        if via in VIA_LABELS:
+            notes.append(VIA_LABELS[via])
         if attached:
             notes.append(attached)
         if internal:

@@ -41,6 +41,8 @@ class Message(CreatedAt, Base):
     source_ts: Mapped[str | None] = mapped_column(String(32))
     mirror_channel: Mapped[str | None] = mapped_column(String(32))
     mirror_ts: Mapped[str | None] = mapped_column(String(32))
+    # None: written in Slack; "email": a broker's reply to a notice, taken in by mail-in.
+    via: Mapped[str | None] = mapped_column(String(20))
     # "pending" until the other side has it, "delivered", or "not_needed" (internal notes).
     delivery_state: Mapped[str] = mapped_column(String(20), default="pending", index=True)
     delivery_attempts: Mapped[int] = mapped_column(default=0)
