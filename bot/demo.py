@@ -7,14 +7,18 @@ person. Append a step function to extend the story.
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from email import message_from_bytes, policy
+from email.message import EmailMessage
+from email.utils import make_msgid
 from pathlib import Path
 from typing import Any
 
+import aiosmtplib
 from slack_bolt.async_app import AsyncApp
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -22,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.localslack import LocalSlack, SignedSender, SlackResponse
 from bot.localslack.running import local_settings, running_app
 from bot.localslack.transcript import Transcript
+from bot.mail_in import running_mail_in
 from bot.notifiers import build_notifiers
 from bot.scheduler import run_expiry_reminders
 from bot.settings import Settings
@@ -37,6 +42,11 @@ from store.money import format_eur
 DEMO_DATABASE = Path("tenderbot-demo.db")
 DEMO_MAILS = Path("tenderbot-demo-mails")
 BACKOFFICE_CHANNEL = "C0BACKOFFICE"
+
+# Answer by e-mail: the demo's notices carry reply addresses at this (never resolvable) domain,
+# and Anna's answer goes straight to the in-process mail-in server.
+DEMO_REPLY_DOMAIN = "antwort.tenderbot.example"
+DEMO_REPLY_SECRET = "demo-reply-secret-not-for-production"
 
 ANNA = "U0ANNA"
 BERND = "U0BERND"
@@ -127,6 +137,8 @@ class Demo:
         mail = message_from_bytes(path.read_bytes(), policy=policy.default)
         self.out(f"  ┄ E-Mail an {mail['To']}" + (f" (CC {mail['Cc']})" if mail["Cc"] else ""))
         self.out(f"    Betreff: {mail['Subject']}")
+        if mail["Reply-To"]:
+            self.out(f"    Antwort an: {mail['Reply-To']}")
         body = mail.get_body(preferencelist=("plain",))
         text = body.get_content() if body is not None else ""
         for line in [line for line in text.splitlines() if line.strip()][:4]:
@@ -318,6 +330,42 @@ async def anna_answers_with_attachment(demo: Demo) -> None:
     await demo.show(ANNA, await demo.sender.send_event(event))
 
 
+def _latest_query_mail(directory: Path, recipient: str) -> EmailMessage:
+    for path in sorted(directory.glob("*-query-*.eml"), reverse=True):
+        mail = message_from_bytes(path.read_bytes(), policy=policy.default)
+        if isinstance(mail, EmailMessage) and mail["To"] == recipient:
+            return mail
+    raise DemoStepFailed(f"keine Rückfrage-E-Mail an {recipient} in {directory}")
+
+
+async def anna_answers_by_email(demo: Demo) -> None:
+    demo.say("Unterwegs antwortet Anna auf die Rückfrage-E-Mail – die Antwort landet im Thread")
+    notice = await asyncio.to_thread(_latest_query_mail, demo.mails, "anna@makler-adler.example")
+    reply_to = str(notice["Reply-To"] or "")
+    if not reply_to:
+        raise DemoStepFailed("die Rückfrage-E-Mail hat keine Antwortadresse (Reply-To)")
+    answer = EmailMessage()
+    answer["From"] = "Anna Adler <anna@makler-adler.example>"
+    answer["To"] = reply_to
+    answer["Subject"] = f"AW: {notice['Subject']}"
+    answer["In-Reply-To"] = str(notice["Message-ID"])
+    answer["Message-ID"] = make_msgid(domain="makler-adler.example")
+    new = "Nachtrag: Der Leitungswasserschaden 2019 lag bei 1.200 €, also darunter."
+    answer.set_content(
+        f"{new}\n\nVon meinem iPhone gesendet\n\n"
+        f"> Am {demo.today():%d.%m.%Y} schrieb tenderbot <{demo.settings.mail_from}>:\n"
+        "> Bernd Backoffice aus dem Backoffice hat eine Rückfrage …\n"
+    )
+    demo.out(f"  {demo.name(ANNA)} antwortet an {reply_to}: {new}")
+    demo.out("    (darunter „Von meinem iPhone gesendet“ und die zitierte Rückfrage)")
+    async with running_mail_in(demo.settings, demo.sessions, demo.app.client, port=0) as mailin:
+        async with aiosmtplib.SMTP(hostname=mailin.host, port=mailin.port) as smtp:
+            _refused, reply = await smtp.send_message(answer)
+        demo.out(f"  mail-in antwortet: {reply}")
+        await mailin.handler.settle()
+    await demo.show(ANNA)
+
+
 STEPS: list[Step] = [
     seed_people,
     budget_is_distributed,
@@ -332,6 +380,7 @@ STEPS: list[Step] = [
     anna_writes_first,
     bernd_asks_in_thread,
     anna_answers_with_attachment,
+    anna_answers_by_email,
 ]
 
 
@@ -367,6 +416,8 @@ async def run_demo(
                 database_url,
                 backoffice_users=frozenset({BERND}),
                 backoffice_channel=BACKOFFICE_CHANNEL,
+                reply_domain=DEMO_REPLY_DOMAIN,
+                reply_secret=DEMO_REPLY_SECRET,
             )
             async with running_app(settings, sessions, slack) as running:
                 demo = Demo(

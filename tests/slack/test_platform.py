@@ -270,6 +270,13 @@ async def test_it_plays_the_demo_tender_from_start_to_offer_list(
     assert re.search(r"Angebot zu AS-\d{4}-0001 läuft in 7 Tagen ab", text)  # rule T10
     assert "Sie können keine Unterhaltung mit dem Backoffice beginnen" in text  # rule M2
     assert "📎 Datei geteilt: schadenliste-2021-2025.pdf" in text  # rule M3
+    # Answer by e-mail: the query e-mail's reply address takes Anna's answer into the threads.
+    assert "    Antwort an: antwort+" in text
+    assert "mail-in antwortet: 2.0.0 Ihre Antwort ist angekommen" in text
+    assert re.search(
+        r"┄ #backoffice \(im Thread\)\n    Anna Adler \(Vermittler\): Nachtrag: .*\n.*per E-Mail",
+        text,
+    )
     assert "Slack lehnt" not in text
     assert "(HTTP " not in text
 
