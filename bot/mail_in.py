@@ -19,7 +19,7 @@ from aiosmtpd.smtp import SMTP
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.notifiers import reply_tokens
+from bot.notifiers import reply_tokens, slack_client_for
 from bot.settings import ConfigurationError, Settings
 from handlers.mail_in import MailIn
 from handlers.threads_delivery import deliver_job
@@ -96,8 +96,6 @@ async def serve_mail_in(
     settings: Settings, sessions: async_sessionmaker[AsyncSession], host: str, port: int
 ) -> None:
     """Until SIGINT/SIGTERM. Without a bot token the answers wait for `tenderbot serve`."""
-    from bot.notifiers import slack_client_for
-
     client = slack_client_for(settings)
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
@@ -58,7 +58,10 @@ class Settings(BaseSettings):
     # Answer by e-mail: notices inviting an answer carry antwort+<token>@<reply_domain>, and
     # `tenderbot mail-in` takes the answers; the secret signs the tokens.
     reply_domain: str | None = Field(None, alias="TENDERBOT_REPLY_DOMAIN")
-    reply_secret: SecretStr | None = Field(None, alias="TENDERBOT_REPLY_SECRET")
+    # Checked even when unset: the reply domain needs it.
+    reply_secret: SecretStr | None = Field(
+        None, alias="TENDERBOT_REPLY_SECRET", validate_default=True
+    )
 
     @field_validator("backoffice_users", mode="before")
     @classmethod
@@ -106,17 +109,14 @@ class Settings(BaseSettings):
             raise ValueError(f"expected a mail domain such as antwort.example.org, got {value!r}")
         return domain
 
-    @model_validator(mode="after")
-    def _reply_secret_with_domain(self) -> Settings:
-        if self.reply_domain is None:
-            return self
-        secret = self.reply_secret.get_secret_value() if self.reply_secret else ""
-        if len(secret) < 16:
-            raise ValueError(
-                "TENDERBOT_REPLY_SECRET needs at least 16 characters when "
-                "TENDERBOT_REPLY_DOMAIN is set"
-            )
-        return self
+    @field_validator("reply_secret")
+    @classmethod
+    def _secret_with_domain(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if info.data.get("reply_domain") is None:
+            return value
+        if value is None or len(value.get_secret_value()) < 16:
+            raise ValueError("needs at least 16 characters when TENDERBOT_REPLY_DOMAIN is set")
+        return value
 
     @field_validator("database_url")
     @classmethod

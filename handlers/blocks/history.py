@@ -19,6 +19,7 @@ from handlers.blocks.base import (
 )
 from handlers.blocks.documents import Document, documents_texts
 from handlers.blocks.split import paginate
+from handlers.blocks.threads import VIA_LABELS
 from handlers.parsing import InputError, parse_reference
 from store.models import Message
 
@@ -36,8 +37,8 @@ def message_line(item: Message, zone: ZoneInfo) -> str:
     when = item.created_at.astimezone(zone).strftime("%d.%m.%Y %H:%M")
     role = ROLE_LABELS.get(item.role, item.role)
     head = f"*{escape(item.author_name)}* ({role}) · {when}"
-    if item.via == "email":
-        head += " · per E-Mail"
+    if item.via in VIA_LABELS:
+        head += f" · {VIA_LABELS[item.via]}"
     if item.internal:
         head = f"🔒 {head} · _interne Notiz_"
     body = escape(item.body)

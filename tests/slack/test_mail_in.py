@@ -21,11 +21,13 @@ from typing import Any, cast
 import aiosmtplib
 import pytest
 import time_machine
+from click.testing import CliRunner
 from pydantic import SecretStr
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.cli.main import cli
 from bot.localslack import LocalSlack, SignedSender
 from bot.mail_in import RunningMailIn, running_mail_in
 from bot.notifiers import reply_addresses
@@ -633,3 +635,18 @@ async def test_it_asks_the_sender_to_retry_while_the_database_is_down(
     assert reply.startswith("2.0.0")
     _question, taken = await delivered(sessions, 2)
     assert taken.body == "No prior claims in the last five years."
+
+
+def test_it_tells_the_operator_that_mail_in_needs_the_reply_domain(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("TENDERBOT_REPLY_DOMAIN", raising=False)
+    monkeypatch.chdir(tmp_path)  # no stray .env
+
+    result = CliRunner().invoke(cli, ["mail-in", "--port", "2525"])
+
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        "Error: TENDERBOT_REPLY_DOMAIN is not set: mail-in needs the domain the reply "
+        "addresses use (and TENDERBOT_REPLY_SECRET)"
+    ]
