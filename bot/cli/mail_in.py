@@ -33,6 +33,8 @@ def mail_in(host: str, port: int) -> None:
         logging.basicConfig(
             level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
+    # aiosmtpd logs every SMTP command at INFO; our own log line per mail says what counts.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
     click.echo(
         f"tenderbot mail-in nimmt Antworten an antwort+…@{settings.reply_domain} "
         f"auf {host}:{port} an – beenden mit Strg+C."
