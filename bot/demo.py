@@ -23,7 +23,7 @@ from slack_bolt.async_app import AsyncApp
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.localslack import LocalSlack, SignedSender, SlackResponse
+from bot.localslack import LocalSlack, SignedSender, SlackResponse, dm_channel_for
 from bot.localslack.running import local_settings, running_app
 from bot.localslack.transcript import Transcript
 from bot.mail_in import running_mail_in
@@ -214,7 +214,25 @@ async def budget_is_distributed(demo: Demo) -> None:
 
 
 async def anna_starts_tender(demo: Demo) -> None:
-    demo.say("Anna startet eine Ausschreibung (T1, T4, T5)")
+    demo.say("Anna startet eine Ausschreibung mit einem Dokument (T1, T4, T5)")
+    shared = demo.slack.add_file(
+        "betriebsbeschreibung.pdf",
+        b"%PDF-1.4\nBetriebsbeschreibung Baeckerei Korn GmbH: Backstube, Cafe, 12 Mitarbeiter\n",
+        "application/pdf",
+        user=ANNA,
+    )
+    event: dict[str, Any] = {
+        "type": "message",
+        "subtype": "file_share",
+        "channel": dm_channel_for(ANNA),
+        "channel_type": "im",
+        "user": ANNA,
+        "text": "",
+        "files": [shared],
+    }
+    event["ts"] = demo.slack.state.post(dm_channel_for(ANNA), dict(event))["ts"]
+    demo.out(f"  {demo.name(ANNA)} teilt in ihrer Direktnachricht mit tenderbot: {shared['name']}")
+    await demo.show(ANNA, await demo.sender.send_event(event))
     await demo.command(
         ANNA,
         "/ausschreibung",

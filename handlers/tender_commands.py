@@ -38,6 +38,7 @@ from handlers.requests import (
     parse_start_text,
 )
 from handlers.start_documents import (
+    SHARE_WINDOW,
     dialog_files,
     recent_dm_files,
     refused_text,
@@ -88,7 +89,8 @@ def started_text(tender: Tender, documents: int = 0) -> str:
     # rule T1: documents come with the dialog, or shared in the DM just before the command.
     return text + (
         " Dokumente geben Sie im Formular (`/ausschreibung`) mit, oder Sie teilen sie "
-        "höchstens 10 Minuten vor `/ausschreibung neu …` in der Direktnachricht mit tenderbot."
+        f"höchstens {SHARE_WINDOW.seconds // 60} Minuten vor `/ausschreibung neu …` in der "
+        "Direktnachricht mit tenderbot."
     )
 
 

@@ -457,7 +457,8 @@ class LocalSlack:
         if params.get("reply_broadcast") in (True, "true", "1"):
             message["subtype"] = "thread_broadcast"
         posted = self.state.post(channel, message)
-        return {"ok": True, "channel": channel, "ts": posted["ts"], "message": posted}
+        # A copy: the answer is what Slack stored then, not what later replies change.
+        return {"ok": True, "channel": channel, "ts": posted["ts"], "message": dict(posted)}
 
     def _chat_post_ephemeral(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = self._channel(params)
