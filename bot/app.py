@@ -16,6 +16,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import handlers
+from bot.queue_worker import fast_path
 from bot.response_url import share_replies
 from bot.settings import ConfigurationError, Settings
 from handlers.deps import Deps
@@ -53,6 +54,7 @@ def build_deps(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -
         zone=settings.zone,
         kombi_rates_toml=_kombi_rates(settings),
         contact=settings.contact,
+        deliver=fast_path(settings, sessions),
     )
 
 

@@ -1,8 +1,9 @@
 """Background work that runs next to the Slack app in one process: the schedule and the outbox.
 
 ``tenderbot serve`` and ``tenderbot socket`` call ``start_background`` once the event loop
-runs and ``stop()`` on shutdown. Further periodic steps (e.g. the thread mirror's delivery
-retry) belong on the same scheduler so that one place starts and stops everything.
+runs and ``stop()`` on shutdown. The queue worker delivers every kind of row (e-mails,
+notices, cards, thread posts); further periodic steps belong on the same scheduler so that
+one place starts and stops everything.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.mirror_worker import add_mirror_job
 from bot.queue_worker import queue_steps
 from bot.scheduler import build_scheduler
 from bot.settings import Settings
@@ -39,9 +39,13 @@ def start_background(
     """Start the schedule (B1–B3, T9, T10) and the outbox flush; call inside the event loop."""
     steps = queue_steps(settings, sessions, client)
     scheduler = build_scheduler(
-        settings, sessions, outbox_flush=steps.drain, lease_recovery=steps.recover
+        settings,
+        sessions,
+        outbox_flush=steps.drain,
+        lease_recovery=steps.recover,
+        flush_seconds=settings.queue_poll_seconds,
+        recovery_seconds=max(settings.queue_poll_seconds, 10),
     )
-    add_mirror_job(scheduler, sessions, client)
     scheduler.start()
     logger.info("background started: %s", ", ".join(job.name for job in scheduler.get_jobs()))
     return Background(scheduler)

@@ -11,20 +11,18 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
 from aiosmtpd.smtp import SMTP
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.notifiers import reply_tokens, slack_client_for
+from bot.queue_worker import fast_path
 from bot.settings import ConfigurationError, Settings
 from handlers.mail_in import MailIn
-from handlers.threads_delivery import deliver_job
 from store.conversation import MAX_ATTACHMENT_BYTES
-from store.mirroring import DeliveryJob
 
 logger = logging.getLogger("tenderbot.mailin")
 
@@ -52,9 +50,11 @@ def mail_in_handler(
             "(and TENDERBOT_REPLY_SECRET)"
         )
 
-    async def deliver(job: DeliveryJob, now: datetime) -> object:
+    deliver_rows = fast_path(settings, sessions)
+
+    async def deliver(rows: Sequence[int]) -> object:
         assert client is not None
-        return await deliver_job(sessions, client, job, now)
+        return await deliver_rows(client, rows)
 
     return MailIn(sessions, tokens, settings.reply_domain, deliver if client else None)
 

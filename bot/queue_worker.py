@@ -7,24 +7,77 @@ the credentials for (without a Slack token the Slack rows wait for a process wit
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.cli.common import database
-from bot.notifiers import build_notifiers, slack_client_for
+from bot.notifiers import build_notifiers
 from bot.settings import Settings
-from notifications import FlushResult, drain_outbox, recover_leases
+from handlers.cards import CardSender
+from handlers.threads_delivery import ThreadSender
+from notifications import FlushResult, drain_outbox, flush_outbox, recover_leases
 from notifications.worker import Deliverer
+from store.queue import RetryPolicy
 
 Step = Callable[[], Awaitable[object]]
 
 
-def queue_senders(settings: Settings, client: AsyncWebClient | None) -> list[Deliverer]:
+def slack_senders(
+    sessions: async_sessionmaker[AsyncSession], client: AsyncWebClient
+) -> list[Deliverer]:
+    """The senders of the Slack actions: cards, card updates and the broker's notices;
+    thread posts, their edits and deletions."""
+    return [CardSender(sessions, client), ThreadSender(sessions, client)]
+
+
+def queue_senders(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    client: AsyncWebClient | None,
+) -> list[Deliverer]:
     senders: list[Deliverer] = list(build_notifiers(settings, client))
+    if client is not None:
+        senders.extend(slack_senders(sessions, client))
     return senders
+
+
+def fast_path(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> Callable[[AsyncWebClient, Sequence[int]], Awaitable[int]]:
+    """``Deps.deliver``: the rows a request just committed, delivered before it returns
+    (unless an earlier row of the same thread still waits). Returns how many of them did
+    not arrive: left for the worker, or dead-lettered."""
+
+    policy = retry_policy(settings)
+
+    async def deliver(client: AsyncWebClient, row_ids: Sequence[int]) -> int:
+        delivered = settled = 0
+        # Again while rows move: a row of these that waited for another (its ordering key)
+        # may go once that one is sent or dead; a retried row waits for the worker.
+        for _round in range(len(row_ids)):
+            result = await flush_outbox(
+                sessions,
+                slack_senders(sessions, client),
+                ids=row_ids,
+                batch=len(row_ids),
+                keep_open=True,
+                dead_letters_to=settings.backoffice_channel,
+                policy=policy,
+            )
+            delivered += result.sent
+            settled += result.sent + result.dead
+            if result.claimed == 0 or result.retried or settled >= len(row_ids):
+                break
+        return len(row_ids) - delivered
+
+    return deliver
+
+
+def retry_policy(settings: Settings) -> RetryPolicy:
+    return RetryPolicy(base=timedelta(seconds=settings.queue_retry_seconds))
 
 
 @dataclass(frozen=True)
@@ -40,25 +93,16 @@ def queue_steps(
 ) -> QueueSteps:
     """The worker's two periodic steps for the scheduler: drain what is due, and free the
     leases of dead workers (dead-lettering rows that used up their attempts that way)."""
-    senders = queue_senders(settings, client)
+    senders = queue_senders(settings, sessions, client)
     tell = settings.backoffice_channel
+    policy = retry_policy(settings)
 
     async def drain() -> FlushResult:
         # Drain, not one batch: a burst (the yearly budget notices) must not be capped at
         # one batch per interval; one SMTP connection serves the whole drain.
-        return await drain_outbox(sessions, senders, dead_letters_to=tell)
+        return await drain_outbox(sessions, senders, dead_letters_to=tell, policy=policy)
 
     async def recover() -> object:
-        return await recover_leases(sessions, dead_letters_to=tell)
+        return await recover_leases(sessions, dead_letters_to=tell, policy=policy)
 
     return QueueSteps(drain=drain, recover=recover)
-
-
-async def flush_everything(settings: Settings, *, batch: int = 100) -> FlushResult:
-    """`tenderbot queue flush`: free dead workers' leases, then deliver all that is due."""
-    async with database(settings) as sessions:
-        await recover_leases(sessions, dead_letters_to=settings.backoffice_channel)
-        senders = queue_senders(settings, slack_client_for(settings))
-        return await drain_outbox(
-            sessions, senders, batch=batch, dead_letters_to=settings.backoffice_channel
-        )

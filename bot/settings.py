@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     reply_secret: SecretStr | None = Field(
         None, alias="TENDERBOT_REPLY_SECRET", validate_default=True
     )
+    # The queue: first retry after about this long (doubling, with jitter), and how often a
+    # worker looks for due rows besides the deliveries right after a commit.
+    queue_retry_seconds: float = Field(30, alias="TENDERBOT_QUEUE_RETRY_SECONDS", gt=0, le=3600)
+    queue_poll_seconds: float = Field(10, alias="TENDERBOT_QUEUE_POLL_SECONDS", gt=0, le=600)
 
     @field_validator("backoffice_users", mode="before")
     @classmethod

@@ -14,8 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import unicodedata
-from collections.abc import Awaitable, Callable
-from datetime import datetime
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -30,13 +29,13 @@ from store.errors import (
     TenderClosed,
 )
 from store.mail_replies import MailReply, take_mail_reply
-from store.mirroring import DeliveryJob
 from store.reply_tokens import InvalidToken, ReplyTokens, token_in
 from store.types import utcnow
 
 logger = logging.getLogger("tenderbot.mailin")
 
-Deliver = Callable[[DeliveryJob, datetime], Awaitable[object]]
+# Delivers the queue rows of a stored answer right away (the fast path of bot/).
+Deliver = Callable[[Sequence[int]], Awaitable[object]]
 
 ACCEPTED = "250 2.0.0 Ihre Antwort ist angekommen"
 DROPPED = "250 2.0.0 OK"
@@ -83,7 +82,7 @@ def refusal(error: DomainError, reference: str) -> str:
 
 class MailIn:
     """The aiosmtpd handler for the reply domain; ``deliver`` shows a stored answer in Slack
-    (None: the thread delivery worker of ``tenderbot serve`` does it)."""
+    (None: the queue worker of ``tenderbot serve`` or ``scheduler`` does it)."""
 
     def __init__(
         self,
@@ -145,34 +144,32 @@ class MailIn:
         now = utcnow()
         try:
             async with transaction(self.sessions) as session:
-                job = await take_mail_reply(session, self.tokens, reply, now)
+                rows = await take_mail_reply(session, self.tokens, reply, now)
         except DomainError as error:
             logger.info("refused a reply from %s to %s: %s", mail.sender, reference, error)
             return refusal(error, reference)
-        if job is None:
+        if rows is None:
             logger.info("reply %s to %s was taken before", mail.message_id, reference)
         else:
-            logger.info(
-                "reply from %s stored as message %s of %s", mail.sender, job.message_id, reference
-            )
-            self._show(job, now)
+            logger.info("reply from %s stored in the thread of %s", mail.sender, reference)
+            self._show(rows)
         return smtp_text(ACCEPTED)
 
-    def _show(self, job: DeliveryJob, now: datetime) -> None:
-        # After the 250: the sending server need not wait for Slack. The message is stored
-        # and leased; if this fails, the delivery worker posts it when the lease runs out.
-        if self.deliver is None:
+    def _show(self, rows: Sequence[int]) -> None:
+        # After the 250: the sending server need not wait for Slack. The message and its
+        # queue rows are stored; if this fails, the queue worker posts it.
+        if self.deliver is None or not rows:
             return
-        task = asyncio.create_task(self._deliver(self.deliver, job, now))
+        task = asyncio.create_task(self._deliver(self.deliver, rows))
         self._deliveries.add(task)
         task.add_done_callback(self._deliveries.discard)
 
     @staticmethod
-    async def _deliver(deliver: Deliver, job: DeliveryJob, now: datetime) -> object:
+    async def _deliver(deliver: Deliver, rows: Sequence[int]) -> object:
         try:
-            return await deliver(job, now)
+            return await deliver(rows)
         except Exception:
-            logger.exception("message %s stays pending for the delivery worker", job.message_id)
+            logger.exception("queue rows %s stay pending for the worker", list(rows))
             return None
 
     async def settle(self) -> None:

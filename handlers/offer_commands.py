@@ -21,7 +21,7 @@ from handlers.blocks.offers import (
 )
 from handlers.blocks.restart import no_offers_notice
 from handlers.blocks.tenders import NO_OFFERS_ACTION, OFFER_OPEN_ACTION
-from handlers.cards import refresh_backoffice_card, tell_broker
+from handlers.cards import deliver_now, queue_broker_notice, queue_card_update
 from handlers.context import (
     TECHNICAL_ERROR,
     Respond,
@@ -44,7 +44,7 @@ from handlers.requests import (
 )
 from store.actors import require_backoffice
 from store.errors import DomainError
-from store.models import Broker, Offer, Tender
+from store.models import Offer, Tender
 from store.money import format_eur
 from store.products import product_label
 from store.tenders import (
@@ -84,7 +84,7 @@ def _offer_block_for(error: DomainError) -> str:
     return FIELD_BLOCKS.get(error.field or "", INSURER_BLOCK)
 
 
-async def _add(deps: Deps, user_id: str, new: NewOffer) -> tuple[Tender, Offer, Broker]:
+async def _add(deps: Deps, user_id: str, new: NewOffer) -> tuple[Tender, Offer, list[int]]:
     async with acting(deps, user_id) as unit:
         offer = await add_offer(
             unit.session,
@@ -96,7 +96,7 @@ async def _add(deps: Deps, user_id: str, new: NewOffer) -> tuple[Tender, Offer, 
             today=today(deps),
         )
         tender = await get_tender(unit.session, unit.actor, new.reference)
-        return tender, offer, await broker_of(unit.session, tender)
+        return tender, offer, await queue_card_update(unit.session, deps, tender)
 
 
 async def _open_offer_modal(
@@ -177,9 +177,9 @@ def register(app: AsyncApp, deps: Deps) -> None:
                 )
                 overview = await offer_overview(unit.session, unit.actor, reference)
                 message = offers_message(overview, today=today(deps), broker_view=True)
-                broker = await broker_of(unit.session, tender)
+                update = await queue_card_update(unit.session, deps, tender)
             await respond(**message, response_type="ephemeral", replace_original=True)
-            await refresh_backoffice_card(client, deps, tender, broker)
+            await deliver_now(deps, client, update)
 
         await replying(respond, f"selecting an offer by {user_id}", work)
 
@@ -198,9 +198,9 @@ def register(app: AsyncApp, deps: Deps) -> None:
             if isinstance(parsed, str):
                 await _open_offer_modal(client, deps, user_id, parsed, command["trigger_id"])
                 return
-            tender, offer, broker = await _add(deps, user_id, parsed)
+            tender, offer, update = await _add(deps, user_id, parsed)
             await reply(respond, offer_added_text(tender, offer))
-            await refresh_backoffice_card(client, deps, tender, broker)
+            await deliver_now(deps, client, update)
 
         await replying(respond, f"{OFFER_COMMAND} by {user_id}", work)
 
@@ -228,7 +228,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         user_id = body["user"]["id"]
         try:
             new = parse_offer_form(view["private_metadata"], view["state"]["values"])
-            tender, offer, broker = await _add(deps, user_id, new)
+            tender, offer, update = await _add(deps, user_id, new)
         except FormErrors as errors:
             await ack(**field_errors(errors.errors))
             return
@@ -240,7 +240,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             await ack(**field_errors({INSURER_BLOCK: TECHNICAL_ERROR}))
             return
         await ack()
-        await refresh_backoffice_card(client, deps, tender, broker)
+        await deliver_now(deps, client, update)
         try:
             await client.chat_postEphemeral(
                 channel=deps.backoffice_channel, user=user_id, text=offer_added_text(tender, offer)
@@ -264,8 +264,10 @@ def register(app: AsyncApp, deps: Deps) -> None:
             async with acting(deps, user_id) as unit:
                 tender = await mark_no_offers(unit.session, unit.actor, reference)
                 broker = await broker_of(unit.session, tender)
-            await refresh_backoffice_card(client, deps, tender, broker)
-            notice = no_offers_notice(tender.reference)
-            await tell_broker(client, broker, tender.reference, notice["text"], payload=notice)
+                rows = await queue_card_update(unit.session, deps, tender)
+                rows += await queue_broker_notice(
+                    unit.session, tender, broker, no_offers_notice(tender.reference)
+                )
+            await deliver_now(deps, client, rows)
 
         await replying(respond, f"marking no offers by {user_id}", work)

@@ -9,11 +9,12 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from handlers.blocks.base import notice
 from handlers.blocks.help import help_message
 from handlers.blocks.modals import START_CALLBACK, StartPrefill, field_errors, start_modal
 from handlers.blocks.restart import RESTART_ACTION
 from handlers.blocks.tenders import RISK_MORE_ACTION, risk_modal, tender_list
-from handlers.cards import post_cards, tell_broker
+from handlers.cards import deliver_now, queue_broker_notice, queue_cards
 from handlers.context import (
     TECHNICAL_ERROR,
     Respond,
@@ -45,8 +46,9 @@ from handlers.start_documents import (
     take_documents,
 )
 from pricing.money import format_euro
+from store.db import transaction
 from store.errors import DomainError
-from store.models import Broker, Tender
+from store.models import Tender
 from store.tenders import (
     NO_OFFERS,
     StartTender,
@@ -94,10 +96,20 @@ def started_text(tender: Tender, documents: int = 0) -> str:
     )
 
 
-async def start(deps: Deps, user_id: str, request: StartTender) -> tuple[Tender, Broker]:
+async def start(deps: Deps, user_id: str, request: StartTender) -> tuple[Tender, list[int]]:
+    """Start the tender and queue its two cards in one transaction (T4, T5)."""
     async with acting(deps, user_id) as unit:
         tender = await start_tender(unit.session, unit.actor, request)
-        return tender, await broker_of(unit.session, tender)
+        broker = await broker_of(unit.session, tender)
+        return tender, await queue_cards(unit.session, deps, tender, broker)
+
+
+async def tell_refused(deps: Deps, client: AsyncWebClient, tender: Tender, text: str) -> None:
+    """The broker learns in the DM which documents were not taken (T1)."""
+    async with transaction(deps.sessions) as session:
+        broker = await broker_of(session, tender)
+        rows = await queue_broker_notice(session, tender, broker, notice(text))
+    await deliver_now(deps, client, rows)
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
@@ -146,11 +158,12 @@ def register(app: AsyncApp, deps: Deps) -> None:
             if word == "":
                 await open_start_modal(client, deps, user_id, command["trigger_id"], respond)
             elif word == "neu":
-                tender, broker = await start(deps, user_id, parse_start_text(rest))
+                tender, cards = await start(deps, user_id, parse_start_text(rest))
                 files = await recent_dm_files(client, deps, user_id)
                 documents, refused = await take_documents(client, deps, user_id, tender, files)
                 await reply(respond, started_text(tender, len(documents)))
-                await post_cards(client, deps, tender, broker, documents)
+                # The cards show the documents taken: delivered only now (see queue_cards).
+                await deliver_now(deps, client, cards)
                 if refused:
                     await reply(respond, refused_text(tender.reference, refused))
             else:
@@ -184,7 +197,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             request = parse_start_form(
                 view["state"]["values"], previous=view.get("private_metadata") or None
             )
-            tender, broker = await start(deps, user_id, request)
+            tender, cards = await start(deps, user_id, request)
         except FormErrors as errors:
             await ack(**field_errors(errors.errors))
             return
@@ -198,11 +211,10 @@ def register(app: AsyncApp, deps: Deps) -> None:
             return
         await ack()
         files = dialog_files(view["state"]["values"])
-        documents, refused = await take_documents(client, deps, user_id, tender, files)
-        await post_cards(client, deps, tender, broker, documents)
+        _documents, refused = await take_documents(client, deps, user_id, tender, files)
+        await deliver_now(deps, client, cards)
         if refused:
-            text = refused_text(tender.reference, refused)
-            await tell_broker(client, broker, tender.reference, text)
+            await tell_refused(deps, client, tender, refused_text(tender.reference, refused))
 
 
 async def open_restart_modal(

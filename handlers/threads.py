@@ -17,28 +17,25 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers.blocks.base import escape
 from handlers.blocks.threads import NOT_DELIVERED_YET, ephemeral
+from handlers.cards import deliver_now
 from handlers.deps import Deps
-from handlers.threads_delivery import deliver_claimed, deliver_job, profile_of
+from handlers.threads_delivery import profile_of
 from handlers.threads_events import Deleted, Edited, Posted, parse_thread_event
 from handlers.threads_files import DownloadFailed, fetch_attachments
 from store.actors import Actor, resolve_actor
 from store.conversation import NewAttachment
-from store.db import transaction
+from store.db import take_write_turn, transaction
 from store.errors import DomainError, NotABroker, TenderClosed
 from store.events import claim_event
 from store.mirroring import (
-    DeliveryJob,
     ThreadPost,
     check_side,
-    claim_message,
     delete_in_thread,
     edit_in_thread,
     prepare_in_thread,
     store_for_delivery,
-    take_write_turn,
 )
-from store.threads import thread_link_at
-from store.types import utcnow
+from store.threads import sync_rows_of, thread_link_at
 
 logger = logging.getLogger(__name__)
 
@@ -106,8 +103,7 @@ async def _posted(deps: Deps, client: AsyncWebClient, posted: Posted, event_id: 
         except (DomainError, DownloadFailed) as error:
             logger.info("file in thread %s refused: %s", posted.thread_ts, error)
             refusal = error
-    job: DeliveryJob | None = None
-    now = utcnow()
+    rows: list[int] = []
     # The claim commits with the stored message, or alone with a refusal: a retried event
     # is a no-op either way. The checks only read and come first, so the claim and the
     # writes are the last few statements: SQLite's single write lock is held only for them.
@@ -124,15 +120,13 @@ async def _posted(deps: Deps, client: AsyncWebClient, posted: Posted, event_id: 
         if not await claim_event(session, event_id):
             return
         if post is not None:
-            # Stored leased: the delivery below needs no commit of its own.
-            now = utcnow()
-            job = await store_for_delivery(session, post, now)
+            rows = await store_for_delivery(session, post)
     if refusal is not None:
         await _tell_refusal(client, posted, refusal)
         return
-    if job is None:
+    if not rows:
         return  # an internal note: it stays where it was written
-    if await deliver_job(deps.sessions, client, job, now) == "retrying":
+    if await deliver_now(deps, client, rows):
         await _ephemeral(client, posted, NOT_DELIVERED_YET)
 
 
@@ -164,7 +158,7 @@ async def _changed(
     deps: Deps, client: AsyncWebClient, change: Edited | Deleted, event_id: str
 ) -> None:
     """Edits and deletions of stored messages; the history keeps the earlier text (M4)."""
-    message_id: int | None = None
+    rows: list[int] = []
     async with transaction(deps.sessions) as session:
         await take_write_turn(session)
         if not await claim_event(session, event_id):
@@ -177,8 +171,6 @@ async def _changed(
             message = await edit_in_thread(session, actor, change.channel, change.ts, change.text)
         else:
             message = await delete_in_thread(session, actor, change.channel, change.ts)
-        now = utcnow()
-        if message is not None and await claim_message(session, message.id, now):
-            message_id = message.id
-    if message_id is not None:
-        await deliver_claimed(deps.sessions, client, message_id, now)
+        if message is not None:
+            rows = await sync_rows_of(session, message.id)
+    await deliver_now(deps, client, rows)

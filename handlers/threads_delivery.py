@@ -1,9 +1,10 @@
 """Showing stored thread messages on the other side: post, update, delete, re-share files.
 
-Called right after the commit that stored a message (``deliver_claimed``, the fast path) and
-periodically by the delivery worker (``deliver_pending``) for whatever Slack refused: rate
-limits, outages, an archived channel. A message is always leased before it is shown (by the
-storing transaction, or by the worker's claim), so the two never post it twice.
+``ThreadSender`` delivers the queue's ``thread`` rows (``store.threads.queue_message_sync``):
+right after the commit that stored or changed a message (the fast path, ``Deps.deliver``)
+and by the queue worker for whatever Slack refused: rate limits, outages. Each row makes
+Slack show the message as the store holds it now, so a repeated row changes nothing, and
+the rows of one thread are claimed one at a time in the order they were written.
 """
 
 from __future__ import annotations
@@ -12,8 +13,7 @@ import logging
 import time
 from collections.abc import Awaitable
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -21,23 +21,22 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handlers.blocks.threads import PENDING_REACTION, mirrored_posts
+from handlers.slack_errors import transport_error
 from store.db import transaction
 from store.mirroring import (
     DeliveryJob,
     Place,
-    claim_due,
     delivery_job,
     mark_delivered,
-    mark_failed,
+    note_failure,
     record_file_share,
     record_mirror_post,
     record_origin_post,
 )
+from store.queue import Job, TransportError
+from store.threads import THREAD_KIND
 
 logger = logging.getLogger(__name__)
-
-# "busy": another delivery holds the lease; "retrying": Slack refused, the worker retries.
-Outcome = Literal["delivered", "retrying", "busy"]
 
 PROFILE_TTL_SECONDS = 600.0
 CONTINUATION_EVENT = "tenderbot_mirror_continuation"
@@ -82,75 +81,43 @@ async def profile_of(client: AsyncWebClient, user_id: str) -> Profile:
     return profile
 
 
-async def deliver_claimed(
-    sessions: async_sessionmaker[AsyncSession],
-    client: AsyncWebClient,
-    message_id: int,
-    now: datetime,
-) -> Outcome:
-    """The fast path for a message the committing transaction already leased
-    (``store.mirroring.claim_message``)."""
-    async with sessions() as session:
-        job = await delivery_job(session, message_id)
-    return await _deliver(sessions, client, job, now)
+class ThreadSender:
+    """The queue's sender for thread messages: post, update or delete the mirror."""
 
+    kind = THREAD_KIND
 
-async def deliver_job(
-    sessions: async_sessionmaker[AsyncSession],
-    client: AsyncWebClient,
-    job: DeliveryJob,
-    now: datetime,
-) -> Outcome:
-    """The fast path with the job the storing transaction built
-    (``store.mirroring.store_for_delivery``): nothing to read back after the commit."""
-    return await _deliver(sessions, client, job, now)
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], client: AsyncWebClient) -> None:
+        self.sessions = sessions
+        self.client = client
 
+    async def send(self, row: Job) -> None:
+        message_id = int(row.context["message_id"])
+        async with self.sessions() as session:
+            job = await delivery_job(session, message_id)
+        try:
+            mirror = await _show(self.sessions, self.client, job)
+        except (SlackClientError, aiohttp.ClientError, TimeoutError, MissingThread) as error:
+            failure = (
+                TransportError(str(error))
+                if isinstance(error, MissingThread)
+                else transport_error("thread delivery", error)
+            )
+            async with transaction(self.sessions) as session:
+                await note_failure(session, message_id, failure.message)
+            logger.warning(
+                "message %s of %s not delivered (%s)", message_id, job.reference, failure.message
+            )
+            if row.attempts == 1:
+                await _react(self.client, job, add=True)
+            raise failure from error
+        async with transaction(self.sessions) as session:
+            await mark_delivered(session, job, mirror=mirror)
+        if row.attempts > 1 or job.failed_before:
+            await _react(self.client, job, add=False)
 
-async def deliver_pending(
-    sessions: async_sessionmaker[AsyncSession],
-    client: AsyncWebClient,
-    now: datetime,
-    *,
-    limit: int = 20,
-) -> int:
-    """One round of the delivery worker: every due message once; returns how many arrived."""
-    async with transaction(sessions) as session:
-        ids = await claim_due(session, now, limit=limit)
-        jobs = [await delivery_job(session, message_id) for message_id in ids]
-    delivered = 0
-    for job in jobs:
-        if await _deliver(sessions, client, job, now) == "delivered":
-            delivered += 1
-    return delivered
-
-
-async def _deliver(
-    sessions: async_sessionmaker[AsyncSession],
-    client: AsyncWebClient,
-    job: DeliveryJob,
-    now: datetime,
-) -> Outcome:
-    try:
-        mirror = await _show(sessions, client, job)
-    except (SlackClientError, aiohttp.ClientError, TimeoutError, MissingThread) as error:
-        async with transaction(sessions) as session:
-            due = await mark_failed(session, job.message_id, _describe(error), now)
-        logger.warning(
-            "message %s of %s not delivered (%s); next attempt at %s",
-            job.message_id,
-            job.reference,
-            _describe(error),
-            due.isoformat(),
-        )
-        if not job.failed_before:
-            await _react(client, job, add=True)
-        return "retrying"
-    async with transaction(sessions) as session:
-        done = await mark_delivered(session, job, now, mirror=mirror)
-    if job.failed_before:
-        await _react(client, job, add=False)
-    # Edited meanwhile: due again at once, the next round shows the new text.
-    return "delivered" if done else "busy"
+    async def close(self) -> None:
+        # The client's HTTP session belongs to whoever built it (bot/), not to this sender.
+        return None
 
 
 async def _show(
@@ -300,10 +267,3 @@ async def _react(client: AsyncWebClient, job: DeliveryJob, *, add: bool) -> None
     except (SlackClientError, aiohttp.ClientError, TimeoutError):
         # Only a hint for the writer; the delivery itself is tracked in the store.
         logger.warning("could not update the pending marker of message %s", job.message_id)
-
-
-def _describe(error: BaseException) -> str:
-    if isinstance(error, SlackApiError):
-        status = getattr(error.response, "status_code", "?")
-        return f"slack {status}: {error.response.get('error') or 'error'}"
-    return f"{type(error).__name__}: {error}"

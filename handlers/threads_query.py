@@ -26,14 +26,14 @@ from handlers.blocks.threads import (
     ephemeral,
     query_modal,
 )
+from handlers.cards import deliver_now
 from handlers.deps import Deps
-from handlers.threads_delivery import deliver_claimed, profile_of
+from handlers.threads_delivery import profile_of
 from store.actors import require_backoffice, resolve_actor
 from store.db import transaction
 from store.errors import DomainError
-from store.mirroring import claim_message, post_from_modal
-from store.threads import BACKOFFICE, reference_for_thread
-from store.types import utcnow
+from store.mirroring import post_from_modal
+from store.threads import BACKOFFICE, reference_for_thread, sync_rows_of
 
 logger = logging.getLogger(__name__)
 
@@ -80,15 +80,12 @@ def register(app: AsyncApp, deps: Deps) -> None:
                 require_backoffice(actor, QUERY_BACKOFFICE_ONLY)
                 actor = dataclasses.replace(actor, name=name or user)
                 message = await post_from_modal(session, actor, reference, text, internal=internal)
-                # Leased in this transaction: the delivery below needs no commit of its own.
-                now = utcnow()
-                held = await claim_message(session, message.id, now)
+                rows = await sync_rows_of(session, message.id)
         except DomainError as error:
             await ack(response_action="errors", errors={QUERY_BLOCK: error.message_de})
             return
         await ack()
-        if held:
-            await deliver_claimed(deps.sessions, client, message.id, now)
+        await deliver_now(deps, client, rows)
 
 
 def _query_values(view: dict[str, Any]) -> tuple[str, bool]:

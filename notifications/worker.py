@@ -5,8 +5,8 @@ from their templates and handed to a ``Notifier``; Slack actions (cards, thread 
 go as they are to a ``store.queue.Sender``. Claims are leased to one owner per run; a
 heartbeat renews the leases while the run is alive, so a worker killed mid-batch holds
 its rows only until the short lease runs out. Sending happens outside any transaction;
-the outcomes of a batch are written in one, together with the backoffice's notice of
-anything that was dead-lettered.
+each outcome is written as it lands, together with the backoffice's notice when a row
+was dead-lettered.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -151,30 +150,45 @@ async def _send(job: Job, send: Send, policy: RetryPolicy) -> Outcome:
     return Outcome(job, SENT)
 
 
+Record = Callable[[Outcome], Awaitable[None]]
+
+
 async def _deliver_all(
-    jobs: Sequence[Job], deliverer: Deliverer, policy: RetryPolicy, *, keep_open: bool
+    jobs: Sequence[Job],
+    deliverer: Deliverer,
+    policy: RetryPolicy,
+    record: Record,
+    *,
+    keep_open: bool,
 ) -> list[Outcome]:
     """Send the rows one after another, preparing each while the one before is on the wire.
 
     Still one delivery in flight at a time over the sender's one connection; only the
     CPU work (render, build, serialise) of the next row fills the wait for the server.
+    Each outcome is recorded before the next row goes out: a worker killed at any moment
+    leaves at most the one delivery it was recording to be sent again (same Message-ID).
     One at a time also keeps a thread's posts in the order they were claimed.
     """
     outcomes: list[Outcome] = []
     prepare = _preparer(deliverer)
     in_flight: asyncio.Task[Outcome] | None = None
+
+    async def land(outcome: Outcome) -> None:
+        await record(outcome)
+        outcomes.append(outcome)
+
     try:
         for job in jobs:
             prepared = await _prepare(job, prepare, policy)
             if in_flight is not None:
-                outcomes.append(await in_flight)
+                await land(await in_flight)
                 in_flight = None
             if isinstance(prepared, Outcome):
-                outcomes.append(prepared)
+                await land(prepared)
                 continue
             in_flight = asyncio.create_task(_send(job, prepared, policy))
         if in_flight is not None:
-            outcomes.append(await in_flight)
+            await land(await in_flight)
             in_flight = None
     finally:
         if in_flight is not None:
@@ -207,7 +221,7 @@ async def _claim(
     policy: RetryPolicy,
     ids: Sequence[int] | None = None,
 ) -> list[Job]:
-    async with transaction(sessions) as session:
+    async with transaction(sessions, write=True) as session:
         return await queue.claim_due(
             session,
             kinds=registry,
@@ -219,49 +233,57 @@ async def _claim(
         )
 
 
+def _recorder(
+    sessions: async_sessionmaker[AsyncSession], now: datetime | None, dead_letters_to: str | None
+) -> Record:
+    async def record(outcome: Outcome) -> None:
+        async with transaction(sessions, write=True) as session:
+            await queue.record(session, [outcome], now or utcnow())
+            if dead_letters_to is not None:
+                await _tell_dead(session, [outcome], dead_letters_to)
+        _log(outcome)
+
+    return record
+
+
+def _log(outcome: Outcome) -> None:
+    if outcome.status == DEAD:
+        logger.warning(
+            "queue row %s (%s) dead-lettered: %s", outcome.job.id, outcome.job.kind, outcome.error
+        )
+    elif outcome.status != SENT:
+        logger.info("queue row %s will be retried: %s", outcome.job.id, outcome.error)
+
+
 async def _deliver_batch(
-    claimed: Sequence[Job], registry: Registry, policy: RetryPolicy, *, keep_open: bool
-) -> list[Outcome]:
+    claimed: Sequence[Job],
+    registry: Registry,
+    policy: RetryPolicy,
+    record: Record,
+    *,
+    keep_open: bool,
+) -> FlushResult:
     groups: dict[str, list[Job]] = defaultdict(list)
     for job in claimed:
         groups[job.kind].append(job)
     # E-mail and Slack are independent services: one slow one must not hold up the other.
     per_kind = await asyncio.gather(
         *(
-            _deliver_all(jobs, registry[kind], policy, keep_open=keep_open)
+            _deliver_all(jobs, registry[kind], policy, record, keep_open=keep_open)
             for kind, jobs in groups.items()
         )
     )
-    return [outcome for outcomes in per_kind for outcome in outcomes]
-
-
-async def _record_batch(
-    sessions: async_sessionmaker[AsyncSession],
-    outcomes: Sequence[Outcome],
-    now: datetime | None,
-    dead_letters_to: str | None,
-) -> FlushResult:
-    async with transaction(sessions) as session:
-        await queue.record(session, outcomes, now or utcnow())
-        if dead_letters_to is not None:
-            await _tell_dead(session, outcomes, dead_letters_to)
-    result = FlushResult(claimed=len(outcomes))
-    for outcome in outcomes:
-        if outcome.status == SENT:
-            result.sent += 1
-            continue
-        if outcome.status == DEAD:
-            result.dead += 1
-            logger.warning(
-                "queue row %s (%s) dead-lettered: %s",
-                outcome.job.id,
-                outcome.job.kind,
-                outcome.error,
-            )
-        else:
-            result.retried += 1
-            logger.info("queue row %s will be retried: %s", outcome.job.id, outcome.error)
-        result.errors.append((outcome.job.id, outcome.error or ""))
+    result = FlushResult(claimed=len(claimed))
+    for outcomes in per_kind:
+        for outcome in outcomes:
+            if outcome.status == SENT:
+                result.sent += 1
+                continue
+            if outcome.status == DEAD:
+                result.dead += 1
+            else:
+                result.retried += 1
+            result.errors.append((outcome.job.id, outcome.error or ""))
     return result
 
 
@@ -298,7 +320,7 @@ async def heartbeat(
         while True:
             await asyncio.sleep(interval)
             try:
-                async with transaction(sessions) as session:
+                async with transaction(sessions, write=True) as session:
                     await queue.renew_leases(session, owner, utcnow() + policy.lease)
             except Exception:
                 # The next beat tries again; at worst the lease runs out and the rows
@@ -342,16 +364,8 @@ async def flush_outbox(
         )
         if not claimed:
             return FlushResult()
-        outcomes = await _deliver_batch(claimed, registry, policy, keep_open=keep_open)
-        return await _record_batch(sessions, outcomes, now, dead_letters_to)
-
-
-async def _finish(task: asyncio.Task[Any] | None) -> None:
-    # A claim no one will send: its rows come back when the lease expires.
-    if task is not None and not task.done():
-        task.cancel()
-        with suppress(asyncio.CancelledError):
-            await task
+        record = _recorder(sessions, now, dead_letters_to)
+        return await _deliver_batch(claimed, registry, policy, record, keep_open=keep_open)
 
 
 async def drain_outbox(
@@ -365,17 +379,17 @@ async def drain_outbox(
 ) -> FlushResult:
     """Flush batch after batch until nothing is due (a failed row waits for its backoff).
 
-    The database work overlaps the sending: while one batch is sent, the next one is
-    claimed (only when this one was full) and the one before is recorded. The leases keep
-    the batches apart, so no row is in two of them; one heartbeat keeps all of them.
+    While one batch is sent, the next one is claimed (only when this one was full); the
+    leases keep the batches apart, so no row is in two of them, and one heartbeat keeps
+    all of this run's leases alive.
     """
     policy = policy or RetryPolicy()
     notifiers = list(notifiers)
     registry = _registry(notifiers)
     total = FlushResult()
     owner = queue.new_owner()
+    record = _recorder(sessions, now, dead_letters_to)
     next_claim: asyncio.Task[list[Job]] | None = None
-    recording: asyncio.Task[FlushResult] | None = None
 
     async def claim() -> list[Job]:
         return await _claim(sessions, registry, owner=owner, batch=batch, now=now, policy=policy)
@@ -388,26 +402,15 @@ async def drain_outbox(
             while claimed:
                 if len(claimed) == batch:
                     next_claim = asyncio.create_task(claim())
-                outcomes = await _deliver_batch(claimed, registry, policy, keep_open=True)
-                if recording is not None:
-                    total.add(await recording)
-                recording = asyncio.create_task(
-                    _record_batch(sessions, outcomes, now, dead_letters_to)
-                )
+                total.add(await _deliver_batch(claimed, registry, policy, record, keep_open=True))
                 claimed, next_claim = (await next_claim if next_claim else []), None
-            if recording is not None:
-                total.add(await recording)
-                recording = None
         return total
     finally:
-        await _finish(next_claim)
-        if recording is not None and not recording.done():
-            # These deliveries are out: record them even though a later batch failed, or
-            # they would be sent again once their leases expire.
-            try:
-                await recording
-            except Exception:
-                logger.exception("recording the outcomes of a sent batch failed")
+        if next_claim is not None and not next_claim.done():
+            # A claim no one will send: its rows come back when the lease expires.
+            next_claim.cancel()
+            with suppress(asyncio.CancelledError):
+                await next_claim
         for notifier in notifiers:
             await notifier.close()
 

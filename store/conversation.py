@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,7 +16,7 @@ from store.models import Attachment, Broker, Conversation, Message, MessageRevis
 from store.outbox import enqueue_for_broker
 from store.products import product_label
 from store.tenders import FINISHED, get_tender_without_offers
-from store.threads import BROKER, thread_of
+from store.threads import BACKOFFICE, BROKER, queue_message_sync, thread_of
 from store.types import utcnow
 
 BROKER_CANNOT_OPEN = (
@@ -143,14 +142,12 @@ async def prepare_message(
     )
 
 
-async def store_message(
-    session: AsyncSession, draft: MessageDraft, *, delivery_lease: datetime | None = None
-) -> Message:
+async def store_message(session: AsyncSession, draft: MessageDraft) -> Message:
     """Write a checked message; a backoffice message to the broker is a query and
     triggers N2 (M5). Only writes, so the write lock is held for a few statements.
 
-    ``delivery_lease`` creates a message that needs delivery already claimed until then
-    (see store.mirroring), as a claim right after the insert would, minus a statement.
+    A message for the other side also gets its queue row (``store.threads``) in this
+    transaction, behind the earlier posts of that thread; an internal note stays put.
     """
     actor, tender = draft.actor, draft.tender
     now = utcnow()
@@ -174,8 +171,6 @@ async def store_message(
         source_ts=draft.source_ts,
         via=draft.via,
         delivery_state="not_needed" if draft.internal else "pending",
-        next_delivery_at=None if draft.internal else (delivery_lease or now),
-        delivery_attempts=1 if delivery_lease and not draft.internal else 0,
         created_at=now,
         # Given as the collection itself, so it is loaded without a refresh afterwards.
         attachments=[
@@ -194,6 +189,9 @@ async def store_message(
     )
     session.add(message)
     await session.flush()
+    if not draft.internal:
+        target = BROKER if actor.is_backoffice else BACKOFFICE
+        await queue_message_sync(session, message.id, tender.id, target)
     if actor.is_backoffice and not draft.internal:
         broker_thread = draft.broker_thread
         if broker_thread is None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -16,7 +19,10 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
+
+logger = logging.getLogger(__name__)
 
 # As many pooled connections as requests a process usually serves at once: an overflow
 # connection is closed on return, and opening one costs a TCP handshake and authentication
@@ -30,6 +36,9 @@ POOL_RECYCLE_SECONDS = 1800
 # connections are never that idle, so busy requests do not pay a round trip per checkout.
 IDLE_PING_SECONDS = 30.0
 IDLE_SINCE = "tenderbot_idle_since"
+# Longer than any queue of short write sections; past it the writer falls back to SQLite's
+# own busy wait instead of hanging on a turn that a crashed task never gave back.
+WRITE_TURN_TIMEOUT = 10.0
 
 
 def is_postgres(url: str) -> bool:
@@ -118,8 +127,63 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 @asynccontextmanager
 async def transaction(
-    sessions: async_sessionmaker[AsyncSession],
+    sessions: async_sessionmaker[AsyncSession], *, write: bool = False
 ) -> AsyncIterator[AsyncSession]:
-    """One unit of work: commit on success, roll back on any error, never half-written."""
+    """One unit of work: commit on success, roll back on any error, never half-written.
+
+    ``write``: the transaction only writes (a queue claim, a delivery's record), so on
+    SQLite it takes its write turn at once; others call ``take_write_turn`` where their
+    writes begin, after the reads.
+    """
     async with sessions() as session, session.begin():
+        if write:
+            await take_write_turn(session)
         yield session
+
+
+# -- write turns -----------------------------------------------------------------------------
+
+_write_turns: weakref.WeakKeyDictionary[Engine, tuple[asyncio.AbstractEventLoop, asyncio.Lock]] = (
+    weakref.WeakKeyDictionary()
+)
+_HOLDS_TURN = "tenderbot_holds_write_turn"
+
+
+def _turn_lock(engine: Engine) -> asyncio.Lock:
+    loop = asyncio.get_running_loop()
+    known = _write_turns.get(engine)
+    if known is None or known[0] is not loop:
+        known = (loop, asyncio.Lock())
+        _write_turns[engine] = known
+    return known[1]
+
+
+async def take_write_turn(session: AsyncSession) -> None:
+    """On SQLite, queue (in this process) for the single write lock before the first write.
+
+    Call it where the transaction's writes begin; the turn passes on when the transaction
+    ends. SQLite's busy handler retries with sleeps growing to 100 ms and lets newcomers
+    overtake, so under load a few writers waited seconds (bench/mirror.py: p99 ~1.6 s);
+    waiting in line keeps every wait about one short write section per writer ahead.
+    PostgreSQL locks rows, not the database: nothing to wait for there.
+    """
+    engine = session.get_bind().engine
+    if engine.dialect.name != "sqlite" or session.info.get(_HOLDS_TURN):
+        return
+    lock = _turn_lock(engine)
+    try:
+        async with asyncio.timeout(WRITE_TURN_TIMEOUT):
+            await lock.acquire()
+    except TimeoutError:
+        logger.warning(
+            "no SQLite write turn within %.0f s; writing without one", WRITE_TURN_TIMEOUT
+        )
+        return
+    session.info[_HOLDS_TURN] = True
+
+    def pass_turn(ended: Session, transaction: SessionTransaction) -> None:
+        # The outermost transaction only: a savepoint ending does not release SQLite's lock.
+        if transaction.parent is None and ended.info.pop(_HOLDS_TURN, False):
+            lock.release()
+
+    event.listen(session.sync_session, "after_transaction_end", pass_turn)

@@ -88,3 +88,19 @@ async def record_document_share(session: AsyncSession, attachment_id: int, file_
     await session.execute(
         update(Attachment).where(Attachment.id == attachment_id).values(mirror_file_id=file_id)
     )
+
+
+async def documents_to_share(session: AsyncSession, tender_id: int) -> list[Attachment]:
+    """The start documents not yet re-shared into the backoffice card's thread, with their
+    content: what the card's delivery still has to upload."""
+    return list(
+        await session.scalars(
+            select(Attachment)
+            .where(
+                Attachment.tender_id == tender_id,
+                Attachment.message_id.is_(None),
+                Attachment.mirror_file_id.is_(None),
+            )
+            .order_by(Attachment.id)
+        )
+    )

@@ -24,9 +24,10 @@ from sqlalchemy.orm import aliased, joinedload
 
 from store.actors import Actor
 from store.conversation import NewAttachment, prepare_message
+from store.db import take_write_turn
 from store.errors import AccessDenied, NotFound
 from store.events import claim_event
-from store.mirroring import DeliveryJob, Place, ThreadPost, store_for_delivery, take_write_turn
+from store.mirroring import Place, ThreadPost, store_for_delivery
 from store.models import Broker, Conversation, Tender, ThreadLink
 from store.reply_tokens import ReplyTokens, normalise_address
 from store.threads import BACKOFFICE, BROKER
@@ -59,10 +60,11 @@ def _broker_addresses(broker: Broker) -> set[str]:
 
 async def take_mail_reply(
     session: AsyncSession, tokens: ReplyTokens, reply: MailReply, now: datetime
-) -> DeliveryJob | None:
-    """Store the reply as the broker's message, leased for delivery right after the commit.
+) -> list[int] | None:
+    """Store the reply as the broker's message with its queue rows (``store.threads``).
 
-    Returns that delivery, or None when this mail was taken before (the same Message-ID).
+    Returns the rows to deliver right after the commit, or None when this mail was taken
+    before (the same Message-ID).
     Raises InvalidToken for a token we did not issue, AccessDenied for a sender who is not
     its recipient, and the conversation's refusals (ConversationNotOpen, TenderClosed,
     InvalidInput for an empty message or a refused attachment).
@@ -114,4 +116,4 @@ async def take_mail_reply(
         origin=Place(own.channel, own.ts) if own is not None else None,
         target=Place(backoffice.channel, backoffice.ts) if backoffice is not None else None,
     )
-    return await store_for_delivery(session, post, now)
+    return await store_for_delivery(session, post)

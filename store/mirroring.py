@@ -2,23 +2,21 @@
 
 Every message is stored first (with the inbound event's claim, in one transaction) and only
 then shown on the other side. A message stays ``pending`` until Slack shows what the store
-holds: its mirror post, its edit or its deletion. Delivery claims rows with one atomic
-``UPDATE … RETURNING`` and a lease, so two workers never post the same message, and a worker
-that dies mid-delivery only delays it until the lease runs out.
+holds: its mirror post, its edit or its deletion. Each of those is a row of the one queue
+(``store.queue``, kind ``thread``) written in the same transaction, with the thread's
+ordering key, so a thread's posts arrive in the order written and two workers never post
+the same message; a worker that dies mid-delivery only delays it until its lease runs out.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Engine, and_, case, event, exists, select, update
+from sqlalchemy import and_, case, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session, SessionTransaction, aliased, joinedload
+from sqlalchemy.orm import aliased, joinedload
 
 from store.actors import Actor
 from store.conversation import (
@@ -29,12 +27,11 @@ from store.conversation import (
     prepare_message,
     store_message,
 )
+from store.db import take_write_turn
 from store.errors import AccessDenied
 from store.models import Attachment, Broker, Conversation, Message, Tender, ThreadLink
 from store.tenders import get_tender_without_offers
-from store.threads import CardSide
-from store.types import utcnow
-from store.wake import THREAD_DELIVERY, wake_on_commit
+from store.threads import BACKOFFICE, CardSide, queue_message_sync, sync_rows_of
 
 logger = logging.getLogger(__name__)
 
@@ -44,13 +41,6 @@ PENDING = "pending"
 DELIVERED = "delivered"
 NOT_NEEDED = "not_needed"
 
-# Longer than any queue of short write sections; past it the writer falls back to SQLite's
-# own busy wait instead of hanging on a turn that a crashed task never gave back.
-WRITE_TURN_TIMEOUT = 10.0
-# A claimed message is invisible to other workers this long; longer than any Slack call chain.
-LEASE = timedelta(seconds=60)
-FIRST_RETRY = timedelta(seconds=10)
-MAX_RETRY = timedelta(hours=1)
 INTERNAL_PREFIX = "intern:"
 
 BACKOFFICE_THREAD_ONLY = (
@@ -71,69 +61,12 @@ def other_side(side: Side) -> Side:
     return "broker" if side == "backoffice" else "backoffice"
 
 
-def retry_delay(attempts: int) -> timedelta:
-    """10 s, 20 s, 40 s … capped at an hour: Slack outages pass, nothing is given up."""
-    exponent = min(max(attempts - 1, 0), 16)
-    delay: timedelta = FIRST_RETRY * (1 << exponent)
-    return min(delay, MAX_RETRY)
-
-
 def split_internal(body: str) -> tuple[str, bool]:
     """A backoffice message starting with ``intern:`` is a note that never reaches the broker."""
     stripped = body.lstrip()
     if stripped[: len(INTERNAL_PREFIX)].lower() == INTERNAL_PREFIX:
         return stripped[len(INTERNAL_PREFIX) :].strip(), True
     return body, False
-
-
-# -- write turns -----------------------------------------------------------------------------
-
-_write_turns: weakref.WeakKeyDictionary[Engine, tuple[asyncio.AbstractEventLoop, asyncio.Lock]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-_HOLDS_TURN = "tenderbot_holds_write_turn"
-
-
-def _turn_lock(engine: Engine) -> asyncio.Lock:
-    loop = asyncio.get_running_loop()
-    known = _write_turns.get(engine)
-    if known is None or known[0] is not loop:
-        known = (loop, asyncio.Lock())
-        _write_turns[engine] = known
-    return known[1]
-
-
-async def take_write_turn(session: AsyncSession) -> None:
-    """On SQLite, queue (in this process) for the single write lock before the first write.
-
-    Call it where the transaction's writes begin; the turn passes on when the transaction
-    ends. SQLite's busy handler retries with sleeps growing to 100 ms and lets newcomers
-    overtake, so under load a few writers waited seconds (bench/mirror.py: p99 ~1.6 s);
-    waiting in line keeps every wait about one short write section per writer ahead.
-    PostgreSQL locks rows, not the database: nothing to wait for there.
-    """
-    engine = session.get_bind().engine
-    if engine.dialect.name != "sqlite" or session.info.get(_HOLDS_TURN):
-        return
-    lock = _turn_lock(engine)
-    try:
-        async with asyncio.timeout(WRITE_TURN_TIMEOUT):
-            await lock.acquire()
-    except TimeoutError:
-        logger.warning(
-            "no SQLite write turn within %.0f s; writing without one", WRITE_TURN_TIMEOUT
-        )
-        return
-    session.info[_HOLDS_TURN] = True
-
-    def pass_turn(ended: Session, transaction: SessionTransaction) -> None:
-        # The outermost transaction only: a savepoint ending does not release SQLite's lock.
-        if transaction.parent is None and ended.info.pop(_HOLDS_TURN, False):
-            lock.release()
-
-    event.listen(session.sync_session, "after_transaction_end", pass_turn)
 
 
 # -- threads -------------------------------------------------------------------------------
@@ -236,46 +169,11 @@ async def post_in_thread(
     return await store_message(session, post.draft)
 
 
-async def store_for_delivery(
-    session: AsyncSession, post: ThreadPost, now: datetime
-) -> DeliveryJob | None:
-    """Store a checked thread message already leased for the delivery right after the
-    commit, as ``claim_message`` would (nobody else can see the row before the commit).
-
-    Returns that delivery, built from what was just written (no read after the commit), or
-    None for an internal note: it stays where it was written.
-    """
-    message = await store_message(session, post.draft, delivery_lease=now + LEASE)
-    if message.internal:
-        return None
-    return DeliveryJob(
-        message_id=message.id,
-        reference=post.draft.tender.reference,
-        role=message.role,
-        author_slack_id=message.author_slack_id,
-        author_name=message.author_name,
-        body=message.body,
-        internal=False,
-        edited=False,
-        deleted=False,
-        source_channel=message.source_channel,
-        source_ts=message.source_ts,
-        mirror_ts=None,
-        origin=post.origin,
-        target=post.target,
-        files=tuple(
-            FileToShare(
-                attachment_id=attachment.id,
-                name=attachment.name,
-                mimetype=attachment.mimetype,
-                content=attachment.content or b"",
-                mirror_file_id=None,
-            )
-            for attachment in message.attachments
-        ),
-        failed_before=False,
-        via=message.via,
-    )
+async def store_for_delivery(session: AsyncSession, post: ThreadPost) -> list[int]:
+    """Store a checked thread message; returns its queue rows for the delivery right after
+    the commit (none for an internal note: it stays where it was written)."""
+    message = await store_message(session, post.draft)
+    return [] if message.internal else await sync_rows_of(session, message.id)
 
 
 async def post_from_modal(
@@ -288,8 +186,8 @@ async def post_from_modal(
     await take_write_turn(session)
     message = await store_message(session, draft)
     message.delivery_state = PENDING
-    message.next_delivery_at = utcnow()
-    wake_on_commit(session, THREAD_DELIVERY)
+    if internal:
+        await queue_message_sync(session, message.id, tender.id, BACKOFFICE)
     await session.flush()
     return message
 
@@ -305,16 +203,18 @@ async def _source_message(
     return message
 
 
-def _request_sync(message: Message) -> None:
-    """Slack must show the changed message. A pending message (not yet posted, or being
-    posted right now) keeps its lease: the running delivery notices the change itself."""
+async def _request_sync(session: AsyncSession, message: Message) -> None:
+    """Slack must show the changed message: one more queue row behind the ones before it
+    (a delivery running right now notices the change and leaves the message pending)."""
     if message.internal and message.source_ts is not None:
         return
-    if message.delivery_state != PENDING:
-        message.delivery_state = PENDING
-        message.next_delivery_at = utcnow()
-        message.delivery_attempts = 0
-        message.last_delivery_error = None
+    message.delivery_state = PENDING
+    tender_id = await session.scalar(
+        select(Conversation.tender_id).where(Conversation.id == message.conversation_id)
+    )
+    assert tender_id is not None  # foreign key
+    side: Side = "broker" if message.role == "backoffice" and not message.internal else "backoffice"
+    await queue_message_sync(session, message.id, tender_id, side)
 
 
 async def edit_in_thread(
@@ -328,7 +228,7 @@ async def edit_in_thread(
     if new_body.strip() == message.body:
         return None
     await edit_message(session, actor, message.id, new_body)
-    _request_sync(message)
+    await _request_sync(session, message)
     await session.flush()
     return message
 
@@ -340,7 +240,7 @@ async def delete_in_thread(
     if message is None or message.deleted_at is not None:
         return None
     await delete_message(session, actor, message.id)
-    _request_sync(message)
+    await _request_sync(session, message)
     await session.flush()
     return message
 
@@ -384,49 +284,6 @@ class DeliveryJob:
     files: tuple[FileToShare, ...]
     failed_before: bool
     via: str | None = None
-
-
-async def _claim(
-    session: AsyncSession, now: datetime, condition: ColumnElement[bool], limit: int
-) -> list[int]:
-    # SKIP LOCKED (PostgreSQL; SQLite has one writer anyway) lets a second worker pass over
-    # rows the first is claiming instead of waiting for them.
-    await take_write_turn(session)
-    candidates = (
-        select(Message.id)
-        .where(Message.delivery_state == PENDING, Message.next_delivery_at <= now, condition)
-        .order_by(Message.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    claimed = await session.scalars(
-        update(Message)
-        .where(
-            Message.id.in_(candidates),
-            Message.delivery_state == PENDING,
-            Message.next_delivery_at <= now,
-        )
-        .values(
-            next_delivery_at=now + LEASE,
-            delivery_attempts=Message.delivery_attempts + 1,
-        )
-        .returning(Message.id)
-        .execution_options(synchronize_session=False)
-    )
-    return sorted(claimed)
-
-
-async def claim_due(session: AsyncSession, now: datetime, *, limit: int = 20) -> list[int]:
-    """Lease up to ``limit`` messages whose delivery is due; other workers skip them."""
-    return await _claim(session, now, Message.id.is_not(None), limit)
-
-
-async def claim_message(session: AsyncSession, message_id: int, now: datetime) -> bool:
-    """Lease one message for the delivery right after the commit that stored or changed it.
-
-    Called in that same transaction it costs no extra commit; False when the message needs
-    no delivery or another delivery holds it (which then notices the change itself)."""
-    return bool(await _claim(session, now, Message.id == message_id, 1))
 
 
 async def delivery_job(session: AsyncSession, message_id: int) -> DeliveryJob:
@@ -530,13 +387,12 @@ async def record_file_share(session: AsyncSession, attachment_id: int, file_id: 
 async def mark_delivered(
     session: AsyncSession,
     job: DeliveryJob,
-    now: datetime,
     *,
     mirror: tuple[Place, str] | None = None,
 ) -> bool:
-    """Done, unless the message was edited or deleted meanwhile: then it goes round again
-    at once. ``mirror`` is a post made in this delivery and not yet recorded. Returns
-    whether Slack now shows exactly what the store holds.
+    """Delivered, unless the message was edited or deleted meanwhile: then it stays pending
+    for the queue row that change wrote. ``mirror`` is a post made in this delivery and not
+    yet recorded. Returns whether Slack now shows exactly what the store holds.
 
     One statement either way: on SQLite the write lock is held for nothing else.
     """
@@ -546,7 +402,6 @@ async def mark_delivered(
     )
     values: dict[str, object] = {
         "delivery_state": case((unchanged, DELIVERED), else_=Message.delivery_state),
-        "next_delivery_at": case((unchanged, None), else_=now),
         "last_delivery_error": case((unchanged, None), else_=Message.last_delivery_error),
     }
     if mirror is not None:
@@ -557,28 +412,18 @@ async def mark_delivered(
         update(Message)
         .where(Message.id == job.message_id)
         .values(values)
-        .returning(Message.next_delivery_at)
+        .returning(Message.delivery_state)
         .execution_options(synchronize_session=False)
     )
-    # Only a delivered message is left without a next delivery time.
-    return result.one().next_delivery_at is None
+    return bool(result.one().delivery_state == DELIVERED)
 
 
-async def mark_failed(
-    session: AsyncSession, message_id: int, error: str, now: datetime
-) -> datetime:
-    """Keep the message pending and try again later; returns when."""
+async def note_failure(session: AsyncSession, message_id: int, error: str) -> None:
+    """Why Slack does not show the message yet (the queue row keeps the retry schedule)."""
     await take_write_turn(session)
-    attempts = await session.scalar(
-        select(Message.delivery_attempts).where(Message.id == message_id)
-    )
-    due = now + retry_delay(attempts or 1)
     await session.execute(
-        update(Message)
-        .where(Message.id == message_id)
-        .values(next_delivery_at=due, last_delivery_error=error[:2000])
+        update(Message).where(Message.id == message_id).values(last_delivery_error=error[:2000])
     )
-    return due
 
 
 async def undelivered(session: AsyncSession) -> list[Message]:

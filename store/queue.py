@@ -192,7 +192,8 @@ async def claim_due(
     owner: str,
     ids: Sequence[int] | None = None,
 ) -> list[Job]:
-    """Take up to ``batch`` due rows (or only those of ``ids``) for ``owner`` in one statement.
+    """Take up to ``batch`` due rows (or those of ``ids``, due or not) for ``owner`` in one
+    statement.
 
     A row whose ordering key has an earlier pending row waits for it, leased or not.
     """
@@ -200,7 +201,8 @@ async def claim_due(
         select(QueueRow.id)
         .where(
             QueueRow.status == PENDING,
-            QueueRow.next_attempt_at <= now,
+            # Rows asked for by id (the request that wrote them) may go before they are due.
+            QueueRow.next_attempt_at <= now if ids is None else QueueRow.id.in_(list(ids)),
             or_(QueueRow.lease_until.is_(None), QueueRow.lease_until <= now),
             QueueRow.attempts < policy.max_attempts,
             QueueRow.kind.in_(list(kinds)),
@@ -209,8 +211,6 @@ async def claim_due(
         .order_by(QueueRow.next_attempt_at, QueueRow.id)
         .limit(batch)
     )
-    if ids is not None:
-        due = due.where(QueueRow.id.in_(list(ids)))
     if dialect_name(session) == "postgresql":
         # Rows another worker is claiming right now are skipped, not waited for.
         due = due.with_for_update(skip_locked=True)

@@ -173,6 +173,19 @@ async def get_tender_without_offers(session: AsyncSession, actor: Actor, referen
     return _accessible(actor, reference, tender)
 
 
+async def tender_for_card(session: AsyncSession, tender_id: int) -> tuple[Tender, Broker, int]:
+    """The tender (product line joined), its broker and its offer count: what a card shows.
+
+    For the queue's card sender, which acts for the system, not for a person."""
+    tender = await session.scalar(
+        select(Tender)
+        .where(Tender.id == tender_id)
+        .options(joinedload(Tender.product_line, innerjoin=True))
+    )
+    assert tender is not None  # the queue row was written with the tender
+    return tender, await broker_of(session, tender), await count_tender_offers(session, tender_id)
+
+
 def _accessible(actor: Actor, reference: str, tender: Tender | None) -> Tender:
     if tender is None:
         if actor.is_backoffice:

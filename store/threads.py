@@ -12,11 +12,60 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.models import Tender, ThreadLink
+from store.models import QueueRow, Tender, ThreadLink
+from store.queue import PENDING, enqueue_rows, row_values
 
 CardSide = Literal["backoffice", "broker"]
 BACKOFFICE: CardSide = "backoffice"
 BROKER: CardSide = "broker"
+
+# Queue rows that make Slack show a stored thread message as the store holds it.
+THREAD_KIND = "thread"
+SYNC_MESSAGE = "sync_message"
+
+
+def delivery_key(tender_id: int, side: CardSide) -> str:
+    """One ordering key per card thread: the card, its updates and the posts into its thread
+    leave the queue in the order they were written."""
+    return f"tender:{tender_id}:{side}"
+
+
+def _sync_target(message_id: int) -> str:
+    return f"message:{message_id}"
+
+
+async def queue_message_sync(
+    session: AsyncSession, message_id: int, tender_id: int, side: CardSide
+) -> int | None:
+    """Queue "show message ``message_id`` as stored" behind everything before it in the
+    thread of ``side``; in the transaction that stored or changed the message."""
+    ids = await enqueue_rows(
+        session,
+        [
+            row_values(
+                THREAD_KIND,
+                _sync_target(message_id),
+                SYNC_MESSAGE,
+                {"message_id": message_id},
+                ordering_key=delivery_key(tender_id, side),
+            )
+        ],
+    )
+    return ids[0] if ids else None
+
+
+async def sync_rows_of(session: AsyncSession, message_id: int) -> list[int]:
+    """The message's queue rows still to deliver, oldest first (for the fast path)."""
+    rows = await session.scalars(
+        select(QueueRow.id)
+        .where(
+            QueueRow.kind == THREAD_KIND,
+            QueueRow.recipient == _sync_target(message_id),
+            QueueRow.status == PENDING,
+        )
+        .order_by(QueueRow.id)
+    )
+    return list(rows)
 
 
 async def record_thread(

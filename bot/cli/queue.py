@@ -10,9 +10,11 @@ from zoneinfo import ZoneInfo
 import click
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.cli.common import in_transaction, run, settings_or_exit
+from bot.cli.common import database, in_transaction, run, settings_or_exit
+from bot.notifiers import slack_client_for
+from bot.queue_worker import queue_senders, retry_policy
 from bot.settings import Settings
-from notifications import FlushResult, list_unsent, requeue_dead
+from notifications import FlushResult, drain_outbox, list_unsent, recover_leases, requeue_dead
 from store.models import QueueRow
 
 STATUS_LABELS = {"pending": "wartend", "dead": "Dead-Letter", "sent": "gesendet"}
@@ -94,10 +96,14 @@ def queue_retry(row_id: int) -> None:
 
 
 async def _flush(settings: Settings, batch: int) -> FlushResult:
-    # Imported here: the worker wiring needs the Slack senders, which load the Bolt app.
-    from bot.queue_worker import flush_everything
-
-    return await flush_everything(settings, batch=batch)
+    """Free dead workers' leases, then deliver all that is due."""
+    async with database(settings) as sessions:
+        tell, policy = settings.backoffice_channel, retry_policy(settings)
+        await recover_leases(sessions, dead_letters_to=tell, policy=policy)
+        senders = queue_senders(settings, sessions, slack_client_for(settings))
+        return await drain_outbox(
+            sessions, senders, batch=batch, dead_letters_to=tell, policy=policy
+        )
 
 
 @queue.command("flush", help="Alles Fällige jetzt zustellen.")

@@ -27,7 +27,12 @@ async def _run_schedule(settings: Settings, sessions: async_sessionmaker[AsyncSe
     # E-mail always; Slack DMs only with a bot token, else they wait for `tenderbot serve`.
     steps = queue_steps(settings, sessions, slack_client_for(settings))
     scheduler = build_scheduler(
-        settings, sessions, outbox_flush=steps.drain, lease_recovery=steps.recover
+        settings,
+        sessions,
+        outbox_flush=steps.drain,
+        lease_recovery=steps.recover,
+        flush_seconds=settings.queue_poll_seconds,
+        recovery_seconds=max(settings.queue_poll_seconds, 10),
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -1,6 +1,6 @@
 """A local stand-in for Slack: the Web API double and signed requests to the app."""
 
-from bot.localslack.server import LocalSlack
+from bot.localslack.server import Fault, LocalSlack
 from bot.localslack.signed import SignedSender, SlackResponse
 from bot.localslack.state import BOT_ID, BOT_USER_ID, Call, dm_channel_for
 
@@ -8,6 +8,7 @@ __all__ = [
     "BOT_ID",
     "BOT_USER_ID",
     "Call",
+    "Fault",
     "LocalSlack",
     "SignedSender",
     "SlackResponse",

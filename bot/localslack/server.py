@@ -13,7 +13,7 @@ import asyncio
 import json
 import mimetypes
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -47,6 +47,34 @@ class _Failure:
 
 
 @dataclass(frozen=True)
+class Fault:
+    """One way Slack fails: an HTTP status (429 with ``Retry-After``, 500 …) or, with
+    ``error``, HTTP 200 with ``{"ok": false, "error": error}``."""
+
+    status: int = 500
+    error: str | None = None
+    retry_after: int = 0
+
+
+@dataclass
+class _FaultPlan:
+    methods: frozenset[str]
+    every: int
+    faults: tuple[Fault, ...]
+    seen: int = 0
+
+    def next_failure(self, method: str) -> _Failure | None:
+        if method not in self.methods:
+            return None
+        self.seen += 1
+        if self.seen % self.every:
+            return None
+        fault = self.faults[(self.seen // self.every - 1) % len(self.faults)]
+        status = 200 if fault.error else fault.status
+        return _Failure(status=status, error=fault.error, retry_after=fault.retry_after)
+
+
+@dataclass(frozen=True)
 class ResponseTarget:
     """Where a slash command's or action's ``response_url`` leads."""
 
@@ -62,6 +90,7 @@ class LocalSlack:
         self.state = SlackState()
         self._calls: list[Call] = []
         self._failures: dict[str, list[_Failure]] = {}
+        self._fault_plan: _FaultPlan | None = None
         self._response_targets: dict[str, ResponseTarget] = {}
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
@@ -190,6 +219,16 @@ class LocalSlack:
         """
         failure = _Failure(status=200 if error else status, error=error, retry_after=retry_after)
         self._failures.setdefault(method, []).extend([failure] * times)
+
+    def inject_faults(self, methods: Iterable[str], *, every: int, faults: Sequence[Fault]) -> None:
+        """Fail every ``every``-th call of ``methods`` (counted together) until
+        ``clear_faults``, taking the ``faults`` in turn: a burst of a Slack outage."""
+        if every < 1 or not faults:
+            raise ValueError("inject_faults needs every >= 1 and at least one fault")
+        self._fault_plan = _FaultPlan(frozenset(methods), every, tuple(faults))
+
+    def clear_faults(self) -> None:
+        self._fault_plan = None
 
     def add_user(
         self, user_id: str, name: str, image: str | None = None, *, is_bot: bool = False
@@ -320,8 +359,10 @@ class LocalSlack:
         self, method: str, params: dict[str, Any], headers: dict[str, str], call: Call
     ) -> web.StreamResponse:
         pending = self._failures.get(method)
-        if pending:
-            failure = pending.pop(0)
+        planned = self._fault_plan.next_failure(method) if self._fault_plan else None
+        if pending or planned:
+            failure = pending.pop(0) if pending else planned
+            assert failure is not None
             call.status = failure.status
             if failure.error:
                 call.response = {"ok": False, "error": failure.error}

@@ -62,7 +62,7 @@ async def offer_rows(
 async def outbox(
     sessions: async_sessionmaker[AsyncSession], channel: str | None = None
 ) -> list[QueueRow]:
-    query = select(QueueRow).order_by(QueueRow.id)
+    query = select(QueueRow).where(QueueRow.kind.in_(("email", "slack"))).order_by(QueueRow.id)
     if channel is not None:
         query = query.where(QueueRow.kind == channel)
     async with transaction(sessions) as session:

@@ -123,4 +123,5 @@ async def test_it_sends_the_query_as_a_dm_notice_where_annas_card_thread_is_miss
 
 
 async def _queued_for_slack(sessions: async_sessionmaker[AsyncSession]) -> bool:
-    return [row.recipient for row in await outbox(sessions, "slack")] == [ANNA]
+    rows = await outbox(sessions, "slack")
+    return [row.recipient for row in rows if row.template == "query"] == [ANNA]

@@ -22,22 +22,38 @@ from slack_bolt.async_app import AsyncApp
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.localslack import LocalSlack, SignedSender
+from bot.localslack import Fault, LocalSlack, SignedSender
+from bot.queue_worker import slack_senders
 from handlers.blocks.threads import NOT_DELIVERED_YET
 from handlers.deps import Deps
 from handlers.threads import handle_message_event
-from handlers.threads_delivery import deliver_pending
+from notifications import flush_outbox
 from store.actors import Actor
 from store.conversation import BROKER_CANNOT_OPEN
 from store.db import transaction
 from store.mirroring import BROKER_THREAD_NOT_YOURS, post_in_thread
 from store.models import Attachment, Broker, Message, MessageRevision, QueueRow, ThreadLink
 from store.tenders import close_tender
-from store.threads import thread_link_at
+from store.threads import sync_rows_of, thread_link_at
 from tests.conftest import BACKOFFICE_CHANNEL, BACKOFFICE_USERS, BERND
 from tests.handlers.scenario import ANNA, CARLA, eventually, start_tender, thread_links
 
 BERND_ACTOR = Actor(slack_user_id=BERND, role="backoffice", name="Bernd Backoffice")
+
+
+async def deliver_pending(
+    sessions: async_sessionmaker[AsyncSession], client: Any, now: datetime
+) -> int:
+    """One round of the queue worker for the Slack rows due at ``now``; how many arrived."""
+    return (await flush_outbox(sessions, slack_senders(sessions, client), now=now)).sent
+
+
+async def next_attempt(sessions: async_sessionmaker[AsyncSession], message_id: int) -> datetime:
+    async with sessions() as session:
+        [row_id, *_] = await sync_rows_of(session, message_id)
+        row = await session.get(QueueRow, row_id)
+    assert row is not None
+    return row.next_attempt_at
 
 
 @pytest.fixture(autouse=True)
@@ -456,8 +472,8 @@ async def test_it_handles_a_redelivered_event_once(
 
 @pytest.mark.parametrize(
     ("status", "times", "error"),
-    [(429, 4, None), (500, 3, None), (200, 1, "is_archived")],
-    ids=["rate-limited", "server-error", "archived"],
+    [(429, 4, None), (500, 3, None), (200, 1, "internal_error")],
+    ids=["rate-limited", "server-error", "ok-false-internal-error"],
 )
 async def test_it_keeps_a_refused_mirror_pending_and_the_worker_delivers_it_later(
     status: int,
@@ -481,10 +497,9 @@ async def test_it_keeps_a_refused_mirror_pending_and_the_worker_delivers_it_late
     assert pending.delivery_state == "pending" and pending.last_delivery_error
     assert replies(slack, tender.broker) == []
 
-    assert pending.next_delivery_at is not None
-    too_early = pending.next_delivery_at - timedelta(seconds=1)
-    assert await deliver_pending(sessions, app.client, too_early) == 0
-    assert await deliver_pending(sessions, app.client, pending.next_delivery_at) == 1
+    due = await next_attempt(sessions, pending.id)
+    assert await deliver_pending(sessions, app.client, due - timedelta(seconds=1)) == 0
+    assert await deliver_pending(sessions, app.client, due) == 1
     [mirror] = replies(slack, tender.broker)
     assert "Vorschäden?" in mirror["text"]
     [delivered] = await stored(sessions)
@@ -493,6 +508,65 @@ async def test_it_keeps_a_refused_mirror_pending_and_the_worker_delivers_it_late
     # Nothing is posted twice by a later round.
     assert await deliver_pending(sessions, app.client, datetime.now(UTC) + timedelta(hours=2)) == 0
     assert len(replies(slack, tender.broker)) == 1
+
+
+async def test_it_dead_letters_a_mirror_slack_refuses_for_good_and_tells_the_backoffice(
+    tender: Tender,
+    slack: LocalSlack,
+    slack_request: SignedSender,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    slack.fail_next("chat.postMessage", error="is_archived")
+    await write(slack, slack_request, BERND, tender.backoffice, "Vorschäden?")
+    assert (await ephemeral_for(slack, BERND))["text"] == NOT_DELIVERED_YET
+    [message] = await stored(sessions)
+    async with sessions() as session:
+        rows = list(
+            await session.scalars(
+                select(QueueRow).where(QueueRow.kind == "thread").order_by(QueueRow.id)
+            )
+        )
+        notices = list(
+            await session.scalars(select(QueueRow).where(QueueRow.template == "dead_letter"))
+        )
+    assert [(row.status, row.last_error) for row in rows] == [
+        ("dead", "slack thread delivery 200: is_archived")
+    ]
+    assert message.delivery_state == "pending"
+    assert [(n.recipient, n.context["row_id"]) for n in notices] == [
+        (BACKOFFICE_CHANNEL, rows[0].id)
+    ]
+    assert replies(slack, tender.broker) == []
+
+
+async def test_it_mirrors_a_thread_in_the_order_written_while_every_third_post_fails(
+    tender: Tender,
+    app: AsyncApp,
+    slack: LocalSlack,
+    slack_request: SignedSender,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    # As measured before the queue: a later message overtook an earlier one that failed.
+    slack.inject_faults(["chat.postMessage"], every=3, faults=[Fault(error="internal_error")])
+    texts = [f"Frage {number}" for number in range(1, 10)]
+    for number, body in enumerate(texts, start=1):
+        await write(slack, slack_request, BERND, tender.backoffice, body)
+        await eventually(lambda number=number: _stored_count(sessions, number))
+
+    later = datetime.now(UTC)
+    for _round in range(40):
+        later += timedelta(hours=3)
+        await deliver_pending(sessions, app.client, later)
+        if all(m.delivery_state == "delivered" for m in await stored(sessions)):
+            break
+
+    mirrored = [m["text"] for m in replies(slack, tender.broker) if m.get("bot_id")]
+    assert [post.split(": ", 1)[1] for post in mirrored] == texts
+    assert len(slack.calls("chat.postMessage")) > len(mirrored)  # the faults did happen
+
+
+async def _stored_count(sessions: async_sessionmaker[AsyncSession], count: int) -> bool:
+    return len(await stored(sessions)) == count
 
 
 async def test_it_posts_a_message_stored_before_a_crash_exactly_once(
@@ -617,7 +691,14 @@ async def test_it_keeps_an_internal_modal_note_from_anna_and_does_not_open_the_m
         m for m in replies(slack, tender.broker) if m.get("bot_id")
     ] == []  # nothing reached Anna
     async with sessions() as session:
-        assert await session.scalar(select(func.count()).select_from(QueueRow)) == 0
+        assert (
+            await session.scalar(
+                select(func.count())
+                .select_from(QueueRow)
+                .where(QueueRow.kind.in_(("email", "slack")))
+            )
+            == 0
+        )
 
 
 async def test_it_opens_the_internal_note_modal_from_the_message_shortcut(
@@ -676,8 +757,8 @@ async def test_it_reshares_a_file_whose_upload_failed_without_posting_the_text_t
     assert (await ephemeral_for(slack, ANNA))["text"] == NOT_DELIVERED_YET
     [_bernds, annas] = await stored(sessions)
     assert annas.delivery_state == "pending" and annas.mirror_ts is not None
-    assert annas.next_delivery_at is not None
-    assert await deliver_pending(sessions, app.client, annas.next_delivery_at) == 1
+    due = await next_attempt(sessions, annas.id)
+    assert await deliver_pending(sessions, app.client, due) == 1
     texts = [m for m in replies(slack, tender.backoffice) if m.get("username")]
     assert [m["text"] for m in texts] == ["Anna Adler (Vermittler): Liste anbei"]
     [completed] = slack.calls("files.completeUploadExternal")

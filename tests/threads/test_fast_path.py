@@ -1,5 +1,5 @@
-"""The shortened write path of a thread message: checks before writes, stored leased, the
-N2 rows in one statement, SQLite writers taking turns (rules M2, M5, N2)."""
+"""The shortened write path of a thread message: checks before writes, stored with its
+queue row, the N2 rows in one statement, SQLite writers taking turns (rules M2, M5, N2)."""
 
 from __future__ import annotations
 
@@ -11,19 +11,10 @@ import time_machine
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from store.db import transaction
+from store.db import take_write_turn, transaction
 from store.errors import AccessDenied, NotFound
 from store.events import claim_event
-from store.mirroring import (
-    LEASE,
-    Place,
-    claim_due,
-    claim_message,
-    delivery_job,
-    prepare_in_thread,
-    store_for_delivery,
-    take_write_turn,
-)
+from store.mirroring import Place, delivery_job, prepare_in_thread, store_for_delivery
 from store.models import Broker, Message, ProcessedEvent, QueueRow
 from store.outbox import enqueue, enqueue_for_broker
 from store.tenders import get_tender_without_offers
@@ -51,7 +42,11 @@ async def test_it_queues_bernds_query_notice_once_per_recipient_of_anna(
     assert len(first) == 3 and first == sorted(first)
     assert again == []
     async with sessions() as session:
-        rows = list(await session.scalars(select(QueueRow).order_by(QueueRow.id)))
+        rows = list(
+            await session.scalars(
+                select(QueueRow).where(QueueRow.kind.in_(("email", "slack"))).order_by(QueueRow.id)
+            )
+        )
     assert [(row.kind, row.recipient) for row in rows] == [
         ("email", "anna@makler-adler.example"),
         ("email", "assistenz@makler-adler.example"),
@@ -120,51 +115,39 @@ async def test_it_checks_a_refused_message_without_writing_anything(
 
 
 @time_machine.travel(NOW, tick=False)
-async def test_it_stores_bernds_reply_already_leased_for_the_delivery_after_the_commit(
+async def test_it_stores_bernds_reply_with_its_queue_row_for_the_delivery_after_the_commit(
     sessions: async_sessionmaker[AsyncSession], threads: Threads
 ) -> None:
     async with transaction(sessions) as session:
         post = await prepare_in_thread(
             session, BERND_ACTOR, threads.backoffice, "Vorschäden?", source_ts="1767000001.1"
         )
-        job = await store_for_delivery(session, post, NOW)
-    assert job is not None
-    message_id = job.message_id
+        [row_id] = await store_for_delivery(session, post)
     async with sessions() as session:
-        # Built from what was written: the same job a read after the commit would give.
-        assert job == await delivery_job(session, message_id)
-    assert (job.origin, job.target) == (
+        row = await session.get(QueueRow, row_id)
+        assert row is not None
+        job = await delivery_job(session, int(row.context["message_id"]))
+    assert (row.kind, row.status, row.next_attempt_at) == ("thread", "pending", NOW)
+    assert (job.body, job.origin, job.target) == (
+        "Vorschäden?",
         Place(BACKOFFICE_CHANNEL, BACKOFFICE_CARD_TS),
         Place(ANNA_DM, BROKER_CARD_TS),
     )
-    async with transaction(sessions) as session:
-        # The worker passes over it while the fast path holds the lease ...
-        assert await claim_due(session, NOW) == []
-        assert not await claim_message(session, message_id, NOW)
-    async with transaction(sessions) as session:
-        # ... and takes it over once the lease ran out (a crash before the post).
-        assert await claim_due(session, NOW + LEASE) == [message_id]
-    async with sessions() as session:
-        stored = await session.get(Message, message_id)
-    assert stored is not None and stored.delivery_attempts == 2
 
 
-async def test_it_leaves_an_internal_note_of_bernd_undelivered_and_unleased(
+async def test_it_leaves_an_internal_note_of_bernd_undelivered_and_unqueued(
     sessions: async_sessionmaker[AsyncSession], threads: Threads
 ) -> None:
     async with transaction(sessions) as session:
         post = await prepare_in_thread(
             session, BERND_ACTOR, threads.backoffice, "intern: zahlt spät", source_ts="17670.1"
         )
-        assert await store_for_delivery(session, post, NOW) is None
+        assert await store_for_delivery(session, post) == []
     async with sessions() as session:
         note = await session.scalar(select(Message))
     assert note is not None
-    assert (note.delivery_state, note.next_delivery_at, note.delivery_attempts) == (
-        "not_needed",
-        None,
-        0,
-    )
+    assert note.delivery_state == "not_needed"
+    assert await _count(sessions, QueueRow) == 0
 
 
 async def _yield_to_others() -> None:
@@ -179,7 +162,7 @@ async def test_it_lets_sqlite_writers_wait_in_line_until_the_turn_is_passed_on(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     # A writer that waited for a turn it already held would give up and log after this.
-    monkeypatch.setattr("store.mirroring.WRITE_TURN_TIMEOUT", 1.0)
+    monkeypatch.setattr("store.db.WRITE_TURN_TIMEOUT", 1.0)
     order: list[str] = []
     first_holds = asyncio.Event()
     first_may_commit = asyncio.Event()

@@ -15,22 +15,19 @@ from store.db import transaction
 from store.errors import AccessDenied, ConversationNotOpen
 from store.mirroring import (
     BROKER_THREAD_NOT_YOURS,
-    LEASE,
     Place,
-    claim_due,
-    claim_message,
     delete_in_thread,
     delivery_job,
     edit_in_thread,
     mark_delivered,
-    mark_failed,
     post_from_modal,
     post_in_thread,
     record_mirror_post,
-    retry_delay,
     split_internal,
 )
-from store.models import Broker, Message, MessageRevision
+from store.models import Broker, Message, MessageRevision, QueueRow
+from store.queue import Outcome, RetryPolicy, claim_due, record
+from store.threads import sync_rows_of
 from tests.conftest import BEATE
 from tests.store.helpers import BERND_ACTOR, broker_actor
 from tests.threads.conftest import Threads
@@ -52,9 +49,23 @@ async def _count(sessions: async_sessionmaker[AsyncSession]) -> int:
         return int(await session.scalar(select(func.count()).select_from(Message)) or 0)
 
 
-def test_it_backs_off_exponentially_up_to_an_hour() -> None:
-    assert [retry_delay(n).total_seconds() for n in (1, 2, 3, 4)] == [10, 20, 40, 80]
-    assert retry_delay(50) == timedelta(hours=1)
+async def _rows(sessions: async_sessionmaker[AsyncSession], message_id: int) -> list[QueueRow]:
+    async with sessions() as session:
+        ids = await sync_rows_of(session, message_id)
+        return [row for row_id in ids if (row := await session.get(QueueRow, row_id))]
+
+
+async def _claim(sessions: async_sessionmaker[AsyncSession], owner: str = "w1") -> list[int]:
+    async with transaction(sessions) as session:
+        jobs = await claim_due(
+            session,
+            kinds=["thread"],
+            batch=50,
+            now=datetime.now(UTC) + timedelta(seconds=1),
+            policy=RetryPolicy(),
+            owner=owner,
+        )
+    return [int(job.context["message_id"]) for job in jobs]
 
 
 def test_it_reads_the_internal_prefix_case_insensitively() -> None:
@@ -68,12 +79,15 @@ async def test_it_stores_backoffice_bernds_reply_in_his_thread_as_pending(
 ) -> None:
     # rules M1, M2
     message = await _bernd_asks(sessions, threads)
-    assert (message.role, message.delivery_state, message.next_delivery_at) == (
-        "backoffice",
-        "pending",
+    assert (message.role, message.delivery_state) == ("backoffice", "pending")
+    assert (message.source_channel, message.source_ts) == ("C0BACKOFFICE", "1767000001.000001")
+    [row] = await _rows(sessions, message.id)
+    # Behind everything before it in the thread of Anna's card.
+    assert (row.kind, row.ordering_key, row.next_attempt_at) == (
+        "thread",
+        f"tender:{threads.tender.id}:broker",
         NOW,
     )
-    assert (message.source_channel, message.source_ts) == ("C0BACKOFFICE", "1767000001.000001")
 
 
 async def test_it_refuses_carla_in_the_thread_of_annas_card(
@@ -122,8 +136,8 @@ async def test_it_keeps_an_intern_note_out_of_delivery(
         "Kunde ist schwierig",
         "not_needed",
     )
-    async with transaction(sessions) as session:
-        assert await claim_due(session, datetime.now(UTC) + timedelta(days=1)) == []
+    assert await _rows(sessions, note.id) == []
+    assert await _claim(sessions) == []
 
 
 async def test_it_queues_an_internal_modal_note_for_the_backoffice_thread_only(
@@ -133,52 +147,44 @@ async def test_it_queues_an_internal_modal_note_for_the_backoffice_thread_only(
         note = await post_from_modal(
             session, BERND_ACTOR, threads.tender.reference, "Nur für uns", internal=True
         )
-    async with transaction(sessions) as session:
-        assert await claim_message(session, note.id, datetime.now(UTC) + timedelta(seconds=1))
+    [row] = await _rows(sessions, note.id)
+    assert row.ordering_key == f"tender:{threads.tender.id}:backoffice"
+    async with sessions() as session:
         job = await delivery_job(session, note.id)
     assert (job.internal, job.source_ts, job.origin is not None) == (True, None, True)
 
 
-async def test_it_leases_a_claimed_message_so_a_second_claim_gets_nothing(
+async def test_it_holds_a_later_message_of_the_thread_back_until_the_first_is_shown(
     sessions: async_sessionmaker[AsyncSession], threads: Threads
 ) -> None:
-    message = await _bernd_asks(sessions, threads)
-    now = datetime.now(UTC) + timedelta(seconds=1)
+    first = await _bernd_asks(sessions, threads, "Vorschäden?")
     async with transaction(sessions) as session:
-        assert await claim_due(session, now) == [message.id]
-    async with transaction(sessions) as session:
-        assert await claim_due(session, now) == []
-        assert not await claim_message(session, message.id, now)
-    async with transaction(sessions) as session:
-        # The lease runs out: a worker that died mid-delivery only delays the message.
-        assert await claim_due(session, now + LEASE) == [message.id]
-        stored = await session.get(Message, message.id)
-        assert stored is not None and stored.delivery_attempts == 2
+        second = await post_in_thread(
+            session, BERND_ACTOR, threads.backoffice, "Baujahr?", source_ts="1767000002.000001"
+        )
 
-
-async def test_it_retries_a_failed_delivery_after_the_backoff(
-    sessions: async_sessionmaker[AsyncSession], threads: Threads
-) -> None:
-    message = await _bernd_asks(sessions, threads)
-    now = datetime.now(UTC) + timedelta(seconds=1)
+    assert await _claim(sessions) == [first.id]
+    # Leased or not, the first one still blocks the thread: nothing overtakes it.
+    assert await _claim(sessions, "w2") == []
     async with transaction(sessions) as session:
-        await claim_message(session, message.id, now)
-        due = await mark_failed(session, message.id, "slack 429: ratelimited", now)
-    assert due == now + timedelta(seconds=10)
-    async with transaction(sessions) as session:
-        assert await claim_due(session, due - timedelta(seconds=1)) == []
-        assert await claim_due(session, due) == [message.id]
-        job = await delivery_job(session, message.id)
-    assert job.failed_before
+        jobs = await claim_due(
+            session,
+            kinds=["thread"],
+            batch=5,
+            now=datetime.now(UTC) + timedelta(minutes=5),
+            policy=RetryPolicy(),
+            owner="w3",
+        )
+        await record(session, [Outcome(job, "sent") for job in jobs], datetime.now(UTC))
+    assert [int(job.context["message_id"]) for job in jobs] == [first.id]
+    assert await _claim(sessions, "w4") == [second.id]
 
 
 async def test_it_goes_round_again_when_the_message_was_edited_during_delivery(
     sessions: async_sessionmaker[AsyncSession], threads: Threads
 ) -> None:
     message = await _bernd_asks(sessions, threads, "Vorschäden?")
-    now = datetime.now(UTC) + timedelta(seconds=1)
     async with transaction(sessions) as session:
-        await claim_message(session, message.id, now)
         job = await delivery_job(session, message.id)
     async with transaction(sessions) as session:
         await edit_in_thread(
@@ -186,9 +192,10 @@ async def test_it_goes_round_again_when_the_message_was_edited_during_delivery(
         )
     async with transaction(sessions) as session:
         await record_mirror_post(session, message.id, threads_place(threads), "1767000009.1")
-        assert not await mark_delivered(session, job, now)
-        assert await claim_due(session, now) == [message.id]
+        assert not await mark_delivered(session, job)
         again = await delivery_job(session, message.id)
+    # The edit wrote its own row behind the first: the next delivery shows the new text.
+    assert len(await _rows(sessions, message.id)) == 2
     assert (again.body, again.mirror_ts, again.edited) == (
         "Vorschäden seit 2020?",
         "1767000009.1",
@@ -201,18 +208,15 @@ async def test_it_requeues_a_delivered_message_after_an_edit_and_a_deletion(
 ) -> None:
     # rule M4: the revisions keep what was said
     message = await _bernd_asks(sessions, threads, "Vorschäden?")
-    now = datetime.now(UTC) + timedelta(seconds=1)
     async with transaction(sessions) as session:
-        await claim_message(session, message.id, now)
-        assert await mark_delivered(session, await delivery_job(session, message.id), now)
+        assert await mark_delivered(session, await delivery_job(session, message.id))
     async with transaction(sessions) as session:
         edited = await edit_in_thread(
             session, BERND_ACTOR, "C0BACKOFFICE", "1767000001.000001", "Vorschäden 2024?"
         )
         assert edited is not None and edited.delivery_state == "pending"
     async with transaction(sessions) as session:
-        await claim_message(session, message.id, datetime.now(UTC) + timedelta(seconds=1))
-        assert await mark_delivered(session, await delivery_job(session, message.id), now)
+        assert await mark_delivered(session, await delivery_job(session, message.id))
         deleted = await delete_in_thread(session, BERND_ACTOR, "C0BACKOFFICE", "1767000001.000001")
         assert deleted is not None and deleted.delivery_state == "pending"
         revisions = list(await session.scalars(select(MessageRevision.change)))
@@ -233,7 +237,7 @@ async def test_it_ignores_edits_by_someone_other_than_the_author(
 
 
 @pytest.mark.postgres_only
-async def test_it_never_hands_one_message_to_two_concurrent_workers(
+async def test_it_hands_a_thread_to_one_of_several_concurrent_workers_at_a_time(
     sessions: async_sessionmaker[AsyncSession], threads: Threads
 ) -> None:
     for number in range(30):
@@ -245,15 +249,12 @@ async def test_it_never_hands_one_message_to_two_concurrent_workers(
                 f"Frage {number}",
                 source_ts=f"1767000100.{number:06d}",
             )
-    now = datetime.now(UTC) + timedelta(seconds=1)
 
-    async def worker() -> list[int]:
-        async with transaction(sessions) as session:
-            return await claim_due(session, now, limit=7)
+    batches = await asyncio.gather(*(_claim(sessions, f"w{number}") for number in range(6)))
 
-    batches = await asyncio.gather(*(worker() for _ in range(6)))
+    # Thirty messages of one thread: only the first may go, and only to one worker.
     claimed = [message_id for batch in batches for message_id in batch]
-    assert len(claimed) == len(set(claimed)) == 30
+    assert len(claimed) == 1
 
 
 def threads_place(threads: Threads) -> Place:

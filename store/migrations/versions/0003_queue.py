@@ -2,14 +2,18 @@
 
 The outbox becomes the queue of every outgoing side effect (e-mails, Slack notices, cards,
 thread posts). Its rows move over unchanged (`channel` becomes `kind`); `ordering_key` keeps
-a tender's thread posts in order and `lease_owner` fences a claim against a later one.
+a thread's posts in order and `lease_owner` fences a claim against a later one. Thread
+messages still waiting for Slack get their row; the messages' own lease columns
+(`next_delivery_at`, `delivery_attempts`) are no longer read.
 
 Revision ID: queue_1
 Revises: 0002
 Create Date: 2026-12-01 21:00:00
 """
 
+import uuid
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from alembic import op
@@ -66,6 +70,48 @@ def upgrade() -> None:
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.drop_index('ix_outbox_status_next_attempt_at')
     op.drop_table('outbox')
+    _queue_pending_thread_messages()
+
+
+def _queue_pending_thread_messages() -> None:
+    """Thread messages Slack does not show yet get their queue row, in the order written."""
+    pending = op.get_bind().execute(sa.text(
+        "SELECT m.id, c.tender_id, m.role, m.internal FROM messages AS m "
+        "JOIN conversations AS c ON c.id = m.conversation_id "
+        "WHERE m.delivery_state = 'pending' ORDER BY m.id"
+    )).all()
+    if not pending:
+        return
+    queue = sa.table(
+        'queue',
+        sa.column('kind', sa.String()),
+        sa.column('recipient', sa.String()),
+        sa.column('template', sa.String()),
+        sa.column('context', sa.JSON()),
+        sa.column('message_id', sa.String()),
+        sa.column('ordering_key', sa.String()),
+        sa.column('status', sa.String()),
+        sa.column('attempts', sa.Integer()),
+        sa.column('next_attempt_at', store.types.UTCDateTime(timezone=True)),
+        sa.column('created_at', store.types.UTCDateTime(timezone=True)),
+    )
+    now = datetime.now(UTC)
+    rows = []
+    for message_id, tender_id, role, internal in pending:
+        side = 'broker' if role == 'backoffice' and not internal else 'backoffice'
+        rows.append({
+            'kind': 'thread',
+            'recipient': f'message:{message_id}',
+            'template': 'sync_message',
+            'context': {'message_id': message_id},
+            'message_id': f'<{uuid.uuid4().hex}@tenderbot>',
+            'ordering_key': f'tender:{tender_id}:{side}',
+            'status': 'pending',
+            'attempts': 0,
+            'next_attempt_at': now,
+            'created_at': now,
+        })
+    op.bulk_insert(queue, rows)
 
 
 def downgrade() -> None:
