@@ -1,0 +1,269 @@
+"""Two `serve` and two `scheduler` processes on one PostgreSQL database while the local Slack
+answers 429 (with Retry-After), 500 and ``ok: false`` in bursts and the mail server is down
+for a while: every card, post and e-mail arrives, none twice, thread posts in order.
+
+The issue's 200 tenders, 200 offers and 400 thread messages are scaled down to 10, 10 and
+20 so that the test stays around a minute in CI; the processes, faults and checks are the
+same. A ``kill -9`` of a scheduler mid-batch hands its rows over after the short lease.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.localslack import Fault, LocalSlack, SignedSender
+from bot.localslack.running import LOCAL_SIGNING_SECRET
+from store.db import transaction
+from store.models import Broker, QueueRow, Tender, ThreadLink
+from store.outbox import enqueue_for_broker
+from tests.conftest import BACKOFFICE_CHANNEL, BERND
+from tests.faults.fleet import Fleet, environment, fleet, free_port
+from tests.notifications.conftest import MailHandler, SmtpServer
+from tests.notifications.helpers import OFFER_CONTEXT
+
+pytestmark = pytest.mark.postgres_only
+
+TENDERS = 10
+POSTS_PER_THREAD = 2
+ANNA_ID = "U0ANNA"
+
+
+async def until(check: Callable[[], Awaitable[bool]], seconds: float, what: str) -> None:
+    try:
+        async with asyncio.timeout(seconds):
+            while not await check():  # noqa: ASYNC110
+                await asyncio.sleep(0.25)
+    except TimeoutError:
+        raise AssertionError(f"not within {seconds:.0f} s: {what}") from None
+
+
+async def count(sessions: async_sessionmaker[AsyncSession], model: type[Any]) -> int:
+    async with sessions() as session:
+        return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+async def queue_rows(sessions: async_sessionmaker[AsyncSession]) -> list[QueueRow]:
+    async with sessions() as session:
+        return list(await session.scalars(select(QueueRow).order_by(QueueRow.id)))
+
+
+async def nothing_pending(sessions: async_sessionmaker[AsyncSession]) -> bool:
+    return all(row.status != "pending" for row in await queue_rows(sessions))
+
+
+@pytest.fixture
+async def slack() -> Any:
+    async with LocalSlack() as local:
+        local.add_user(BERND, "Bernd Backoffice")
+        local.add_user(ANNA_ID, "Anna Adler")
+        yield local
+
+
+def senders(ports: list[int], slack: LocalSlack) -> list[SignedSender]:
+    return [
+        SignedSender(f"http://127.0.0.1:{port}/slack/events", LOCAL_SIGNING_SECRET, slack)
+        for port in ports
+    ]
+
+
+async def bernd_writes(
+    sender: SignedSender, slack: LocalSlack, link: ThreadLink, text: str, event_id: str
+) -> None:
+    event: dict[str, Any] = {
+        "type": "message",
+        "channel": link.channel,
+        "user": BERND,
+        "text": text,
+        "thread_ts": link.ts,
+        "channel_type": "channel",
+    }
+    event["ts"] = slack.state.post(link.channel, dict(event))["ts"]
+    response = await sender.send_event(event, event_id=event_id)
+    assert response.status == 200
+
+
+async def test_it_delivers_everything_once_through_replicas_while_slack_and_smtp_fail(
+    anna: Broker,
+    sessions: async_sessionmaker[AsyncSession],
+    database_url: str,
+    search_path: str | None,
+    slack: LocalSlack,
+    tmp_path: Path,
+) -> None:
+    smtp = SmtpServer(MailHandler())
+    smtp.port = free_port()  # reserved now, listening only later: the mail server is down
+    env = environment(database_url, search_path, slack, smtp.port)
+    slack.inject_faults(
+        ["chat.postMessage", "chat.update", "conversations.open"],
+        every=3,
+        faults=[Fault(status=429, retry_after=1), Fault(status=500), Fault(error="internal_error")],
+    )
+    async with fleet(env, tmp_path) as running:
+        try:
+            await _play(running, slack, smtp, sessions)
+        except BaseException:
+            print(running.logs())
+            raise
+        finally:
+            await smtp.stop()
+
+    rows = await queue_rows(sessions)
+    assert [row.id for row in rows if row.status != "sent"] == []
+    # The faults did happen: Slack refused in all three ways, the mail server was away.
+    refusals = {(c.status, c.response.get("error")) for c in slack.calls() if c.status != 200}
+    assert {429, 500} <= {status for status, _error in refusals}
+    assert any(c.response.get("error") == "internal_error" for c in slack.calls())
+    assert any(row.attempts > 1 for row in rows if row.kind == "email")
+    # Cards: one per side and tender, none twice.
+    top_level = [
+        m for m in slack.messages(BACKOFFICE_CHANNEL) if m.get("thread_ts") in (None, m["ts"])
+    ]
+    assert len(top_level) == TENDERS
+    async with sessions() as session:
+        links = list(await session.scalars(select(ThreadLink).order_by(ThreadLink.id)))
+    assert Counter(link.side for link in links) == {"backoffice": TENDERS, "broker": TENDERS}
+    # Thread posts: each arrives once, in the order written.
+    for link in (link for link in links if link.side == "broker"):
+        mirrored = [
+            m["text"].split(": ", 1)[1]
+            for m in slack.messages(link.channel, link.ts)
+            if m["ts"] != link.ts and m.get("bot_id")
+        ]
+        assert mirrored == [f"Frage {n} zu {link.tender_id}" for n in range(POSTS_PER_THREAD)]
+    # E-mails: every queued one arrived, none twice.
+    emails = [row.message_id for row in rows if row.kind == "email"]
+    received = [mail.message["Message-ID"] for mail in smtp.received]
+    assert len(emails) >= TENDERS * 2
+    assert sorted(received) == sorted(emails)
+
+
+async def _play(
+    running: Fleet, slack: LocalSlack, smtp: SmtpServer, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    ports = [await running.start_serve() for _ in range(2)]
+    for _ in range(2):
+        running.start_scheduler()
+    replicas = senders(ports, slack)
+    for replica in replicas:
+        await replica.__aenter__()
+    try:
+        for number in range(TENDERS):
+            response = await replicas[number % 2].send_command(
+                ANNA_ID,
+                "/ausschreibung",
+                f'neu sparte=sach kunde="Kunde {number}" vorschaeden=keine beschreibung="Lager"',
+            )
+            assert response.status == 200
+        await until(lambda: _counted(sessions, Tender, TENDERS), 60, "all tenders stored")
+        await until(lambda: _counted(sessions, ThreadLink, 2 * TENDERS), 90, "all cards posted")
+        valid = (date.today() + timedelta(days=60)).strftime("%d.%m.%Y")
+        async with sessions() as session:
+            tenders = list(await session.scalars(select(Tender).order_by(Tender.id)))
+            backoffice = {
+                link.tender_id: link
+                for link in await session.scalars(
+                    select(ThreadLink).where(ThreadLink.side == "backoffice")
+                )
+            }
+        for number, tender in enumerate(tenders):
+            response = await replicas[number % 2].send_command(
+                BERND,
+                "/angebot",
+                f"{tender.reference} versicherer=Allianz beitrag=1.234,50 gueltig-bis={valid}",
+            )
+            assert response.status == 200
+        for n in range(POSTS_PER_THREAD):
+            for number, tender in enumerate(tenders):
+                await bernd_writes(
+                    replicas[(number + n) % 2],
+                    slack,
+                    backoffice[tender.id],
+                    f"Frage {n} zu {tender.id}",
+                    f"Ev{tender.id}x{n}",
+                )
+                # One writer per thread writes one message after the other, as people do.
+                await until(
+                    lambda tender=tender, n=n: _thread_has(sessions, tender.id, n + 1),
+                    30,
+                    "thread message stored",
+                )
+        await smtp.start()  # the mail server is back
+        await asyncio.sleep(2)
+        slack.clear_faults()
+        await until(lambda: nothing_pending(sessions), 120, "the queue drained")
+    finally:
+        for replica in replicas:
+            await replica.close()
+
+
+async def _counted(
+    sessions: async_sessionmaker[AsyncSession], model: type[Any], expected: int
+) -> bool:
+    return await count(sessions, model) >= expected
+
+
+async def _thread_has(sessions: async_sessionmaker[AsyncSession], tender_id: int, n: int) -> bool:
+    from store.models import Conversation, Message
+
+    async with sessions() as session:
+        stored = await session.scalar(
+            select(func.count())
+            .select_from(Message)
+            .join(Conversation, Conversation.id == Message.conversation_id)
+            .where(Conversation.tender_id == tender_id)
+        )
+    return int(stored or 0) >= n
+
+
+async def test_it_hands_a_killed_schedulers_rows_to_another_after_the_lease(
+    anna: Broker,
+    sessions: async_sessionmaker[AsyncSession],
+    database_url: str,
+    search_path: str | None,
+    slack: LocalSlack,
+    tmp_path: Path,
+) -> None:
+    anna.cc_emails = []
+    anna.notify_slack = False
+    for number in range(60):
+        async with transaction(sessions) as session:
+            await enqueue_for_broker(
+                session, anna, "offer_available", {**OFFER_CONTEXT, "insurer": f"V{number}"}
+            )
+    # A slow mail server: the first scheduler is surely mid-batch when it is killed.
+    smtp = SmtpServer(MailHandler(delay=0.05))
+    await smtp.start()
+    env = environment(database_url, search_path, slack, smtp.port)
+    try:
+        async with fleet(env, tmp_path) as running:
+            first = running.start_scheduler()
+            await until(lambda: _received(smtp, 5), 60, "the first scheduler sends")
+            first.send_signal(signal.SIGKILL)
+            first.wait()
+            at_kill = len(smtp.received)
+            running.start_scheduler()
+            # The lease is 30 s; the rows the dead worker held move on after it.
+            await until(lambda: nothing_pending(sessions), 90, "the second scheduler took over")
+    finally:
+        await smtp.stop()
+
+    received = Counter(mail.message["Message-ID"] for mail in smtp.received)
+    rows = await queue_rows(sessions)
+    assert 5 <= at_kill < 60
+    assert set(received) == {row.message_id for row in rows}
+    # At most the one e-mail accepted between SMTP and recording goes twice, same Message-ID.
+    assert sum(times - 1 for times in received.values()) <= 1
+
+
+async def _received(smtp: SmtpServer, at_least: int) -> bool:
+    return len(smtp.received) >= at_least
