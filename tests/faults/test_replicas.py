@@ -31,7 +31,8 @@ from tests.faults.fleet import Fleet, environment, fleet, free_port
 from tests.notifications.conftest import MailHandler, SmtpServer
 from tests.notifications.helpers import OFFER_CONTEXT
 
-pytestmark = pytest.mark.postgres_only
+# Real processes start slowly on a busy machine: more than the suite's 120 s per test.
+pytestmark = [pytest.mark.postgres_only, pytest.mark.timeout(360)]
 
 TENDERS = 10
 POSTS_PER_THREAD = 2
