@@ -68,6 +68,8 @@ def test_it_flushes_to_eml_files_lists_the_dead_row_and_requeues_it(
     before = runner.invoke(cli, ["queue"])
     flushed = runner.invoke(cli, ["queue", "flush"])
     after = runner.invoke(cli, ["queue"])
+    dead = runner.invoke(cli, ["queue", "dead"])
+    only_slack = runner.invoke(cli, ["queue", "--kind", "slack"])
     retried = runner.invoke(cli, ["queue", "retry", str(broken)])
     again = runner.invoke(cli, ["queue", "retry", str(broken)])
 
@@ -80,6 +82,10 @@ def test_it_flushes_to_eml_files_lists_the_dead_row_and_requeues_it(
     # The Slack DM waits: this process has no Slack token.
     assert f"#{broken}  Dead-Letter  email → anna@makler-adler.example" in after.output
     assert "slack → U0ANNA" in after.output
+    assert dead.output.startswith("Dead-Letter nach Art – email: 1")
+    assert f"#{broken}  Dead-Letter  email" in dead.output
+    assert "letzter Fehler: cannot render" in dead.output
+    assert "email →" not in only_slack.output and "slack → U0ANNA" in only_slack.output
     assert retried.exit_code == 0, retried.output
     assert f"Eintrag #{broken} (email → anna@makler-adler.example) wird erneut gesendet." in (
         retried.output
