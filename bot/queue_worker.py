@@ -7,6 +7,7 @@ the credentials for (without a Slack token the Slack rows wait for a process wit
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -20,7 +21,8 @@ from handlers.cards import CardSender
 from handlers.threads_delivery import ThreadSender
 from notifications import FlushResult, drain_outbox, flush_outbox, recover_leases
 from notifications.worker import Deliverer
-from store.queue import RetryPolicy
+from store.queue import RetryPolicy, unsent
+from store.types import utcnow
 
 Step = Callable[[], Awaitable[object]]
 
@@ -31,6 +33,23 @@ def slack_senders(
     """The senders of the Slack actions: cards, card updates and the broker's notices;
     thread posts, their edits and deletions."""
     return [CardSender(sessions, client), ThreadSender(sessions, client)]
+
+
+# How long the fast path waits for a worker that took its rows first (woken by the commit).
+OTHER_WORKER_WAIT = 5.0
+
+
+async def _not_arrived(sessions: async_sessionmaker[AsyncSession], row_ids: Sequence[int]) -> int:
+    """How many of the rows did not arrive; rows another worker is delivering right now
+    are waited for a moment, so the writer is not told "not yet" about a post on its way."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + OTHER_WORKER_WAIT
+    while True:
+        async with sessions() as session:
+            left, held = await unsent(session, row_ids, utcnow())
+        if not held or loop.time() >= deadline:
+            return left
+        await asyncio.sleep(0.05)
 
 
 def queue_senders(
@@ -54,7 +73,7 @@ def fast_path(
     policy = retry_policy(settings)
 
     async def deliver(client: AsyncWebClient, row_ids: Sequence[int]) -> int:
-        delivered = settled = 0
+        settled = 0
         # Again while rows move: a row of these that waited for another (its ordering key)
         # may go once that one is sent or dead; a retried row waits for the worker.
         for _round in range(len(row_ids)):
@@ -67,11 +86,10 @@ def fast_path(
                 dead_letters_to=settings.backoffice_channel,
                 policy=policy,
             )
-            delivered += result.sent
             settled += result.sent + result.dead
             if result.claimed == 0 or result.retried or settled >= len(row_ids):
                 break
-        return len(row_ids) - delivered
+        return await _not_arrived(sessions, row_ids)
 
     return deliver
 

@@ -338,6 +338,22 @@ async def release_leases(session: AsyncSession, owner: str) -> int:
     return cast(CursorResult[Any], result).rowcount
 
 
+async def unsent(session: AsyncSession, ids: Sequence[int], now: datetime) -> tuple[int, int]:
+    """Of the rows ``ids``: how many are not sent, and how many of those a worker holds."""
+    rows = (
+        await session.execute(
+            select(QueueRow.status, QueueRow.lease_until).where(QueueRow.id.in_(list(ids)))
+        )
+    ).all()
+    open_rows = [row for row in rows if row.status != SENT]
+    held = [
+        row
+        for row in open_rows
+        if row.status == PENDING and row.lease_until is not None and row.lease_until > now
+    ]
+    return len(open_rows), len(held)
+
+
 @dataclass(frozen=True)
 class RecoveredLeases:
     released: int
