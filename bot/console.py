@@ -27,6 +27,7 @@ from bot.localslack import (
 from bot.localslack.render import mrkdwn
 from bot.localslack.running import local_settings, running_app
 from bot.localslack.transcript import Transcript
+from bot.queue_worker import wait_for_slack_deliveries
 from bot.settings import Settings
 from store.brokers import list_brokers
 from store.models import Tender, ThreadLink
@@ -183,6 +184,8 @@ class Console:
         elif response.text and not response.text.startswith("{"):
             self.out(f"  {response.text}")
         await self.slack.settle()
+        if await wait_for_slack_deliveries(self.sessions):
+            await self.slack.settle()
         for heading, text in self.transcript.new_entries(self.user):
             self.out(f"┄ {heading}")
             for line in text.splitlines() or [""]:

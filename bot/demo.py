@@ -28,6 +28,7 @@ from bot.localslack.running import local_settings, running_app
 from bot.localslack.transcript import Transcript
 from bot.mail_in import running_mail_in
 from bot.notifiers import build_notifiers
+from bot.queue_worker import wait_for_slack_deliveries
 from bot.scheduler import run_expiry_reminders
 from bot.settings import Settings
 from notifications import LocalSinkNotifier, drain_outbox
@@ -118,6 +119,8 @@ class Demo:
         elif response is not None and response.text and not isinstance(ack, dict):
             self.out(f"    sofort, nur für {self.name(actor)}: {response.text}")
         await self.slack.settle()
+        if await wait_for_slack_deliveries(self.sessions):
+            await self.slack.settle()
         for heading, text in self.transcript.new_entries(actor):
             self.out(f"  ┄ {heading}")
             for line in text.splitlines() or [""]:

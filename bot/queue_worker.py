@@ -17,11 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.notifiers import build_notifiers
 from bot.settings import Settings
-from handlers.cards import CardSender
+from handlers.cards import CARD_KIND, CardSender
 from handlers.threads_delivery import ThreadSender
 from notifications import FlushResult, drain_outbox, flush_outbox, recover_leases
 from notifications.worker import Deliverer
-from store.queue import RetryPolicy, unsent
+from store.queue import RetryPolicy, slack_rows_in_flight, unsent
+from store.threads import THREAD_KIND
 from store.types import utcnow
 
 Step = Callable[[], Awaitable[object]]
@@ -50,6 +51,30 @@ async def _not_arrived(sessions: async_sessionmaker[AsyncSession], row_ids: Sequ
         if not held or loop.time() >= deadline:
             return left
         await asyncio.sleep(0.05)
+
+
+# The rows the app delivers itself right after its commits (cards, thread posts).
+SLACK_ACTIONS = (CARD_KIND, THREAD_KIND)
+FRESH = timedelta(seconds=5)
+
+
+async def wait_for_slack_deliveries(
+    sessions: async_sessionmaker[AsyncSession], seconds: float = 10.0
+) -> bool:
+    """For the demo and the console, which show what Slack shows once the app is done: wait
+    while Slack rows are being delivered or about to be (a quiet local Slack alone can mean a
+    slow database on a busy machine). True when it had to wait."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    waited = False
+    while loop.time() < deadline:
+        async with sessions() as session:
+            busy = await slack_rows_in_flight(session, SLACK_ACTIONS, utcnow(), FRESH)
+        if not busy:
+            return waited
+        waited = True
+        await asyncio.sleep(0.05)
+    return waited
 
 
 def queue_senders(

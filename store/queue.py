@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol, cast, runtime_checkable
 
-from sqlalchemy import CursorResult, Table, and_, bindparam, exists, or_, select, update
+from sqlalchemy import CursorResult, Table, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -352,6 +352,27 @@ async def unsent(session: AsyncSession, ids: Sequence[int], now: datetime) -> tu
         if row.status == PENDING and row.lease_until is not None and row.lease_until > now
     ]
     return len(open_rows), len(held)
+
+
+async def slack_rows_in_flight(
+    session: AsyncSession, kinds: Sequence[str], now: datetime, fresh: timedelta
+) -> int:
+    """Pending rows of ``kinds`` a worker holds, that are due, or that were just written
+    (the writing request is about to deliver them)."""
+    count = await session.scalar(
+        select(func.count())
+        .select_from(QueueRow)
+        .where(
+            QueueRow.status == PENDING,
+            QueueRow.kind.in_(list(kinds)),
+            or_(
+                QueueRow.lease_until > now,
+                QueueRow.next_attempt_at <= now,
+                and_(QueueRow.attempts == 0, QueueRow.created_at > now - fresh),
+            ),
+        )
+    )
+    return int(count or 0)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from store import wake
@@ -96,18 +97,23 @@ async def test_it_notifies_other_processes_only_on_commit(
     engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     heard: asyncio.Queue[str] = asyncio.Queue()
+    ours: set[int] = set()
 
-    def listener(_connection: Any, _pid: int, channel: str, _payload: str) -> None:
-        heard.put_nowait(channel)
+    def listener(_connection: Any, pid: int, channel: str, _payload: str) -> None:
+        # Channels are per database: other test runs on it notify too; only ours count.
+        if pid in ours:
+            heard.put_nowait(channel)
 
     async with engine.connect() as connection:
         driver = (await connection.get_raw_connection()).driver_connection
         assert driver is not None
         await driver.add_listener(wake.QUEUE, listener)
         async with sessions() as session:
+            ours.add(int(await session.scalar(text("SELECT pg_backend_pid()")) or 0))
             await queue_mail(session)
             await session.rollback()
         async with transaction(sessions) as session:
+            ours.add(int(await session.scalar(text("SELECT pg_backend_pid()")) or 0))
             await queue_mail(session)
         assert await asyncio.wait_for(heard.get(), timeout=30) == wake.QUEUE
         # PostgreSQL delivers in commit order: a notice of the rollback would have come first.
