@@ -30,7 +30,6 @@ logger = logging.getLogger("tenderbot.wake")
 
 # Channel names double as PostgreSQL NOTIFY channels: lower-case identifiers.
 QUEUE = "tenderbot_queue"
-THREAD_DELIVERY = "tenderbot_thread_delivery"
 
 _MARKS = "tenderbot_wake_channels"
 _NOTIFY = text("SELECT pg_notify(:channel, '')")
