@@ -47,8 +47,11 @@ class Waiter:
         if _running_loop() is self._loop:
             self._event.set()
         else:
-            # A commit in another thread (or event loop) of this process.
-            self._loop.call_soon_threadsafe(self._event.set)
+            # A commit in another thread (or event loop) of this process. A loop that has
+            # closed without its worker leaving (a cancelled task never resumed) is skipped:
+            # a commit must never fail because of a worker that is gone.
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(self._event.set)
 
     @property
     def rung(self) -> bool:
