@@ -42,10 +42,10 @@ BENCHES = (
     Bench("latency", ("--offers", "50", "--messages", "50", "--rate", "5"), postgres=True),
     Bench("ack", ("--requests", "1000", "--concurrency", "10"), postgres=True),
     Bench("mirror", ("--messages", "400", "--concurrency", "10"), postgres=True),
-    Bench("mail", ("--messages", "2000", "--rounds", "3"), environment_url=True),
-    Bench("budget", ("--rounds", "3"), postgres_only=True, environment_url=True, timeout=1200),
-    Bench("fiv", ("--rows", "1000000"), postgres_only=True, timeout=1200),
-    Bench("growth", postgres_only=True, timeout=1800),
+    Bench("mail", ("--messages", "500", "--rounds", "2"), environment_url=True),
+    Bench("budget", ("--rounds", "1"), postgres_only=True, environment_url=True, timeout=1200),
+    Bench("fiv", ("--rows", "1000000", "--rounds", "1"), postgres_only=True, timeout=1200),
+    Bench("growth", ("--requests", "50"), postgres_only=True, timeout=1800),
 )
 
 
@@ -76,6 +76,8 @@ def run(bench: Bench, url: str | None) -> list[dict[str, object]]:
         return [_row(bench.name, f"not finished within {bench.timeout:.0f} s")]
     seconds = time.monotonic() - started
     print(f"# {bench.name}: {seconds:.0f} s, exit {done.returncode}", file=sys.stderr)
+    # Each bench's own lines as they come, so a long run shows (and keeps) its progress.
+    print(done.stdout, file=sys.stderr, flush=True)
     rows: list[dict[str, object]] = []
     for line in done.stdout.splitlines():
         if line.startswith("RESULT "):
