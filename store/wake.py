@@ -162,6 +162,14 @@ def _on_notify(_connection: Any, _pid: int, channel: str, _payload: str) -> None
     wake(channel)
 
 
+def _stop_if_cancelled() -> None:
+    """A step that swallowed our cancellation (``suppress(CancelledError)`` around an inner
+    task) must not keep the worker alive: shutdown would wait for it for ever."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 async def run_when_woken(
     sessions: async_sessionmaker[AsyncSession],
     channel: str,
@@ -182,5 +190,6 @@ async def run_when_woken(
                         # No hot loop on a persistent error: wait the full interval.
                         await asyncio.sleep(interval)
                         continue
+                    _stop_if_cancelled()
                     await waiter.wait(interval)
                 logger.warning("LISTEN %s connection lost; listening again", channel)

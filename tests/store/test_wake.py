@@ -157,3 +157,23 @@ async def test_it_wakes_the_worker_when_another_process_commits(
         await asyncio.wait_for(runs.get(), timeout=30)
     finally:
         await stopped(worker)
+
+
+async def test_it_stops_when_cancelled_even_if_a_step_swallows_the_cancellation(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    started = asyncio.Event()
+
+    async def step() -> None:
+        started.set()
+        # As a step that cancels an inner task and suppresses CancelledError around it does.
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.sleep(AN_HOUR)
+
+    worker = asyncio.create_task(wake.run_when_woken(sessions, wake.QUEUE, step, interval=0.01))
+    await asyncio.wait_for(started.wait(), timeout=30)
+    worker.cancel()
+
+    with contextlib.suppress(asyncio.CancelledError):
+        await asyncio.wait_for(worker, timeout=30)
+    assert worker.done()
