@@ -70,6 +70,12 @@ def slack_file(raw: dict[str, Any]) -> SlackFile:
     )
 
 
+def slack_text(raw: Any) -> str:
+    """What the person typed: Slack delivers message text with &, < and > escaped."""
+    text = str(raw or "")
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 def parse_thread_event(event: dict[str, Any], bot_user_id: str | None) -> ThreadEvent | None:
     if event.get("type") != "message":
         return None
@@ -83,7 +89,7 @@ def parse_thread_event(event: dict[str, Any], bot_user_id: str | None) -> Thread
             thread_ts=str(event["thread_ts"]),
             ts=str(event["ts"]),
             user=str(event["user"]),
-            text=str(event.get("text") or ""),
+            text=slack_text(event.get("text")),
             files=tuple(
                 slack_file(raw) for raw in event.get("files") or () if isinstance(raw, dict)
             ),
@@ -98,7 +104,7 @@ def parse_thread_event(event: dict[str, Any], bot_user_id: str | None) -> Thread
             channel=channel,
             ts=str(message["ts"]),
             user=str(message["user"]),
-            text=str(message.get("text") or ""),
+            text=slack_text(message.get("text")),
         )
     if subtype == "message_deleted":
         previous = event.get("previous_message")

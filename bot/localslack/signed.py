@@ -241,7 +241,8 @@ class SignedSender:
             "type": "message",
             "channel": channel,
             "user": user_id,
-            "text": text,
+            # Slack stores and sends message text with &, < and > escaped.
+            "text": text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"),
             "channel_type": "im" if channel.startswith("D") else "channel",
         }
         if thread_ts:

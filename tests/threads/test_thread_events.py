@@ -95,3 +95,11 @@ def test_it_reads_a_deletion_by_its_author() -> None:
         "C0BACKOFFICE", "1767000001.000001", "U0BERND"
     )
     assert parse_thread_event({**deletion, "previous_message": None}, BOT) is None
+
+
+def test_it_reads_the_text_as_typed_not_as_slack_escapes_it() -> None:
+    # Slack sends "&", "<" and ">" as entities; escaping them again showed "&amp;" to readers.
+    event = {**REPLY, "text": "Schaden &lt;5.000 € &amp; Wasser&gt; (&amp;lt; bleibt)"}
+    parsed = parse_thread_event(event, BOT)
+    assert isinstance(parsed, Posted)
+    assert parsed.text == "Schaden <5.000 € & Wasser> (&lt; bleibt)"
