@@ -21,7 +21,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.settings import Settings
-from store import wake
+from store import metrics, wake
 from store.db import transaction
 from store.distribution import (
     DistributionResult,
@@ -67,6 +67,9 @@ async def run_budget_distribution(
 ) -> DistributionResult | None:
     async with transaction(sessions) as session:
         result = await distribute_if_due(session, settings.budget_month_day, settings.zone, now=now)
+    metrics.budget_run(
+        "not_due" if result is None else "distributed" if result.ran else "already_distributed"
+    )
     if result is not None and result.ran:
         log.info(
             "budget %s distributed: %s brokers, %s in total, %s negative balances offset, "

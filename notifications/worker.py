@@ -25,8 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from notifications.contract import Delivery, Notifier, PreparingNotifier, Send
 from notifications.render import RenderError, render
 from notifications.replies import replies_of
-from store import queue
+from store import metrics, queue
 from store.db import transaction
+from store.logcontext import bound
 from store.queue import DEAD, SENT, Job, Outcome, RetryPolicy, Sender, failed
 from store.types import utcnow
 
@@ -143,10 +144,11 @@ async def _prepare(job: Job, prepare: Prepare, policy: RetryPolicy) -> Send | Ou
 
 
 async def _send(job: Job, send: Send, policy: RetryPolicy) -> Outcome:
-    try:
-        await send()
-    except Exception as error:
-        return _failed(job, error, policy)
+    with bound(queue_row=job.id):
+        try:
+            await send()
+        except Exception as error:
+            return _failed(job, error, policy)
     return Outcome(job, SENT)
 
 
@@ -247,12 +249,31 @@ def _recorder(
 
 
 def _log(outcome: Outcome) -> None:
+    kind = outcome.job.kind
+    if outcome.status == SENT:
+        metrics.delivered(kind)
+        return
+    with bound(queue_row=outcome.job.id):
+        if outcome.status == DEAD:
+            metrics.dead_lettered(kind, _reason(outcome))
+            logger.warning(
+                "queue row %s (%s) dead-lettered: %s", outcome.job.id, kind, outcome.error
+            )
+        else:
+            metrics.retried(kind, _reason(outcome))
+            logger.info("queue row %s will be retried: %s", outcome.job.id, outcome.error)
+
+
+def _reason(outcome: Outcome) -> str:
+    """A few fixed words for the metrics' ``reason`` label (the error text is in the row)."""
+    error = outcome.error or ""
+    if error.startswith("unexpected "):
+        return "crash"
+    if error.startswith("cannot render"):
+        return "unrenderable"
     if outcome.status == DEAD:
-        logger.warning(
-            "queue row %s (%s) dead-lettered: %s", outcome.job.id, outcome.job.kind, outcome.error
-        )
-    elif outcome.status != SENT:
-        logger.info("queue row %s will be retried: %s", outcome.job.id, outcome.error)
+        return "attempts_exhausted" if error.startswith("gave up") else "permanent"
+    return "transient"
 
 
 async def _deliver_batch(
@@ -376,8 +397,12 @@ async def drain_outbox(
     now: datetime | None = None,
     policy: RetryPolicy | None = None,
     dead_letters_to: str | None = None,
+    stopping: Callable[[], bool] = lambda: False,
 ) -> FlushResult:
     """Flush batch after batch until nothing is due (a failed row waits for its backoff).
+
+    Once ``stopping()`` is true (the process got SIGTERM) no further batch is claimed: the
+    batch in hand is sent and recorded, so the process leaves no lease behind.
 
     While one batch is sent, the next one is claimed (only when this one was full); the
     leases keep the batches apart, so no row is in two of them, and one heartbeat keeps
@@ -400,7 +425,7 @@ async def drain_outbox(
         async with heartbeat(sessions, owner, policy):
             claimed = await claim()
             while claimed:
-                if len(claimed) == batch:
+                if len(claimed) == batch and not stopping():
                     next_claim = asyncio.create_task(claim())
                 total.add(await _deliver_batch(claimed, registry, policy, record, keep_open=True))
                 claimed, next_claim = (await next_claim if next_claim else []), None

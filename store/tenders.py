@@ -26,6 +26,7 @@ from store.errors import (
     RiskFrozen,
     TenderClosed,
 )
+from store.logcontext import bind
 from store.models import (
     Broker,
     Consultation,
@@ -187,6 +188,8 @@ async def tender_for_card(session: AsyncSession, tender_id: int) -> tuple[Tender
 
 
 def _accessible(actor: Actor, reference: str, tender: Tender | None) -> Tender:
+    # Every later log line of this request names the tender it is about.
+    bind(reference=reference.strip().upper())
     if tender is None:
         if actor.is_backoffice:
             raise NotFound(f"Eine Ausschreibung {reference} gibt es nicht.")
@@ -394,8 +397,10 @@ async def start_tender(session: AsyncSession, actor: Actor, request: StartTender
     # rule T6: from now on the calculator offers of this line cannot be recalculated.
     line.recalculation_locked = True
     now = utcnow()
+    reference = await next_reference(session, now.year)
+    bind(reference=reference)
     tender = Tender(
-        reference=await next_reference(session, now.year),
+        reference=reference,
         product_line_id=line.id,
         broker_id=actor.broker_id,
         status=OPEN,
