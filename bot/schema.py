@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.settings import Settings
 from store.migrate import heads
+
+# The migration scripts do not change while the process runs; the readiness probe asks often.
+_heads = cache(heads)
 
 
 class SchemaNotCurrent(Exception):
@@ -17,12 +22,25 @@ class SchemaNotCurrent(Exception):
 async def check_schema(engine: AsyncEngine, settings: Settings) -> None:
     """Refuse to serve on an old schema: half-migrated tables fail later and confusingly."""
 
-    def current(connection: Connection) -> str | None:
-        return MigrationContext.configure(connection).get_current_revision()
-
     async with engine.connect() as connection:
-        revision = await connection.run_sync(current)
-    expected = heads(settings.database_url)
+        await _check(connection, settings)
+
+
+async def check_sessions_schema(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    """``check_schema`` on a pooled connection, for the readiness probe."""
+    async with sessions() as session:
+        await _check(await session.connection(), settings)
+
+
+def _current(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+async def _check(connection: AsyncConnection, settings: Settings) -> None:
+    revision = await connection.run_sync(_current)
+    expected = _heads(settings.database_url)
     if revision not in expected:
         found = revision or "no schema"
         raise SchemaNotCurrent(
