@@ -133,9 +133,12 @@ def queue_steps(
     settings: Settings,
     sessions: async_sessionmaker[AsyncSession],
     client: AsyncWebClient | None,
+    *,
+    stopping: Callable[[], bool] = lambda: False,
 ) -> QueueSteps:
     """The worker's two periodic steps for the scheduler: drain what is due, and free the
-    leases of dead workers (dead-lettering rows that used up their attempts that way)."""
+    leases of dead workers (dead-lettering rows that used up their attempts that way).
+    Once ``stopping()`` the drain claims no further batch (SIGTERM)."""
     senders = queue_senders(settings, sessions, client)
     tell = settings.backoffice_channel
     policy = retry_policy(settings)
@@ -143,7 +146,9 @@ def queue_steps(
     async def drain() -> FlushResult:
         # Drain, not one batch: a burst (the yearly budget notices) must not be capped at
         # one batch per interval; one SMTP connection serves the whole drain.
-        return await drain_outbox(sessions, senders, dead_letters_to=tell, policy=policy)
+        return await drain_outbox(
+            sessions, senders, dead_letters_to=tell, policy=policy, stopping=stopping
+        )
 
     async def recover() -> object:
         return await recover_leases(sessions, dead_letters_to=tell, policy=policy)

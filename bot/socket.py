@@ -9,7 +9,8 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
 from bot.app import create_app
 from bot.background import start_background
-from bot.http import open_database, until_stopped
+from bot.http import WORK_GRACE_SECONDS, open_database, until_stopped
+from bot.inflight import track_listeners
 from bot.settings import ConfigurationError, Settings
 from bot.workspace import check_workspace
 
@@ -39,9 +40,11 @@ async def serve_socket(
     engine, sessions = await open_database(settings, migrate=migrate)
     background = None
     handler = None
+    in_flight = None
     try:
         app = create_app(settings, sessions, socket_mode=True)
         await check_workspace(app.client, settings.backoffice_channel)
+        in_flight = track_listeners(app)
         handler = AsyncSocketModeHandler(app, token)
         await handler.connect_async()  # type: ignore[no-untyped-call]
         background = start_background(settings, sessions, app.client)
@@ -49,7 +52,10 @@ async def serve_socket(
         await until_stopped(stop)
     finally:
         if background is not None:
-            background.stop()
+            await background.stop()
         if handler is not None:
             await handler.close_async()  # type: ignore[no-untyped-call]
+        if in_flight is not None:
+            # Acknowledged over the socket: commit the work before the database closes.
+            await in_flight.drain(WORK_GRACE_SECONDS)
         await engine.dispose()
