@@ -18,6 +18,7 @@ from email.utils import make_msgid
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import aiosmtplib
 from slack_bolt.async_app import AsyncApp
 from sqlalchemy import select
@@ -422,8 +423,14 @@ async def run_demo(
     *,
     mails: Path = DEMO_MAILS,
     sessions: async_sessionmaker[AsyncSession] | None = None,
+    port: int = 0,
+    keep_serving: asyncio.Event | None = None,
 ) -> None:
-    """Play ``steps`` (default ``STEPS``); ``sessions`` lets a test bring its own database."""
+    """Play ``steps`` (default ``STEPS``); ``sessions`` lets a test bring its own database.
+
+    With ``keep_serving`` the app stays up on ``port`` until that event is set (Ctrl-C in
+    the CLI), so ``curl …/metrics`` can be asked from outside.
+    """
     engine = None
     if sessions is None:
         engine = make_engine(database_url)
@@ -440,7 +447,7 @@ async def run_demo(
                 reply_domain=DEMO_REPLY_DOMAIN,
                 reply_secret=DEMO_REPLY_SECRET,
             )
-            async with running_app(settings, sessions, slack) as running:
+            async with running_app(settings, sessions, slack, port=port) as running:
                 demo = Demo(
                     slack=slack,
                     sender=running.sender,
@@ -456,6 +463,10 @@ async def run_demo(
                     await step(demo)
                 await demo.slack.settle()
                 _refuse_overruns(slack)
+                await show_metrics(running.base_url, out)
+                if keep_serving is not None:
+                    out(f"Die App läuft weiter: curl {running.base_url}/metrics (Ende: Strg+C).")
+                    await keep_serving.wait()
     finally:
         if engine is not None:
             await engine.dispose()
@@ -469,6 +480,17 @@ def _refuse_overruns(slack: LocalSlack) -> None:
         raise DemoStepFailed(
             f"Slack lehnt {first.method} ab ({len(refused)} Mal): {first.problems[0]}"
         )
+
+
+async def show_metrics(base_url: str, out: Output) -> None:
+    """What an operator's ``curl /metrics`` shows of the deliveries after the story."""
+    async with aiohttp.ClientSession() as http, http.get(f"{base_url}/metrics") as response:
+        exposition = await response.text()
+    out("")
+    out(f"Metriken (GET {base_url}/metrics), Zustellungen:")
+    for line in exposition.splitlines():
+        if line.startswith(("tenderbot_deliveries_total", "tenderbot_queue_depth")):
+            out(f"  {line}")
 
 
 def _is_json(text: str) -> bool:

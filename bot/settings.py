@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     # rule T10: the contact details of the brokers' start page, for an expired offer where
     # no message module is open (e.g. "Backoffice Sach, 0221 123 456, backoffice@…").
     contact: str | None = Field(None, alias="TENDERBOT_CONTACT", max_length=500)
+    # "json": one JSON object per log line, for a log collector.
+    log_format: Literal["plain", "json"] = Field("plain", alias="TENDERBOT_LOG_FORMAT")
     # rule T9: list tenders without offers for the backoffice after this many working days.
     followup_workdays: int = Field(5, alias="TENDERBOT_FOLLOWUP_WORKDAYS", ge=1, le=60)
     # Answer by e-mail: notices inviting an answer carry antwort+<token>@<reply_domain>, and

@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.cli.common import database_problem, run, settings_or_exit
 from bot.console import ConsoleInputError, resolve_user, run_console
 from bot.http import open_database
+from bot.logs import setup_logging
 from bot.settings import Settings
 
 
@@ -42,7 +43,7 @@ async def _console(settings: Settings, user: str, migrate: bool) -> None:
 @click.option("--verbose", is_flag=True, help="Protokollzeilen der App mit Tracebacks zeigen.")
 def console(user: str, migrate: bool, verbose: bool) -> None:
     settings = settings_or_exit()
-    _quiet_logs(verbose)
+    _quiet_logs(settings, verbose)
     try:
         resolve_user(user)
         run(_console(settings, user, migrate))
@@ -66,8 +67,9 @@ class _OneLine(logging.Formatter):
         return text
 
 
-def _quiet_logs(verbose: bool) -> None:
-    handler = logging.StreamHandler()
-    if not verbose:
-        handler.setFormatter(_OneLine("  [log] %(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
+def _quiet_logs(settings: Settings, verbose: bool) -> None:
+    setup_logging(
+        settings,
+        level=logging.INFO if verbose else logging.WARNING,
+        formatter=None if verbose else _OneLine("  [log] %(levelname)s %(name)s: %(message)s"),
+    )

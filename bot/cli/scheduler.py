@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
-import signal
 
 import click
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.background import Background
 from bot.cli.common import database, run, settings_or_exit
+from bot.http import until_stopped
+from bot.logs import setup_logging
 from bot.notifiers import slack_client_for
 from bot.queue_worker import queue_steps
 from bot.scheduler import build_scheduler, run_daily_steps
@@ -25,7 +26,8 @@ async def _serve(settings: Settings) -> None:
 
 async def _run_schedule(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> None:
     # E-mail always; Slack DMs only with a bot token, else they wait for `tenderbot serve`.
-    steps = queue_steps(settings, sessions, slack_client_for(settings))
+    stopping = asyncio.Event()
+    steps = queue_steps(settings, sessions, slack_client_for(settings), stopping=stopping.is_set)
     scheduler = build_scheduler(
         settings,
         sessions,
@@ -34,13 +36,8 @@ async def _run_schedule(settings: Settings, sessions: async_sessionmaker[AsyncSe
         flush_seconds=settings.queue_poll_seconds,
         recovery_seconds=max(settings.queue_poll_seconds, 10),
     )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        # Not available on every platform; Ctrl-C then ends the loop with KeyboardInterrupt.
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(signum, stop.set)
-    scheduler.start()
+    background = Background(scheduler, stopping)
+    background.start()
     click.echo(
         f"Zeitplan läuft ({settings.timezone}, Budget-Stichtag {settings.budget_day}, "
         f"Erinnerungen {', '.join(map(str, settings.reminder_days))} Tage vorher). "
@@ -49,9 +46,9 @@ async def _run_schedule(settings: Settings, sessions: async_sessionmaker[AsyncSe
     for job in scheduler.get_jobs():
         click.echo(f"  {job.name}: {job.trigger}")
     try:
-        await stop.wait()
+        await until_stopped()
     finally:
-        scheduler.shutdown(wait=False)
+        await background.stop()
         click.echo("Zeitplan beendet.")
 
 
@@ -82,10 +79,7 @@ async def _once(settings: Settings) -> list[str]:
 )
 def scheduler(once: bool) -> None:
     settings = settings_or_exit()
-    if not logging.getLogger().handlers:
-        logging.basicConfig(
-            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
+    setup_logging(settings)
     if once:
         for line in run(_once(settings)):
             click.echo(line)

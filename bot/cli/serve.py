@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 import sys
 from collections.abc import Coroutine
 from typing import Any
@@ -13,17 +12,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.cli.common import database_problem, run, settings_or_exit
 from bot.http import serve
+from bot.logs import setup_logging
 from bot.settings import ConfigurationError, Settings
 from bot.socket import app_token, serve_socket
 
 MIGRATE_HELP = "Vor dem Start alle Migrationen anwenden (sonst: Abbruch bei altem Schema)."
-
-
-def _logging() -> None:
-    if not logging.getLogger().handlers:
-        logging.basicConfig(
-            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
 
 
 def _run_server(settings: Settings, coroutine: Coroutine[Any, Any, None]) -> None:
@@ -48,7 +41,7 @@ def _run_server(settings: Settings, coroutine: Coroutine[Any, Any, None]) -> Non
 @click.option("--migrate", is_flag=True, help=MIGRATE_HELP)
 def serve_command(host: str, port: int | None, migrate: bool) -> None:
     settings = settings_or_exit()
-    _logging()
+    setup_logging(settings)
     bound = port or settings.port
     click.echo(f"tenderbot hört auf http://{host}:{bound}/slack/events – beenden mit Strg+C.")
     _run_server(settings, serve(settings, host, bound, migrate=migrate))
@@ -63,6 +56,6 @@ def socket_command(migrate: bool) -> None:
     except ConfigurationError as error:
         click.echo(f"tenderbot: {error}", err=True)
         sys.exit(2)
-    _logging()
+    setup_logging(settings)
     click.echo("tenderbot verbindet sich über Socket Mode – beenden mit Strg+C.")
     _run_server(settings, serve_socket(settings, migrate=migrate))

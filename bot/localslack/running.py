@@ -50,9 +50,12 @@ async def running_app(
     slack: LocalSlack,
     *,
     app: AsyncApp | None = None,
+    port: int = 0,
 ) -> AsyncIterator[RunningApp]:
+    """``port`` 0 picks a free one."""
     bolt = app or create_app(settings, sessions)
-    runner, port = await start_web_app(build_web_app(settings, sessions, bolt), "127.0.0.1", 0)
+    web_app = build_web_app(settings, sessions, bolt)
+    runner, port = await start_web_app(web_app, "127.0.0.1", port)
     secret = settings.slack_signing_secret
     sender = SignedSender(
         f"http://127.0.0.1:{port}/slack/events",
