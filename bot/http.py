@@ -59,22 +59,31 @@ MALFORMED = (KeyError, TypeError, AttributeError, ValueError, IndexError)
 def build_web_app(
     settings: Settings, sessions: async_sessionmaker[AsyncSession], app: AsyncApp
 ) -> web.Application:
+    web_app = build_probe_app(settings, sessions)
+    web_app[BOLT_KEY] = app
+    secret = settings.slack_signing_secret
+    web_app[SIGNING_SECRET_KEY] = (secret.get_secret_value() if secret else "").encode()
+    web_app[IN_FLIGHT_KEY] = track_listeners(app)
+    web_app.router.add_post(EVENTS_PATH, _slack_events)
+    # First the acknowledged work, then the HTTP session its replies go out on.
+    web_app.on_cleanup.append(_drain_listeners)
+    web_app.on_cleanup.append(_close_replies)
+    return web_app
+
+
+def build_probe_app(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> web.Application:
+    """``/healthz``, ``/readyz`` and ``/metrics`` alone: what ``tenderbot scheduler
+    --metrics-port`` serves, and the base of the Slack app."""
     from bot.metrics import install
 
     web_app = web.Application(client_max_size=MAX_BODY_BYTES)
     web_app[SESSIONS_KEY] = sessions
-    web_app[BOLT_KEY] = app
     web_app[SETTINGS_KEY] = settings
-    secret = settings.slack_signing_secret
-    web_app[SIGNING_SECRET_KEY] = (secret.get_secret_value() if secret else "").encode()
-    web_app[IN_FLIGHT_KEY] = track_listeners(app)
     install(web_app, sessions)
-    web_app.router.add_post(EVENTS_PATH, _slack_events)
     web_app.router.add_get("/healthz", _healthz)
     web_app.router.add_get("/readyz", _readyz)
-    # First the acknowledged work, then the HTTP session its replies go out on.
-    web_app.on_cleanup.append(_drain_listeners)
-    web_app.on_cleanup.append(_close_replies)
     return web_app
 
 

@@ -26,8 +26,11 @@ from store.brokers import add_broker
 from store.db import make_engine, make_sessionmaker, transaction
 from store.migrate import upgrade
 from store.models import Offer
+from store.outbox import enqueue
 from tests.conftest import ANNA, BERND, POSTGRES_URL
 from tests.fresh_schema import fresh_schema
+from tests.notifications.helpers import OFFER_CONTEXT
+from tests.slack.test_observability import sample
 from tests.store.helpers import started_tender
 
 pytestmark = pytest.mark.postgres_only
@@ -154,3 +157,57 @@ async def test_it_keeps_every_acknowledged_offer_when_sigterm_arrives_mid_burst(
     # The schema setting was honoured: the offers are in this run's schema, nowhere else.
     async with sessions() as session:
         assert await session.scalar(text("SELECT current_schema()")) == schema
+
+
+async def test_it_shows_the_schedulers_own_deliveries_and_stops_cleanly_on_sigterm(
+    schema_sessions: tuple[str, async_sessionmaker[AsyncSession]], tmp_path: Path
+) -> None:
+    schema, sessions = schema_sessions
+    async with transaction(sessions) as session:
+        anna = await add_broker(session, ANNA)
+        await enqueue(
+            session,
+            channel="email",
+            recipient=anna.email,
+            template="offer_available",
+            context=OFFER_CONTEXT,
+        )
+    port = free_port()
+    env = {
+        **os.environ,
+        "TENDERBOT_DATABASE_URL": POSTGRES_URL,
+        "TENDERBOT_DATABASE_SCHEMA": schema,
+        "TENDERBOT_LOG_FORMAT": "json",
+    }
+    env.pop("SLACK_BOT_TOKEN", None)
+    process = await asyncio.create_subprocess_exec(
+        TENDERBOT,
+        "scheduler",
+        "--metrics-port",
+        str(port),
+        env=env,
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        base_url = f"http://127.0.0.1:{port}"
+        await wait_ready(base_url, process)
+        delivered = 0.0
+        deadline = time.monotonic() + 30
+        async with aiohttp.ClientSession() as http:
+            while delivered < 1 and time.monotonic() < deadline:
+                async with http.get(f"{base_url}/metrics") as response:
+                    exposition = await response.text()
+                delivered = sample(exposition, "tenderbot_deliveries_total", kind="email")
+                await asyncio.sleep(0.2)
+        process.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(process.wait(), EXIT_SECONDS)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+    assert delivered == 1
+    assert code == 0
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 1

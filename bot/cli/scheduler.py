@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.background import Background
 from bot.cli.common import database, run, settings_or_exit
-from bot.http import until_stopped
+from bot.http import build_probe_app, start_web_app, until_stopped
 from bot.logs import setup_logging
 from bot.notifiers import slack_client_for
 from bot.queue_worker import queue_steps
@@ -19,9 +19,19 @@ from bot.settings import Settings
 from store.money import format_eur
 
 
-async def _serve(settings: Settings) -> None:
+async def _serve(settings: Settings, metrics_port: int | None) -> None:
     async with database(settings) as sessions:
-        await _run_schedule(settings, sessions)
+        runner = None
+        if metrics_port is not None:
+            # Its own counters (this process's deliveries) for Prometheus, and the probes.
+            probes = build_probe_app(settings, sessions)
+            runner, bound = await start_web_app(probes, "0.0.0.0", metrics_port)
+            click.echo(f"Metriken: http://0.0.0.0:{bound}/metrics")
+        try:
+            await _run_schedule(settings, sessions)
+        finally:
+            if runner is not None:
+                await runner.cleanup()
 
 
 async def _run_schedule(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> None:
@@ -77,7 +87,13 @@ async def _once(settings: Settings) -> list[str]:
     is_flag=True,
     help="Die fälligen Tagesschritte einmal ausführen und beenden (z. B. aus cron).",
 )
-def scheduler(once: bool) -> None:
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="GET /metrics, /healthz und /readyz auf diesem Port anbieten.",
+)
+def scheduler(once: bool, metrics_port: int | None) -> None:
     settings = settings_or_exit()
     setup_logging(settings)
     if once:
@@ -85,4 +101,4 @@ def scheduler(once: bool) -> None:
             click.echo(line)
         return
     with contextlib.suppress(KeyboardInterrupt):
-        run(_serve(settings))
+        run(_serve(settings, metrics_port))

@@ -10,7 +10,8 @@ from slack_bolt.async_app import AsyncApp
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import create_app
-from bot.http import build_web_app, start_web_app
+from bot.http import IN_FLIGHT_KEY, build_web_app, start_web_app
+from bot.inflight import InFlight
 from bot.localslack.server import LocalSlack
 from bot.localslack.signed import SignedSender
 from bot.settings import Settings, load_settings
@@ -37,10 +38,16 @@ class RunningApp:
     app: AsyncApp
     port: int
     sender: SignedSender
+    in_flight: InFlight
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    async def idle(self, seconds: float = 10.0) -> None:
+        """Wait until the work of every acknowledged request is done, even work that
+        leaves no trace (a retried event that is skipped)."""
+        assert await self.in_flight.drain(seconds) == 0, "listener work still running"
 
 
 @asynccontextmanager
@@ -64,6 +71,6 @@ async def running_app(
     )
     try:
         async with sender:
-            yield RunningApp(bolt, port, sender)
+            yield RunningApp(bolt, port, sender, web_app[IN_FLIGHT_KEY])
     finally:
         await runner.cleanup()

@@ -23,6 +23,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.localslack import Fault, LocalSlack, SignedSender
+from bot.localslack.running import RunningApp
 from bot.queue_worker import slack_senders
 from handlers.blocks.threads import NOT_DELIVERED_YET
 from handlers.deps import Deps
@@ -459,6 +460,38 @@ async def test_it_handles_a_redelivered_event_once(
     await settled(sessions, 1)
     # A later message is mirrored after the retry was handled; the retry added nothing.
     await write(slack, slack_request, BERND, tender.backoffice, "Und die Fläche?")
+    await bot_replies(slack, tender.broker, 2)
+    assert [m.body for m in await settled(sessions, 2)] == ["Baujahr?", "Und die Fläche?"]
+    assert [m["text"].split(": ", 1)[1] for m in replies(slack, tender.broker)] == [
+        "Baujahr?",
+        "Und die Fläche?",
+    ]
+
+
+async def test_it_keeps_the_first_payload_when_a_retry_of_the_same_event_differs(
+    tender: Tender,
+    slack: LocalSlack,
+    served: RunningApp,
+    slack_request: SignedSender,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await write(slack, slack_request, BERND, tender.backoffice, "Baujahr?", event_id="EvDiff")
+    await settled(sessions, 1)
+    changed = {
+        "type": "message",
+        "channel": tender.backoffice.channel,
+        "user": BERND,
+        "text": "Ganz andere Frage?",
+        "thread_ts": tender.backoffice.ts,
+        "ts": slack.state.post(tender.backoffice.channel, {"text": "x"})["ts"],
+    }
+
+    again = await slack_request.send_event(changed, event_id="EvDiff", retry_num=1)
+    await served.idle()
+    await write(slack, slack_request, BERND, tender.backoffice, "Und die Fläche?")
+
+    # The event id decides (its claim is in the storing transaction), not the payload.
+    assert again.status == 200
     await bot_replies(slack, tender.broker, 2)
     assert [m.body for m in await settled(sessions, 2)] == ["Baujahr?", "Und die Fläche?"]
     assert [m["text"].split(": ", 1)[1] for m in replies(slack, tender.broker)] == [
