@@ -41,10 +41,10 @@ HEALTH_TIMEOUT_SECONDS = 2.0
 # Slack's largest bodies (a modal's state, an event with blocks) stay far below this; file
 # contents never pass through this endpoint. Larger bodies are refused with 413 unread.
 MAX_BODY_BYTES = 512 * 1024
-# SIGTERM: requests in flight get this long to be answered, then acknowledged work this long
-# to commit; together well inside the 10 s a container runtime waits before SIGKILL.
+# SIGTERM: requests in flight get this long to be answered; the acknowledged work then gets
+# what is left of STOP_SECONDS to commit, inside the 10 s a container runtime waits for.
 REQUEST_GRACE_SECONDS = 3.0
-WORK_GRACE_SECONDS = 5.0
+STOP_SECONDS = 9.0
 SESSIONS_KEY = web.AppKey("sessions", async_sessionmaker[AsyncSession])
 BOLT_KEY = web.AppKey("bolt", AsyncApp)
 SIGNING_SECRET_KEY = web.AppKey("signing_secret", bytes)
@@ -91,7 +91,9 @@ async def _drain_listeners(web_app: web.Application) -> None:
     in_flight = web_app[IN_FLIGHT_KEY]
     if len(in_flight):
         logger.info("shutdown: waiting for %d acknowledged request(s)", len(in_flight))
-    await in_flight.drain(WORK_GRACE_SECONDS)
+    started = time.monotonic()
+    await in_flight.drain(in_flight.time_left(default=STOP_SECONDS))
+    logger.info("shutdown: acknowledged work done in %.1f s", time.monotonic() - started)
 
 
 async def _close_replies(web_app: web.Application) -> None:
@@ -283,6 +285,7 @@ async def _shut_down(runner: web.AppRunner | None, background: Background | None
     stopping_jobs = asyncio.create_task(background.stop()) if background is not None else None
     try:
         if runner is not None:
+            runner.app[IN_FLIGHT_KEY].stop_by(time.monotonic() + STOP_SECONDS)
             # Closes the listening socket, waits for the requests in flight, then the
             # cleanup hooks: the acknowledged listener work first (see build_web_app).
             await runner.cleanup()

@@ -26,6 +26,16 @@ class InFlight:
 
     def __init__(self) -> None:
         self._tasks: set[asyncio.Task[object]] = set()
+        self._deadline: float | None = None
+
+    def stop_by(self, deadline: float) -> None:
+        """When shutdown must be over (``time.monotonic()``), set as SIGTERM arrives."""
+        self._deadline = deadline
+
+    def time_left(self, *, default: float) -> float:
+        if self._deadline is None:
+            return default
+        return max(self._deadline - time.monotonic(), 0.0)
 
     def __len__(self) -> int:
         return len(self._tasks)

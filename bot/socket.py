@@ -9,7 +9,7 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
 from bot.app import create_app
 from bot.background import start_background
-from bot.http import WORK_GRACE_SECONDS, open_database, until_stopped
+from bot.http import STOP_SECONDS, open_database, until_stopped
 from bot.inflight import track_listeners
 from bot.settings import ConfigurationError, Settings
 from bot.workspace import check_workspace
@@ -57,5 +57,5 @@ async def serve_socket(
             await handler.close_async()  # type: ignore[no-untyped-call]
         if in_flight is not None:
             # Acknowledged over the socket: commit the work before the database closes.
-            await in_flight.drain(WORK_GRACE_SECONDS)
+            await in_flight.drain(STOP_SECONDS)
         await engine.dispose()

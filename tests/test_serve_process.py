@@ -144,8 +144,9 @@ async def test_it_keeps_every_acknowledged_offer_when_sigterm_arrives_mid_burst(
     async with sessions() as session:
         stored = set(await session.scalars(select(Offer.insurer)))
     lost = [number for number in answered if f"Versicherer-{number:02d}" not in stored]
+    shutdown = [line for line in stderr.decode().splitlines() if "shutdown" in line]
     assert len(answered) >= SIGTERM_AFTER
-    assert lost == []
+    assert lost == [], shutdown
     assert code == 0
     assert waited < EXIT_SECONDS
     lines = stderr.decode().splitlines()
