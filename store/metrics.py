@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy import func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.models import Message, OutboxRow
+from store.models import Message, QueueRow
 from store.types import utcnow
 
 DELIVERIES = "tenderbot_deliveries"
@@ -25,7 +25,7 @@ DEAD_LETTERS = "tenderbot_dead_letters"
 BUDGET_RUNS = "tenderbot_budget_runs"
 SCHEDULER_JOBS = "tenderbot_scheduler_jobs"
 
-# The kind of a thread-mirror delivery; outbox rows use their channel ("email", "slack").
+# The kind of a thread-mirror delivery (its own table for now); queue rows carry their kind.
 THREAD_POST = "thread_post"
 
 Labels = tuple[tuple[str, str], ...]
@@ -82,15 +82,15 @@ async def queue_stats(session: AsyncSession, now: datetime | None = None) -> lis
     table, this query is the one thing to change.
     """
     now = now or utcnow()
-    outbox = select(
-        OutboxRow.channel.label("kind"),
-        OutboxRow.next_attempt_at.label("due_at"),
-    ).where(OutboxRow.status == "pending")
+    queued = select(
+        QueueRow.kind.label("kind"),
+        QueueRow.next_attempt_at.label("due_at"),
+    ).where(QueueRow.status == "pending")
     threads = select(
         literal(THREAD_POST).label("kind"),
         Message.next_delivery_at.label("due_at"),
     ).where(Message.delivery_state == "pending")
-    waiting = union_all(outbox, threads).subquery()
+    waiting = union_all(queued, threads).subquery()
     due = waiting.c.due_at <= now
     rows = await session.execute(
         select(

@@ -18,7 +18,7 @@ from notifications.contract import Delivery
 from store import metrics
 from store.db import make_engine, make_sessionmaker, transaction
 from store.migrate import upgrade
-from store.models import Broker, OutboxRow
+from store.models import Broker, QueueRow
 from store.outbox import enqueue
 from store.types import utcnow
 from tests.notifications.helpers import OFFER_CONTEXT
@@ -97,7 +97,7 @@ async def test_it_shows_queue_depth_deliveries_and_retries_by_kind(
     _, refused = await get(served, "/metrics")
     async with transaction(sessions) as session:
         # The retry is due now, not after its backoff: the test need not wait.
-        await session.execute(update(OutboxRow).values(next_attempt_at=utcnow()))
+        await session.execute(update(QueueRow).values(next_attempt_at=utcnow()))
     await drain_outbox(sessions, [LocalSinkNotifier(tmp_path, mail_from="bot@example.org")])
     _, sent = await get(served, "/metrics")
 
