@@ -102,16 +102,16 @@ def migrated_with_broker(schema: str) -> str:
 def test_it_migrates_and_adds_brokers_in_the_configured_schema(schema: str) -> None:
     name = migrated_with_broker(schema)
 
-    assert {"alembic_version", "brokers", "outbox"} <= tables_in(schema)
+    assert {"alembic_version", "brokers", "queue"} <= tables_in(schema)
     assert name in invoke(schema, "broker", "list")
 
 
-def test_it_runs_the_daily_steps_budget_and_outbox_in_the_configured_schema(schema: str) -> None:
+def test_it_runs_the_daily_steps_budget_and_queue_in_the_configured_schema(schema: str) -> None:
     migrated_with_broker(schema)
 
     assert "Ablauf-Erinnerungen" in invoke(schema, "scheduler", "--once")
     assert "4711" in invoke(schema, "budget", "show", "--broker", "4711")
-    invoke(schema, "outbox")
+    invoke(schema, "queue")
 
 
 def test_it_runs_the_console_in_the_configured_schema(schema: str) -> None:
@@ -153,4 +153,4 @@ def test_it_migrates_the_configured_schema_when_socket_mode_starts(
         process.terminate()
         process.wait(timeout=15)
 
-    assert {"alembic_version", "brokers", "outbox"} <= tables_in(schema)
+    assert {"alembic_version", "brokers", "queue"} <= tables_in(schema)
