@@ -147,12 +147,18 @@ def _catch_up(now: datetime, at: time) -> dict[str, Any]:
 
 
 async def run_until_shutdown(
-    sessions: async_sessionmaker[AsyncSession], channel: str, step: Step, *, interval: float
+    sessions: async_sessionmaker[AsyncSession],
+    channel: str,
+    step: Step,
+    *,
+    interval: float,
+    stopping: Callable[[], bool] = lambda: False,
 ) -> None:
-    """A queue worker as one scheduler job: ``store.wake.run_when_woken`` until the
-    scheduler's shutdown cancels it, which ends the job quietly instead of as an error."""
+    """A queue worker as one scheduler job: ``store.wake.run_when_woken`` until the process
+    stops (``stopping()``, then a wake) or the scheduler's shutdown cancels it, which ends
+    the job quietly instead of as an error."""
     with contextlib.suppress(asyncio.CancelledError):
-        await run_when_woken(sessions, channel, step, interval=interval)
+        await run_when_woken(sessions, channel, step, interval=interval, stopping=stopping)
 
 
 def build_scheduler(
@@ -164,6 +170,7 @@ def build_scheduler(
     flush_seconds: float = 10,
     recovery_seconds: float = 60,
     now: datetime | None = None,
+    stopping: Callable[[], bool] = lambda: False,
 ) -> AsyncIOScheduler:
     """The schedule, not yet started: call ``.start()`` inside the running event loop.
 
@@ -217,7 +224,7 @@ def build_scheduler(
         scheduler.add_job(
             run_until_shutdown,
             args=(sessions, wake.QUEUE, outbox_flush),
-            kwargs={"interval": flush_seconds},
+            kwargs={"interval": flush_seconds, "stopping": stopping},
             id=FLUSH_JOB,
             name=f"Outbox senden (nach jedem Commit, sonst alle {flush_seconds:g} s)",
             next_run_time=now,

@@ -176,13 +176,15 @@ async def run_when_woken(
     step: Callable[[], Awaitable[object]],
     *,
     interval: float,
+    stopping: Callable[[], bool] = lambda: False,
 ) -> None:
     """Run ``step`` now, on every wake of ``channel`` and at the latest every ``interval``
-    seconds, until cancelled. A failing step is logged and retried at the next turn."""
+    seconds, until cancelled or, after a wake, ``stopping()`` (SIGTERM: the step in hand
+    ends first). A failing step is logged and retried at the next turn."""
     with waiter_for(channel) as waiter:
-        while True:
+        while not stopping():
             async with _postgres_listener(sessions, channel) as listener:
-                while listener is None or not listener.is_closed():
+                while (listener is None or not listener.is_closed()) and not stopping():
                     try:
                         await step()
                     except Exception:
@@ -192,4 +194,5 @@ async def run_when_woken(
                         continue
                     _stop_if_cancelled()
                     await waiter.wait(interval)
-                logger.warning("LISTEN %s connection lost; listening again", channel)
+                if not stopping():
+                    logger.warning("LISTEN %s connection lost; listening again", channel)

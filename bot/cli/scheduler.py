@@ -45,6 +45,7 @@ async def _run_schedule(settings: Settings, sessions: async_sessionmaker[AsyncSe
         lease_recovery=steps.recover,
         flush_seconds=settings.queue_poll_seconds,
         recovery_seconds=max(settings.queue_poll_seconds, 10),
+        stopping=stopping.is_set,
     )
     background = Background(scheduler, stopping)
     background.start()
