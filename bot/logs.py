@@ -84,6 +84,7 @@ def secrets_of(settings: Settings) -> list[str]:
             settings.slack_signing_secret,
             settings.slack_app_token,
             settings.smtp_password,
+            settings.reply_secret,
         )
         if secret is not None
     ]

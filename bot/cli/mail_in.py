@@ -21,6 +21,7 @@ from bot.cli.common import run, settings_or_exit
 def mail_in(host: str, port: int) -> None:
     # Imported here: other commands need neither aiosmtpd nor the reply parser.
     from bot.cli.common import with_sessions
+    from bot.logs import setup_logging
     from bot.mail_in import serve_mail_in
 
     settings = settings_or_exit()
@@ -29,10 +30,7 @@ def mail_in(host: str, port: int) -> None:
             "TENDERBOT_REPLY_DOMAIN is not set: mail-in needs the domain the reply "
             "addresses use (and TENDERBOT_REPLY_SECRET)"
         )
-    if not logging.getLogger().handlers:
-        logging.basicConfig(
-            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
+    setup_logging(settings)
     # aiosmtpd logs every SMTP command at INFO; our own log line per mail says what counts.
     logging.getLogger("mail.log").setLevel(logging.WARNING)
     click.echo(
