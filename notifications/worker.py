@@ -452,6 +452,9 @@ async def recover_leases(
     policy = policy or RetryPolicy()
     async with transaction(sessions) as session:
         recovered = await queue.recover_leases(session, now or utcnow(), policy)
+        for _row_id, kind, _template, _error in recovered.dead:
+            # The last worker died with the row leased (or never got to it) on its last try.
+            metrics.dead_lettered(kind, "abandoned")
         if dead_letters_to is not None and recovered.dead:
             await queue.enqueue_rows(
                 session,

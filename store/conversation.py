@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from store.actors import Actor
+from store.dialect import insert_ignoring_conflicts
 from store.errors import AccessDenied, ConversationNotOpen, InvalidInput, NotFound, TenderClosed
 from store.models import Attachment, Broker, Conversation, Message, MessageRevision, Tender
 from store.outbox import enqueue_for_broker
@@ -142,6 +144,25 @@ async def prepare_message(
     )
 
 
+async def _conversation_of(session: AsyncSession, tender_id: int, now: datetime) -> Conversation:
+    """The tender's conversation, created unless another transaction just did.
+
+    Two first messages at once (Bernd writes twice within a second) were both checked
+    without a conversation; a plain insert failed the second one with a unique violation
+    after Slack had its 200, and the message was lost. The second insert now adds nothing
+    and the first one's row is read instead.
+    """
+    await session.execute(
+        insert_ignoring_conflicts(session, Conversation).values(tender_id=tender_id, created_at=now)
+    )
+    found = await session.scalars(
+        select(Conversation)
+        .where(Conversation.tender_id == tender_id)
+        .execution_options(populate_existing=True)
+    )
+    return found.one()
+
+
 async def store_message(session: AsyncSession, draft: MessageDraft) -> Message:
     """Write a checked message; a backoffice message to the broker is a query and
     triggers N2 (M5). Only writes, so the write lock is held for a few statements.
@@ -153,9 +174,7 @@ async def store_message(session: AsyncSession, draft: MessageDraft) -> Message:
     now = utcnow()
     conversation = draft.conversation
     if conversation is None:
-        conversation = Conversation(tender_id=tender.id, created_at=now)
-        session.add(conversation)
-        await session.flush()
+        conversation = await _conversation_of(session, tender.id, now)
     if conversation.opened_at is None and not draft.internal:
         # prepare_message let only the backoffice get here with the module still closed (M2).
         conversation.opened_at = now

@@ -8,6 +8,7 @@ store holds. Rules M1–M5 and N2.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections.abc import Iterator
@@ -466,6 +467,22 @@ async def test_it_handles_a_redelivered_event_once(
         "Baujahr?",
         "Und die Fläche?",
     ]
+
+
+async def test_it_stores_both_first_messages_when_they_arrive_at_once(
+    tender: Tender,
+    slack: LocalSlack,
+    slack_request: SignedSender,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    # Both are checked while the thread has no conversation yet; both must be kept.
+    await asyncio.gather(
+        write(slack, slack_request, BERND, tender.backoffice, "Baujahr?"),
+        write(slack, slack_request, BERND, tender.backoffice, "Und die Fläche?"),
+    )
+
+    assert sorted(m.body for m in await settled(sessions, 2)) == ["Baujahr?", "Und die Fläche?"]
+    await bot_replies(slack, tender.broker, 2)
 
 
 async def test_it_keeps_the_first_payload_when_a_retry_of_the_same_event_differs(
