@@ -35,7 +35,7 @@ HELP = {
     counters.SCHEDULER_JOBS: "Runs of scheduled jobs, by job and outcome.",
 }
 # Shown at 0 before anything happened, so an alert's expression has a series from the start.
-KINDS = ("email", "slack", counters.THREAD_POST)
+KINDS = counters.KINDS
 ALWAYS_SHOWN = ((counters.DELIVERIES, "kind", KINDS),)
 
 

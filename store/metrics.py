@@ -13,10 +13,10 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, literal, select, union_all
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.models import Message, QueueRow
+from store.models import QueueRow
 from store.types import utcnow
 
 DELIVERIES = "tenderbot_deliveries"
@@ -25,8 +25,8 @@ DEAD_LETTERS = "tenderbot_dead_letters"
 BUDGET_RUNS = "tenderbot_budget_runs"
 SCHEDULER_JOBS = "tenderbot_scheduler_jobs"
 
-# The kind of a thread-mirror delivery (its own table for now); queue rows carry their kind.
-THREAD_POST = "thread_post"
+# The queue's kinds (store.threads.THREAD_KIND, handlers.cards.CARD_KIND, the notifiers').
+KINDS = ("email", "slack", "slack_card", "thread")
 
 Labels = tuple[tuple[str, str], ...]
 
@@ -76,28 +76,14 @@ class QueueStat:
 
 
 async def queue_stats(session: AsyncSession, now: datetime | None = None) -> list[QueueStat]:
-    """Rows waiting per kind and how long the oldest due one has waited, in one query.
-
-    The only place that knows which tables hold queued work: when the queues become one
-    table, this query is the one thing to change.
-    """
+    """Rows waiting per kind and how long the oldest due one has waited, in one query over
+    the one queue every side effect leaves through."""
     now = now or utcnow()
-    queued = select(
-        QueueRow.kind.label("kind"),
-        QueueRow.next_attempt_at.label("due_at"),
-    ).where(QueueRow.status == "pending")
-    threads = select(
-        literal(THREAD_POST).label("kind"),
-        Message.next_delivery_at.label("due_at"),
-    ).where(Message.delivery_state == "pending")
-    waiting = union_all(queued, threads).subquery()
-    due = waiting.c.due_at <= now
+    due = QueueRow.next_attempt_at <= now
     rows = await session.execute(
-        select(
-            waiting.c.kind,
-            func.count(),
-            func.min(waiting.c.due_at).filter(due),
-        ).group_by(waiting.c.kind)
+        select(QueueRow.kind, func.count(), func.min(QueueRow.next_attempt_at).filter(due))
+        .where(QueueRow.status == "pending")
+        .group_by(QueueRow.kind)
     )
     return [
         QueueStat(

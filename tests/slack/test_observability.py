@@ -109,7 +109,7 @@ async def test_it_shows_queue_depth_deliveries_and_retries_by_kind(
     assert sample(sent, "tenderbot_deliveries_total", kind="email") == sent_before + 1
     assert sample(sent, "tenderbot_queue_depth", kind="email") == 0
     # Shown before anything was delivered, so an alert on it has a series from the start.
-    assert 'tenderbot_deliveries_total{kind="thread_post"}' in sent
+    assert 'tenderbot_deliveries_total{kind="thread"}' in sent
 
 
 async def test_it_is_ready_when_the_database_is_current(served: RunningApp) -> None:
