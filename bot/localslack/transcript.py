@@ -69,7 +69,7 @@ class Transcript:
             heading = f"{self.where(str(params.get('channel')))}, nur für {user} sichtbar"
             message = {**params, "blocks": _loaded(params.get("blocks"))}
             return heading, render_message(message, self.names)
-        if call.method == "response_url":
+        if call.method in ("response_url", "ack"):
             user = self.name(str(call.response.get("user")))
             visible = (
                 "für alle sichtbar"

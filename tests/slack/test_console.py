@@ -52,6 +52,18 @@ async def test_it_starts_a_tender_as_broker_anna_and_follows_its_thread_as_bernd
     assert not any("/budget" in line for line in lines)
 
 
+async def test_it_shows_answers_that_come_back_in_the_ack(
+    slack_settings: Settings, sessions: async_sessionmaker[AsyncSession], anna: Broker
+) -> None:
+    # /budget and /ausschreibung liste answer in the ack itself; Slack shows that message
+    # to the person who typed the command (rule B5), so the console must too.
+    lines = await play(slack_settings, sessions, "/budget\n/ausschreibung liste\n")
+
+    assert "┄ DM mit Anna Adler, nur für Anna Adler sichtbar" in lines
+    assert any("Ihr Konzeptrabattkonto" in line for line in lines)
+    assert any("Ihre Ausschreibungen" in line for line in lines)
+
+
 async def test_it_explains_unknown_people_and_threads_in_german_and_goes_on(
     slack_settings: Settings, sessions: async_sessionmaker[AsyncSession], anna: Broker
 ) -> None:
