@@ -1,5 +1,5 @@
-"""Serving the Slack app over HTTP: ``POST /slack/events``, ``GET /healthz``, ``/readyz``
-and ``/metrics``."""
+"""Serving the Slack app over HTTP: ``POST /slack/events``, ``POST /platform/events``,
+``GET /healthz``, ``/readyz`` and ``/metrics``."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ from bot.response_url import close_replies
 from bot.schema import SchemaNotCurrent, check_schema, check_sessions_schema
 from bot.settings import Settings
 from bot.workspace import check_workspace
+from handlers.platform_api import PLATFORM_PATH, platform_handler
 from store.db import make_engine, make_sessionmaker
 from store.logcontext import bound
 from store.migrate import upgrade
@@ -65,6 +66,12 @@ def build_web_app(
     web_app[SIGNING_SECRET_KEY] = (secret.get_secret_value() if secret else "").encode()
     web_app[IN_FLIGHT_KEY] = track_listeners(app)
     web_app.router.add_post(EVENTS_PATH, _slack_events)
+    if settings.platform_secret is not None:
+        # Without the secret the platform endpoint is off: the route does not exist (404).
+        web_app.router.add_post(
+            PLATFORM_PATH,
+            platform_handler(settings.platform_secret.get_secret_value(), sessions),
+        )
     # First the acknowledged work, then the HTTP session its replies go out on.
     web_app.on_cleanup.append(_drain_listeners)
     web_app.on_cleanup.append(_close_replies)

@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = Field(None, alias="SLACK_SIGNING_SECRET")
     slack_app_token: SecretStr | None = Field(None, alias="SLACK_APP_TOKEN")
     slack_api_url: str | None = Field(None, alias="SLACK_API_URL")
+    # Verifies POST /platform/events; unset, the endpoint is off (404).
+    platform_secret: SecretStr | None = Field(None, alias="TENDERBOT_PLATFORM_SECRET")
     backoffice_channel: str = Field("C0BACKOFFICE", alias="TENDERBOT_BACKOFFICE_CHANNEL")
     backoffice_users: Annotated[frozenset[str], NoDecode] = Field(
         frozenset(), alias="TENDERBOT_BACKOFFICE_USERS"

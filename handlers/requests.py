@@ -40,6 +40,7 @@ START_FIELDS = {
     "risiko": "beschreibung",
     "grund": "grund",
     "vorige": "vorige",
+    "beratung": "beratung",
 }
 OFFER_FIELDS = {
     "versicherer": "versicherer",
@@ -60,6 +61,7 @@ PRIOR_CLAIMS_BLOCK = "prior_claims"
 DESCRIPTION_BLOCK = "description"
 REASON_BLOCK = "reason"
 DOCUMENTS_BLOCK = "documents"
+CONSULTATION_BLOCK = "consultation"
 INSURER_BLOCK = "insurer"
 PREMIUM_BLOCK = "premium"
 VALID_UNTIL_BLOCK = "valid_until"
@@ -74,6 +76,7 @@ START_BLOCKS = {
     "risk.prior_claims": PRIOR_CLAIMS_BLOCK,
     "risk.description": DESCRIPTION_BLOCK,
     "reason": REASON_BLOCK,
+    "consultation": CONSULTATION_BLOCK,
 }
 
 
@@ -118,6 +121,7 @@ def _start(
     description: str,
     reason: str | None,
     previous: str | None = None,
+    consultation: str | None = None,
 ) -> StartTender:
     try:
         return parse_start(
@@ -130,13 +134,15 @@ def _start(
             },
             reason=reason or None,
             previous_reference=previous,
+            consultation=consultation or None,
         )
     except InvalidInput as error:
         raise StartFieldError(error.message_de, START_BLOCKS.get(error.field or "")) from None
 
 
 def parse_start_text(text: str) -> StartTender:
-    """``sparte=… kunde=… sb=… vorschaeden=… beschreibung="…" [grund="…"] [vorige=AS-…]``."""
+    """``sparte=… kunde=… sb=… vorschaeden=… beschreibung="…" [grund="…"] [vorige=AS-…]
+    [beratung=…]``."""
     arguments = parse_arguments(text, START_FIELDS, example=START_EXAMPLE)
     require(arguments, ("sparte", "kunde", "vorschaeden", "beschreibung"), example=START_EXAMPLE)
     named = arguments.named
@@ -149,6 +155,7 @@ def parse_start_text(text: str) -> StartTender:
         description=named["beschreibung"],
         reason=named.get("grund"),
         previous=previous,
+        consultation=named.get("beratung"),
     )
 
 
@@ -226,6 +233,7 @@ def parse_start_form(values: dict[str, Any], *, previous: str | None = None) -> 
             description=description,
             reason=_text(values, REASON_BLOCK),
             previous=previous or None,
+            consultation=_text(values, CONSULTATION_BLOCK),
         )
     except StartFieldError as error:
         raise FormErrors({error.block: error.message_de}) from None

@@ -28,6 +28,7 @@ from handlers.context import (
 from handlers.deps import Deps
 from handlers.parsing import InputError, parse_reference
 from handlers.requests import (
+    CONSULTATION_BLOCK,
     CUSTOMER_BLOCK,
     DEDUCTIBLE_BLOCK,
     DESCRIPTION_BLOCK,
@@ -77,6 +78,7 @@ FIELD_BLOCKS = {
     "risk.prior_claims": PRIOR_CLAIMS_BLOCK,
     "risk.description": DESCRIPTION_BLOCK,
     "reason": REASON_BLOCK,
+    "consultation": CONSULTATION_BLOCK,
 }
 
 

@@ -73,6 +73,13 @@ TEMPLATES: dict[str, TemplateSpec] = {
     "backoffice_followup": TemplateSpec(required=("tenders",), optional=("date", "workdays")),
     # To the backoffice channel when a queue row was given up (store.queue).
     "dead_letter": TemplateSpec(required=("row_id", "kind", "error"), optional=("template",)),
+    # kind: "charge" (P3), "storno" (B4) or "credit" (a new credit limit).
+    "budget_booking": TemplateSpec(
+        required=("kind", "amount", "balance", "credit_limit", "available"),
+        optional=("broker_name", "policy_number", "tender_reference"),
+    ),
+    # rule B2: the yearly run waits for the base year's FIV figures.
+    "budget_waiting": TemplateSpec(required=("year", "base_year"), optional=("date",)),
 }
 
 # One entry of backoffice_followup's "tenders"; only the reference is needed.

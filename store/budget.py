@@ -18,7 +18,7 @@ from store.errors import (
     NotFound,
 )
 from store.models import BudgetAccount, LedgerEntry
-from store.money import format_eur, from_cents, to_cents
+from store.money import format_eur_text, from_cents, to_cents
 from store.types import utcnow
 
 Business = Literal["neu", "ersatz"]
@@ -39,7 +39,7 @@ async def ensure_account(session: AsyncSession, broker_id: int) -> None:
     )
 
 
-async def _account(session: AsyncSession, broker_id: int) -> BudgetAccount:
+async def load_account(session: AsyncSession, broker_id: int) -> BudgetAccount:
     await ensure_account(session, broker_id)
     account = await session.get(BudgetAccount, broker_id, populate_existing=True)
     if account is None:
@@ -49,7 +49,7 @@ async def _account(session: AsyncSession, broker_id: int) -> BudgetAccount:
 
 async def statement(session: AsyncSession, broker_id: int, limit: int = 10) -> Statement:
     """Rule B5: the balance at any time, with the latest bookings."""
-    account = await _account(session, broker_id)
+    account = await load_account(session, broker_id)
     entries = await session.scalars(
         select(LedgerEntry)
         .where(LedgerEntry.broker_id == broker_id)
@@ -91,12 +91,27 @@ async def post_entry(
     return entry
 
 
+def not_covered(balance_cents: int, credit_cents: int, amount_cents: int) -> BudgetNotCovered:
+    """Rule P3's refusal, worded exactly as ``/rabatt konzept`` words it (pricing.texts)."""
+    available = balance_cents + credit_cents
+    return BudgetNotCovered(
+        f"Guthaben {format_eur_text(balance_cents)} plus Kredit {format_eur_text(credit_cents)} "
+        f"ergibt nur {format_eur_text(available)}; {format_eur_text(amount_cents)} sind nicht "
+        "gedeckt. Der Antrag kann so nicht policiert werden – bitte die Geschäftsstelle "
+        "kontaktieren.",
+        balance_cents=balance_cents,
+        available_cents=available,
+    )
+
+
 async def charge_konzept(
     session: AsyncSession,
     broker_id: int,
     amount: Decimal,
     contract: str,
     business: Business,
+    *,
+    tender_reference: str | None = None,
 ) -> LedgerEntry:
     """Rule P3: only in new business, only if balance plus granted credit covers it.
 
@@ -133,18 +148,14 @@ async def charge_konzept(
         .returning(BudgetAccount.balance_cents)
     )
     if charged is None:
-        account = await _account(session, broker_id)
-        available = account.balance_cents + account.credit_limit_cents
-        raise BudgetNotCovered(
-            f"Ihr Konzeptrabattkonto deckt {format_eur(cents)} nicht "
-            f"(verfügbar inkl. Kredit: {format_eur(available)}). Der Antrag kann so nicht "
-            "policiert werden – bitte wenden Sie sich an Ihre Geschäftsstelle."
-        )
+        account = await load_account(session, broker_id)
+        raise not_covered(account.balance_cents, account.credit_limit_cents, cents)
     entry = LedgerEntry(
         broker_id=broker_id,
         amount_cents=-cents,
         kind="charge",
         reference=contract,
+        tender_reference=tender_reference,
         created_at=utcnow(),
     )
     session.add(entry)

@@ -65,7 +65,14 @@ class RecalculationLocked(DomainError):
 
 
 class BudgetNotCovered(DomainError):
-    code = "budget_not_covered"  # rule P3
+    """Rule P3; carries the account's numbers so an answer can show them."""
+
+    code = "budget_not_covered"
+
+    def __init__(self, message_de: str, *, balance_cents: int = 0, available_cents: int = 0):
+        super().__init__(message_de)
+        self.balance_cents = balance_cents
+        self.available_cents = available_cents
 
 
 class KonzeptOnlyNewBusiness(DomainError):

@@ -86,6 +86,9 @@ class StartTender(BaseModel):
     reason: str | None = Field(None, max_length=REASON_MAX)
     # An existing product line of the broker's consultation; None starts a new one.
     product_line_id: int | None = None
+    # The platform's consultation id (``beratung=…``): the tender joins the newest line of
+    # this product there, next to its calculator offers (T2).
+    consultation: str | None = Field(None, max_length=64)
     previous_reference: str | None = None
 
     @field_validator("product")
@@ -104,6 +107,7 @@ START_FIELD_LABELS = {
     "risk.prior_claims": "Vorschäden",
     "risk.description": "Risikobeschreibung",
     "reason": "Grund",
+    "consultation": "Beratung",
 }
 
 
@@ -334,12 +338,25 @@ async def _product_line_for(
         if line.product != request.product:
             raise InvalidInput("Die Sparte passt nicht zum gewählten Produkt.", "product")
         return line
-    consultation = await session.scalar(
-        select(Consultation).where(
-            Consultation.broker_id == actor.broker_id,
-            Consultation.customer_name == request.customer_name,
+    if request.consultation:
+        consultation = await session.scalar(
+            select(Consultation).where(Consultation.external_id == request.consultation)
         )
-    )
+        if consultation is None or consultation.broker_id != actor.broker_id:
+            raise NotFound(
+                f"Eine Beratung {request.consultation} gibt es bei Ihnen nicht.",
+                field="consultation",
+            )
+    else:
+        consultation = await session.scalar(
+            select(Consultation)
+            .where(
+                Consultation.broker_id == actor.broker_id,
+                Consultation.customer_name == request.customer_name,
+            )
+            .order_by(Consultation.id)
+            .limit(1)
+        )
     if consultation is None:
         consultation = Consultation(broker_id=actor.broker_id, customer_name=request.customer_name)
         session.add(consultation)

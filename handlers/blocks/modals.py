@@ -7,6 +7,7 @@ from typing import Any
 
 from handlers.blocks.base import Block, context, escape, plain
 from handlers.requests import (
+    CONSULTATION_BLOCK,
     CUSTOMER_BLOCK,
     DEDUCTIBLE_BLOCK,
     DESCRIPTION_BLOCK,
@@ -176,6 +177,13 @@ def start_modal(prefill: StartPrefill | None = None) -> dict[str, Any]:
                 f"z. B. Schadenaufstellung, Fotos, Pläne; höchstens {MAX_DOCUMENTS} Dateien zu "
                 f"je {MAX_ATTACHMENT_MB} MB, keine Programme."
             ),
+        ),
+        _input(
+            CONSULTATION_BLOCK,
+            "Beratung",
+            _text_input("z. B. B-2026-0815", max_length=64),
+            optional=True,
+            hint="Beratungsnummer der Plattform, falls dort Tarifrechner-Angebote vorliegen.",
         ),
     ]
     view = _modal(START_CALLBACK, "Ausschreibung starten", "Starten", blocks)

@@ -12,6 +12,7 @@ from store.models.conversation import (
     ThreadLink,
 )
 from store.models.jobs import BudgetNoticeRun, JobRun
+from store.models.platform import PlatformEvent
 from store.models.queue import QueueRow
 from store.models.tenders import (
     Consultation,
@@ -35,6 +36,7 @@ __all__ = [
     "Message",
     "MessageRevision",
     "Offer",
+    "PlatformEvent",
     "ProcessedEvent",
     "ProductLine",
     "QueueRow",

@@ -29,11 +29,14 @@ class LedgerEntry(CreatedAt, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     broker_id: Mapped[int] = mapped_column(ForeignKey("brokers.id"))
     amount_cents: Mapped[int]
-    # "distribution" (B1/B2), "charge" (P3), "storno" (B4), "correction"
+    # "distribution" (B1/B2), "charge" (P3), "storno" (B4), "credit" (a change of the
+    # granted credit, 0 cents: the audit entry), "correction"
     kind: Mapped[str] = mapped_column(String(20))
-    # contract/application for charges and storno, the year for distributions
+    # policy number for charges and storno, the year for distributions
     reference: Mapped[str | None] = mapped_column(String(64))
     note: Mapped[str | None] = mapped_column(Text)
+    # the tender (AS-…) the charged policy came from, when the platform names it
+    tender_reference: Mapped[str | None] = mapped_column(String(20))
 
     __table_args__ = (
         Index("ix_ledger_entries_broker_id_id", "broker_id", "id"),

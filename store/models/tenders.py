@@ -17,6 +17,8 @@ class Consultation(CreatedAt, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     broker_id: Mapped[int] = mapped_column(ForeignKey("brokers.id"), index=True)
     customer_name: Mapped[str] = mapped_column(String(200))
+    # The platform's id of the consultation (``beratung=…``, calculator.offer events).
+    external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
 
     product_lines: Mapped[list[ProductLine]] = relationship(
         back_populates="consultation", order_by="ProductLine.id"
@@ -83,8 +85,13 @@ class Offer(CreatedAt, Base):
     premium_cents: Mapped[int]
     valid_until: Mapped[date | None] = mapped_column(index=True)
     added_by: Mapped[str | None] = mapped_column(String(32))
+    # The tariff calculator's id of a calculator offer: the same id again recalculates it.
+    external_id: Mapped[str | None] = mapped_column(String(64))
 
     product_line: Mapped[ProductLine] = relationship(back_populates="offers")
     tender: Mapped[Tender | None] = relationship(back_populates="offers", foreign_keys=[tender_id])
 
-    __table_args__ = (UniqueConstraint("tender_id", "insurer", "premium_cents", "valid_until"),)
+    __table_args__ = (
+        UniqueConstraint("tender_id", "insurer", "premium_cents", "valid_until"),
+        UniqueConstraint("product_line_id", "external_id"),
+    )

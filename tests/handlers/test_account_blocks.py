@@ -239,7 +239,7 @@ def test_it_builds_the_offer_modal_with_the_reference_in_private_metadata() -> N
 
 
 def test_it_asks_for_every_risk_field_in_the_start_modal_and_the_reason_optionally() -> None:
-    """Rules T1, T2: the reason is optional in the form; the service decides."""
+    """Rules T1, T2: the reason and the consultation are optional; the service decides."""
     view = start_modal()
     inputs = {block["block_id"]: block for block in view["blocks"] if block["type"] == "input"}
     assert list(inputs) == [
@@ -250,6 +250,7 @@ def test_it_asks_for_every_risk_field_in_the_start_modal_and_the_reason_optional
         "description",
         "reason",
         "documents",
+        "consultation",
     ]
     assert inputs["documents"]["element"] == {
         "type": "file_input",
@@ -268,6 +269,7 @@ def test_it_asks_for_every_risk_field_in_the_start_modal_and_the_reason_optional
         "deductible",
         "reason",
         "documents",
+        "consultation",
     }
     assert view["callback_id"] == "tender_start"
     assert view["title"] == plain("Ausschreibung starten")

@@ -85,6 +85,7 @@ async def test_it_opens_the_start_modal_for_ausschreibung_without_text(
         "description",
         "reason",
         "documents",
+        "consultation",
     ]
     assert slack.calls("views.open")[0].params["trigger_id"]
 
