@@ -20,17 +20,20 @@ from handlers.context import Respond, acting, answering, is_help, replying
 from handlers.deps import Deps
 from handlers.parsing import parse_reference
 from pricing import KombiRateTable, QueryError, answer_query
+from store.brokers import broker_by_number
 from store.budget import statement
 from store.conversation import history
 from store.documents import documents_of
+from store.models import Broker
 
 RABATT_COMMAND = "/rabatt"
 BUDGET_COMMAND = "/budget"
 HISTORY_COMMAND = "/verlauf"
 BUDGET_ONLY_BROKERS = (
     "Ein Konzeptrabattkonto hat jeder Vermittler für sich; das Backoffice hat keins. "
-    "Kontostände verwaltet der Betrieb mit `tenderbot budget`."
+    "Das Konto eines Vermittlers sehen Sie mit `/budget 4711` (seine Vermittlernummer)."
 )
+BUDGET_ONLY_OWN = "Sie sehen nur Ihr eigenes Konzeptrabattkonto: `/budget`"
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
@@ -66,11 +69,22 @@ def register(app: AsyncApp, deps: Deps) -> None:
         async def work() -> dict[str, Any]:
             if is_help(text):
                 return help_message(BUDGET_COMMAND)
+            number = text.strip()
             async with acting(deps, user_id) as unit:
-                if unit.actor.broker_id is None:
-                    return notice(BUDGET_ONLY_BROKERS)
-                account = await statement(unit.session, unit.actor.broker_id)
-                return budget_message(account, deps.zone)
+                owner: str | None = None
+                if unit.actor.is_backoffice:
+                    if not number:
+                        return notice(BUDGET_ONLY_BROKERS)
+                    broker = await broker_by_number(unit.session, number)
+                    broker_id, owner = broker.id, f"{broker.name} ({broker.number})"
+                else:
+                    assert unit.actor.broker_id is not None
+                    broker_id = unit.actor.broker_id
+                    own = await unit.session.get(Broker, broker_id)
+                    if number and (own is None or own.number != number):
+                        return notice(BUDGET_ONLY_OWN)
+                account = await statement(unit.session, broker_id)
+                return budget_message(account, deps.zone, owner=owner)
 
         await answering(ack, f"{BUDGET_COMMAND} by {user_id}", work)
 

@@ -8,6 +8,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from handlers.blocks.budget import HOME_ENTRIES
 from handlers.blocks.home import (
     HOME_LIMIT,
     BackofficeHome,
@@ -35,17 +36,18 @@ async def home_view(deps: Deps, slack_user_id: str) -> dict[str, Any]:
             ]
             if unit.actor.broker_id is None:
                 return backoffice_home(BackofficeHome(open_tenders))
-            account = await statement(unit.session, unit.actor.broker_id, limit=0)
+            account = await statement(unit.session, unit.actor.broker_id, limit=HOME_ENTRIES)
             data = BrokerHome(
                 name=unit.actor.name,
                 open_tenders=open_tenders,
                 newest_offers=summary.newest_offers,
                 balance=account.balance,
                 credit_limit=account.credit_limit,
+                entries=account.entries,
             )
     except NotABroker as error:
         return stranger_home(error.message_de)
-    return broker_home(data, today=today(deps))
+    return broker_home(data, today=today(deps), zone=deps.zone)
 
 
 async def publish_home(client: AsyncWebClient, deps: Deps, slack_user_id: str) -> None:

@@ -1,13 +1,17 @@
 from __future__ import annotations
 
 import json
+import sys
+import uuid
 from decimal import Decimal
 
 import click
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.cli.common import in_transaction, run, settings_or_exit, with_sessions
+from bot.cli.platform import apply_text
 from bot.cli.progress import progress
+from bot.settings import Settings
 from store.brokers import broker_by_number
 from store.budget import Statement, statement
 from store.db import transaction
@@ -17,6 +21,8 @@ from store.distribution import (
     queue_distribution_notices,
 )
 from store.money import format_eur, from_cents, to_cents
+from store.platform import Outcome
+from store.types import utcnow
 
 
 @click.group(help="Konzeptrabatt-Budget (Regeln B1–B5).")
@@ -112,3 +118,67 @@ def budget_distribute(year: int) -> None:
             f"wurden nicht bedacht: {numbers}",
             err=True,
         )
+
+
+def _apply_by_hand(settings: Settings, type_: str, data: dict[str, object]) -> None:
+    """Book through the platform's own event service, under an id of its own, so a booking
+    by hand follows the same rules, audit and notices as one from the platform."""
+    event = {
+        "id": f"cli-{uuid.uuid4().hex}",
+        "type": type_,
+        "occurred_at": utcnow().isoformat(),
+        "data": data,
+    }
+
+    async def work(sessions: async_sessionmaker[AsyncSession]) -> Outcome:
+        return await apply_text(sessions, json.dumps(event))
+
+    outcome = run(with_sessions(settings, work))
+    if not outcome.ok:
+        click.echo(f"Fehler: {outcome.message}", err=True)
+        sys.exit(1)
+    click.echo(outcome.message)
+    if "balance" in outcome.body:
+        click.echo(
+            f"Saldo {_euro(outcome.body['balance'])}, Kreditrahmen "
+            f"{_euro(outcome.body['credit_limit'])}, verfügbar {_euro(outcome.body['available'])}."
+        )
+
+
+def _euro(value: object) -> str:
+    return format_eur(to_cents(Decimal(str(value))))
+
+
+@budget.command("charge", help="Konzeptrabatt einer Police belasten (P3), z. B. --betrag 250,00.")
+@click.option("--broker", "number", required=True, help="Vermittlernummer")
+@click.option("--police", "policy", required=True, help="Policennummer")
+@click.option("--betrag", "amount", required=True, help="Konzeptrabatt in €, z. B. 250,00")
+@click.option("--ausschreibung", "tender", default=None, help="Ausschreibung, z. B. AS-2026-0001")
+def budget_charge(number: str, policy: str, amount: str, tender: str | None) -> None:
+    data: dict[str, object] = {
+        "broker_number": number,
+        "policy_number": policy,
+        "konzeptrabatt": amount,
+    }
+    if tender:
+        data["tender_reference"] = tender.strip().upper()
+    _apply_by_hand(settings_or_exit(), "policy.issued", data)
+
+
+@budget.command("storno", help="Storno ab Beginn: den Konzeptrabatt der Police gutschreiben (B4).")
+@click.option("--police", "policy", required=True, help="Policennummer")
+def budget_storno(policy: str) -> None:
+    _apply_by_hand(
+        settings_or_exit(),
+        "policy.cancelled",
+        {"policy_number": policy, "from_inception": True},
+    )
+
+
+@budget.command("credit", help="Kreditrahmen eines Vermittlers setzen (P3), z. B. --betrag 500,00.")
+@click.option("--broker", "number", required=True, help="Vermittlernummer")
+@click.option("--betrag", "amount", required=True, help="Kreditrahmen in €, z. B. 500,00")
+def budget_credit(number: str, amount: str) -> None:
+    _apply_by_hand(
+        settings_or_exit(), "broker.credit_limit", {"broker_number": number, "amount": amount}
+    )

@@ -38,6 +38,10 @@ COMMANDS: dict[str, Lazy] = {
         "bot.cli.queue:queue",
         "Warteschlange aller Zustellungen (E-Mail, Slack): wartende und tote Einträge.",
     ),
+    "platform": Lazy(
+        "bot.cli.platform:platform",
+        "Ereignisse der Plattform (Policen, Storno, Kredit, Tarifrechner) von Hand.",
+    ),
     "rabatt": Lazy("bot.cli.rabatt:rabatt", "Rabattvollmachten im FirmenKonzept abfragen (P1–P5)."),
     "scheduler": Lazy(
         "bot.cli.scheduler:scheduler",

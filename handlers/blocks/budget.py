@@ -14,8 +14,12 @@ KIND_LABELS = {
     "distribution": "Budgetzuteilung",
     "charge": "Konzeptrabatt gewährt",
     "storno": "Storno ab Beginn (Gutschrift)",
+    "credit": "Kreditrahmen geändert",
     "correction": "Korrektur",
 }
+# Bookings whose reference is a policy number (P3, B4).
+POLICY_KINDS = frozenset({"charge", "storno"})
+HOME_ENTRIES = 3
 
 
 def entry_line(entry: LedgerEntry, zone: ZoneInfo) -> str:
@@ -23,18 +27,25 @@ def entry_line(entry: LedgerEntry, zone: ZoneInfo) -> str:
     label = KIND_LABELS.get(entry.kind, entry.kind)
     sign = "+" if entry.amount_cents > 0 else ""
     line = f"• {when} · {label} · *{sign}{format_eur(entry.amount_cents)}*"
-    if entry.reference:
+    if entry.kind in POLICY_KINDS and entry.reference:
+        line += f" · Police {escape(entry.reference)}"
+    elif entry.reference and entry.kind != "credit":
         line += f" · {escape(entry.reference)}"
+    if entry.tender_reference:
+        line += f" · Ausschreibung {escape(entry.tender_reference)}"
     if entry.note:
         line += f" – _{escape(entry.note)}_"
     return line
 
 
-def budget_message(statement: Statement, zone: ZoneInfo) -> dict[str, Any]:
+def budget_message(
+    statement: Statement, zone: ZoneInfo, *, owner: str | None = None
+) -> dict[str, Any]:
+    """The account; ``owner`` names the broker when the backoffice looks at it."""
     balance = format_eur(to_cents(statement.balance))
     available = format_eur(to_cents(statement.balance + statement.credit_limit))
     blocks: list[Block] = [
-        header("Ihr Konzeptrabattkonto"),
+        header(f"Konzeptrabattkonto {owner}" if owner else "Ihr Konzeptrabattkonto"),
         fields(
             [
                 ("Saldo", balance),

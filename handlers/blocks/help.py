@@ -33,7 +33,9 @@ HELP: dict[str, tuple[str, str]] = {
     ),
     "/budget": (
         "Ihr Konzeptrabattkonto",
-        "• `/budget` – Saldo, Kreditrahmen und die letzten Buchungen",
+        "• `/budget` – Saldo, Kreditrahmen und die letzten Buchungen mit Police und "
+        "Ausschreibung\n"
+        "• `/budget 4711` – das Konto eines Vermittlers (Backoffice)",
     ),
     "/verlauf": (
         "Nachrichtenverlauf einer Ausschreibung",

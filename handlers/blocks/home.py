@@ -7,14 +7,17 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from handlers.blocks.base import Block, context, divider, escape, fields, header, line_sections
+from handlers.blocks.budget import entry_line
 from handlers.blocks.offers import offer_line
-from store.models import Offer, Tender
+from store.models import LedgerEntry, Offer, Tender
 from store.money import format_eur, to_cents
 from store.products import product_label
 
 HOME_LIMIT = 20
+BERLIN = ZoneInfo("Europe/Berlin")
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,8 @@ class BrokerHome:
     newest_offers: Sequence[tuple[str, Offer]]  # (reference, offer)
     balance: Decimal
     credit_limit: Decimal
+    # The latest bookings, newest first (charges and Storno with policy and tender).
+    entries: Sequence[LedgerEntry] = ()
 
 
 @dataclass(frozen=True)
@@ -53,7 +58,7 @@ def _view(blocks: list[Block]) -> dict[str, Any]:
     return {"type": "home", "blocks": blocks}
 
 
-def broker_home(data: BrokerHome, *, today: date) -> dict[str, Any]:
+def broker_home(data: BrokerHome, *, today: date, zone: ZoneInfo = BERLIN) -> dict[str, Any]:
     blocks: list[Block] = [
         header(f"Ausschreibungen – {data.name}"),
         section_title("Offene Ausschreibungen"),
@@ -83,8 +88,10 @@ def broker_home(data: BrokerHome, *, today: date) -> dict[str, Any]:
                 ("Verfügbar inkl. Kredit", format_eur(to_cents(data.balance + data.credit_limit))),
             ]
         ),
-        context("Buchungen: `/budget` · Rabattfragen: `/rabatt hilfe`"),
     ]
+    if data.entries:
+        blocks.extend(line_sections([entry_line(entry, zone) for entry in data.entries]))
+    blocks.append(context("Buchungen: `/budget` · Rabattfragen: `/rabatt hilfe`"))
     return _view(blocks)
 
 

@@ -69,7 +69,7 @@ def test_it_shows_balance_credit_and_bookings() -> None:
             },
             mrkdwn_section(
                 "*Letzte Buchungen*\n"
-                f"• 02.09.2026 · Konzeptrabatt gewährt · *-250,00{NBSP}€* · V-&lt;1&gt;\n"
+                f"• 02.09.2026 · Konzeptrabatt gewährt · *-250,00{NBSP}€* · Police V-&lt;1&gt;\n"
                 f"• 01.07.2026 · Budgetzuteilung · *+1.500,00{NBSP}€* · 2026 – _3 % von 50.000 €_"
             ),
             context(

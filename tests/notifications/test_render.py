@@ -164,7 +164,43 @@ def test_it_knows_every_template_the_services_and_the_scheduler_enqueue() -> Non
         "budget_distributed",
         "backoffice_followup",
         "dead_letter",
+        "budget_booking",
+        "budget_waiting",
     }
+
+
+@pytest.mark.parametrize(
+    ("kind", "amount", "first_line"),
+    [
+        (
+            "charge",
+            "250.00",
+            "Konzeptrabatt 250,00\u00a0€ für Police P-100 (Ausschreibung AS-2026-0001) gebucht.",
+        ),
+        ("storno", "250.00", "Storno ab Beginn: 250,00\u00a0€ für Police P-100 gutgeschrieben."),
+        ("credit", "0.00", "Ihr Kreditrahmen beträgt jetzt 500,00\u00a0€."),
+    ],
+)
+def test_it_tells_the_broker_every_booking_with_the_new_balance(
+    kind: str, amount: str, first_line: str
+) -> None:
+    context = {
+        "kind": kind,
+        "amount": amount,
+        "balance": "-150.00",
+        "credit_limit": "500.00",
+        "available": "350.00",
+        "policy_number": "P-100",
+        "tender_reference": "AS-2026-0001",
+        "broker_name": "Anna Adler",
+    }
+
+    rendered = render("budget_booking", context)
+
+    assert rendered.slack.splitlines()[0] == f":receipt: *{first_line}*"
+    assert "Neuer Kontostand:        -150,00\u00a0€" in rendered.text
+    assert first_line in rendered.text
+    assert rendered.subject.startswith("Konzeptrabattkonto: ")
 
 
 def test_it_renders_only_the_parts_a_channel_sends() -> None:

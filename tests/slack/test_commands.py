@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.localslack import LocalSlack, SignedSender
 from store.actors import Actor
+from store.bookings import charge_policy
 from store.budget import post_entry, set_credit_limit
 from store.conversation import post_message
 from store.db import transaction
@@ -506,6 +507,37 @@ async def test_it_tells_the_backoffice_there_is_no_budget_of_its_own(
 ) -> None:
     reply = await command_reply(slack_request, slack, BERND, "/budget")
     assert "das Backoffice hat keins" in reply["text"]
+    assert "`/budget 4711`" in reply["text"]
+
+
+async def test_it_shows_bernd_any_broker_s_account_with_policy_and_tender(
+    anna: Broker,
+    slack: LocalSlack,
+    slack_request: SignedSender,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with transaction(sessions) as session:
+        await post_entry(session, anna.id, 40000, "distribution", "2026")
+        await charge_policy(session, anna, "P-100", Decimal("250"), tender_reference=None)
+
+    reply = await command_reply(slack_request, slack, BERND, "/budget", "4711")
+
+    text = all_text(reply)
+    assert "Konzeptrabattkonto Anna Adler (4711)" in text
+    assert "Konzeptrabatt gewährt · *-250,00\xa0€* · Police P-100" in text
+
+
+async def test_it_shows_a_broker_only_her_own_account(
+    anna: Broker,
+    carla: Broker,
+    slack: LocalSlack,
+    slack_request: SignedSender,
+) -> None:
+    other = await command_reply(slack_request, slack, ANNA, "/budget", "4712")
+    own = await command_reply(slack_request, slack, ANNA, "/budget", "4711")
+
+    assert "nur Ihr eigenes Konzeptrabattkonto" in other["text"]
+    assert "Ihr Konzeptrabattkonto" in all_text(own)
 
 
 async def test_it_shows_the_history_after_close_without_internal_notes_to_anna(

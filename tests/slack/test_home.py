@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.localslack import LocalSlack, SignedSender
 from store.actors import Actor
+from store.bookings import charge_policy
 from store.budget import post_entry
 from store.db import transaction
 from store.models import Broker
@@ -74,7 +75,8 @@ async def test_it_shows_anna_her_open_tenders_newest_offers_and_budget(
             valid_until=date(2026, 12, 31),
             today=date(2026, 11, 23),
         )
-        await post_entry(session, anna.id, 150000, "distribution", "2026")
+        await post_entry(session, anna.id, 160000, "distribution", "2026")
+        await charge_policy(session, anna, "P-7", Decimal("100"), tender_reference=reference)
 
     home = await open_home(slack, slack_request, ANNA)
 
@@ -84,6 +86,7 @@ async def test_it_shows_anna_her_open_tenders_newest_offers_and_budget(
     assert "*AS-2026-0001* – Betriebshaftpflicht für Bäckerei Korn GmbH · 1 Angebot" in text
     assert "AS-2026-0001 · 🟢 aus Ausschreibung · *Allianz* – 1.234,50\xa0€" in text
     assert "*Saldo*\\n1.500,00\xa0€" in text
+    assert "· Police P-7 · Ausschreibung AS-2026-0001" in text
     assert "AS-2026-0002" not in text
     assert "Clausen" not in text
 
