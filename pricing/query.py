@@ -79,12 +79,13 @@ UMSTELLUNG = Form(
         monate=("bestand", "laufzeit"),
         geschaeft=("geschaeftsart", "art"),
         klasse=("risikoklasse",),
+        segment=("firmenkonzept", "fk_segment"),
     ),
     flags={},
     required=("sparte", "renta", "alt", "neu", "tarifjahr", "monate"),
     example=(
         "umstellung sparte=sach renta=40 alt=1000 neu=1500 risikobonus=10 "
-        "tarifjahr=2015 monate=24 geschaeft=ersatz"
+        "tarifjahr=2015 monate=24 geschaeft=ersatz segment=ja"
     ),
 )
 RISIKOBONUS = Form(
@@ -155,10 +156,12 @@ _FIELD_MEANING = {
     "klasse": "positiv, durchschnitt oder bestimmt",
     "betrag": "gewünschter Konzeptrabatt in €",
     "geschaeft": "ersatz oder neu",
+    "segment": "ja oder nein: Ersatzgeschäft im FirmenKonzept-fähigen Segment",
     "saldo": "Guthaben des Konzeptrabattkontos in €",
 }
 
 _SPARTEN = {alias: Sparte(name) for alias, name in _SPARTE_FLAGS.items()}
+_JA_NEIN = {"ja": True, "j": True, "yes": True, "nein": False, "n": False, "no": False}
 _GESCHAEFT = {
     alias: Geschaeft(name)
     for alias, name in _aliases(
@@ -421,6 +424,7 @@ def _build_umstellung(form: Form, parsed: _Parsed) -> UmstellungRequest:
         monate=_integer(form, "monate", v["monate"], low=0, high=1200),
         geschaeft=_choice(form, "geschaeft", v.get("geschaeft", "ersatz"), _GESCHAEFT),
         klasse=klasse,
+        segment=_choice(form, "segment", v["segment"], _JA_NEIN) if "segment" in v else None,
     )
 
 

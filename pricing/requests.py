@@ -73,6 +73,8 @@ class UmstellungRequest:
     monate: int
     geschaeft: Geschaeft
     klasse: RiskClass | None = None
+    # P4: replacement business in a FirmenKonzept segment? None: not stated (an open condition).
+    segment: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)

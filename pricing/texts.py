@@ -47,9 +47,19 @@ UN_RENTA_TOO_HIGH = "Vorvertragsrenta {renta} liegt über 100 % – kein Umstell
 UN_NOT_ERSATZ = "Umstellungsnachlass gibt es nur im Ersatzgeschäft, nicht im Neugeschäft."
 UN_TOO_YOUNG = "Bestandsvertrag erst {monate} Monate im Bestand – mindestens 6 Monate sind nötig."
 UN_PRECONDITIONS_MET = (
-    "Voraussetzungen erfüllt: Vorvertragsrenta {renta} (höchstens 100 %), Ersatzgeschäft, "
-    "{monate} Monate im Bestand (mindestens 6)."
+    "Voraussetzungen erfüllt: Vorvertragsrenta {renta} (höchstens 100 %), Ersatzgeschäft "
+    "im FirmenKonzept-fähigen Segment, {monate} Monate im Bestand (mindestens 6)."
 )
+UN_PRECONDITION_SEGMENT_OPEN = (
+    "Vorvertragsrenta {renta} (höchstens 100 %), Ersatzgeschäft und {monate} Monate im "
+    "Bestand (mindestens 6) passen. Offen: Liegt das Ersatzgeschäft in einem "
+    "FirmenKonzept-fähigen Segment? Nur dann gilt das Folgende (segment=ja|nein)."
+)
+UN_NOT_SEGMENT = (
+    "Das Ersatzgeschäft liegt nicht in einem FirmenKonzept-fähigen Segment – kein "
+    "Umstellungsnachlass."
+)
+UN_HEAD_SEGMENT_OPEN = " – sofern FirmenKonzept-Segment"
 UN_RB_EXCEEDS = (
     "Risikobonus {rb} übersteigt das Maximum von {max} ({klasse}) – bitte zuerst den "
     "Risikobonus korrigieren."

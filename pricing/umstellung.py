@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from pricing import texts
-from pricing.answer import Answer, JSONValue, Reason
+from pricing.answer import Answer, JSONValue, Reason, json_names
 from pricing.money import (
     HUNDRED,
     ZERO,
@@ -61,13 +61,10 @@ def compute_umstellung(request: UmstellungRequest) -> UmstellungResult:
     reasons = _precondition_reasons(request)
     eligible = not reasons
     if eligible:
+        # Never "erfüllt" while the segment precondition was not stated: it stays open.
+        met = texts.UN_PRECONDITIONS_MET if request.segment else texts.UN_PRECONDITION_SEGMENT_OPEN
         reasons.append(
-            Reason(
-                "P4",
-                texts.UN_PRECONDITIONS_MET.format(
-                    renta=format_percent(request.renta), monate=request.monate
-                ),
-            )
+            Reason("P4", met.format(renta=format_percent(request.renta), monate=request.monate))
         )
     if not eligible:
         return UmstellungResult(
@@ -171,6 +168,8 @@ def _precondition_reasons(request: UmstellungRequest) -> list[Reason]:
         )
     if request.geschaeft is not Geschaeft.ERSATZ:
         failed.append(Reason("P4", texts.UN_NOT_ERSATZ))
+    if request.segment is False:
+        failed.append(Reason("P4", texts.UN_NOT_SEGMENT))
     if request.monate < MIN_MONTHS:
         failed.append(Reason("P4", texts.UN_TOO_YOUNG.format(monate=request.monate)))
     return failed
@@ -221,6 +220,8 @@ def answer_umstellung(request: UmstellungRequest) -> Answer:
         headline = texts.UN_HEAD_NOT_NEEDED.format(sparte=sparte)
     else:
         headline = texts.UN_HEAD_MAX.format(sparte=sparte, max=format_percent(result.max_percent))
+    if result.eligible and request.segment is None:
+        headline += texts.UN_HEAD_SEGMENT_OPEN
 
     facts = [
         ("Bisheriger Beitrag", format_euro(request.old_premium)),
@@ -251,6 +252,10 @@ def answer_umstellung(request: UmstellungRequest) -> Answer:
         "old_premium": as_json(request.old_premium),
         "new_premium": as_json(request.new_premium),
         "risikobonus": as_json(request.risikobonus),
+        "segment": request.segment,
+        "open_conditions": json_names(
+            ["segment"] if result.eligible and request.segment is None else []
+        ),
     }
     return Answer(
         kind="umstellung",

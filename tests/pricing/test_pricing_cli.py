@@ -14,7 +14,7 @@ from bot.cli.rabatt import KOMBI_RATES_ENV
 
 UMSTELLUNG = (
     "umstellung sparte=sach renta=40 alt=1000 neu=1500 risikobonus=10 tarifjahr=2015 "
-    "monate=24 geschaeft=ersatz"
+    "monate=24 geschaeft=ersatz segment=ja"
 )
 EXAMPLE_TABLE = Path(pricing.__file__).parent / "kombi_rates.example.toml"
 

@@ -22,7 +22,7 @@ from pricing.requests import (
 
 EXAMPLE = (
     "umstellung sparte=sach renta=40 alt=1000 neu=1500 risikobonus=10 tarifjahr=2015 "
-    "monate=24 geschaeft=ersatz"
+    "monate=24 geschaeft=ersatz segment=ja"
 )
 
 
@@ -64,6 +64,7 @@ def test_it_parses_the_umstellung_example_into_one_request() -> None:
         tarifjahr=2015,
         monate=24,
         geschaeft=Geschaeft.ERSATZ,
+        segment=True,
     )
 
 

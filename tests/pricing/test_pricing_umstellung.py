@@ -215,10 +215,11 @@ def test_it_answers_in_german_with_the_bounding_numbers() -> None:
     # P4c worked example, as the broker reads it in Slack.
     answer = answer_query(
         "umstellung sparte=sach renta=40 alt=1000 neu=1500 risikobonus=10 "
-        "tarifjahr=2015 monate=24 geschaeft=ersatz"
+        "tarifjahr=2015 monate=24 geschaeft=ersatz segment=ja"
     )
     text = answer.to_text()
     assert text.splitlines()[0] == "*Umstellungsnachlass (Sach): höchstens 25,92 %*"
+    assert "Voraussetzungen erfüllt" in text
     assert "Höchstsatz (P4b): 40 %" in text
     assert "Untergrenze (P4c): 1.000,00 €" in text
     assert "Beitrag mit Nachlass: 1.000,08 €" in text
@@ -244,3 +245,26 @@ def test_it_gives_machine_fields_as_two_decimal_strings() -> None:
             "tarifjahr=2015 monate=24"
         ).reasons
     ]
+
+
+def test_it_states_the_segment_as_an_open_condition_when_not_asked() -> None:
+    # P4: "Ersatzgeschäft im FirmenKonzept-fähigen Segment" is a precondition of its own.
+    answer = answer_query(
+        "umstellung sparte=sach renta=40 alt=1000 neu=1500 risikobonus=10 tarifjahr=2015 monate=24"
+    )
+    text = answer.to_text()
+    assert text.splitlines()[0] == (
+        "*Umstellungsnachlass (Sach): höchstens 25,92 % – sofern FirmenKonzept-Segment*"
+    )
+    assert "Voraussetzungen erfüllt" not in text
+    assert "Offen: Liegt das Ersatzgeschäft in einem FirmenKonzept-fähigen Segment?" in text
+    assert answer.to_dict()["open_conditions"] == ["segment"]
+
+
+def test_it_refuses_the_discount_outside_a_firmenkonzept_segment() -> None:
+    answer = answer_query(
+        "umstellung sparte=sach renta=40 alt=1000 neu=1500 tarifjahr=2015 monate=24 segment=nein"
+    )
+    assert answer.headline == "Umstellungsnachlass (Sach): nicht möglich"
+    assert "nicht in einem FirmenKonzept-fähigen Segment" in answer.to_text()
+    assert answer.to_dict()["eligible"] is False
