@@ -66,10 +66,28 @@ async def run_budget_distribution(
     now: datetime | None = None,
 ) -> DistributionResult | None:
     async with transaction(sessions) as session:
-        result = await distribute_if_due(session, settings.budget_month_day, settings.zone, now=now)
+        result = await distribute_if_due(
+            session,
+            settings.budget_month_day,
+            settings.zone,
+            now=now,
+            backoffice_channel=settings.backoffice_channel,
+        )
     metrics.budget_run(
-        "not_due" if result is None else "distributed" if result.ran else "already_distributed"
+        "not_due"
+        if result is None
+        else "distributed"
+        if result.ran
+        else "waiting"
+        if result.waiting
+        else "already_distributed"
     )
+    if result is not None and result.waiting:
+        log.warning(
+            "budget %s waits: no FIV figures of %s imported yet (tenderbot fiv import)",
+            result.year,
+            result.base_year,
+        )
     if result is not None and result.ran:
         log.info(
             "budget %s distributed: %s brokers, %s in total, %s negative balances offset, "
@@ -193,7 +211,9 @@ def build_scheduler(
 
     scheduler.add_job(
         distribution,
-        CronTrigger(hour=DISTRIBUTION_TIME.hour, minute=DISTRIBUTION_TIME.minute, timezone=zone),
+        # Hourly, not nightly: a year waiting for its FIV figures (B2) runs within the hour
+        # of their import even when nobody runs `tenderbot fiv import` on this host.
+        CronTrigger(minute=DISTRIBUTION_TIME.minute, timezone=zone),
         id=DISTRIBUTION_JOB,
         name="Konzeptrabatt-Budget (B1–B3)",
         # Always at start: the step itself knows whether the budget day has come (catch-up).

@@ -29,8 +29,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from store.db import transaction
 from store.dialect import dialect_name, insert_ignoring_conflicts
-from store.models import BudgetNoticeRun, JobRun
-from store.outbox import MESSAGE_ID_DOMAIN
+from store.models import BudgetNoticeRun, FivFigure, JobRun
+from store.outbox import MESSAGE_ID_DOMAIN, enqueue
 from store.types import UTCDateTime, utcnow
 from store.wake import QUEUE, wake_on_commit
 
@@ -117,6 +117,8 @@ class DistributionResult:
     # FIV figures whose broker number is not in `brokers`: kept in fiv_figures, reported here.
     unknown_numbers: list[tuple[str, int]] = field(default_factory=list)
     unknown_count: int = 0
+    # B2: not run because the base year has no FIV figures yet; it runs once they are in.
+    waiting: bool = False
 
 
 def budget_date(year: int, month_day: tuple[int, int]) -> date:
@@ -357,17 +359,71 @@ async def queue_distribution_notices(
             progress(batch)
 
 
+WAITING_TEMPLATE = "budget_waiting"
+# A job_runs row per budget year that had to wait for its FIV figures (B2).
+WAITING_JOB = "budget_distribution_waiting"
+
+
+async def waits_for_figures(session: AsyncSession, base_years: set[int]) -> bool:
+    """Does a budget year based on one of ``base_years`` wait for its figures (B2)?"""
+    periods = {str(year + 1) for year in base_years}
+    waiting = set(
+        await session.scalars(
+            select(JobRun.period).where(JobRun.job == WAITING_JOB, JobRun.period.in_(periods))
+        )
+    )
+    if not waiting:
+        return False
+    done = set(
+        await session.scalars(
+            select(JobRun.period).where(JobRun.job == JOB, JobRun.period.in_(waiting))
+        )
+    )
+    return bool(waiting - done)
+
+
+async def _has_figures(session: AsyncSession, year: int) -> bool:
+    found = await session.scalar(select(FivFigure.id).where(FivFigure.year == year).limit(1))
+    return found is not None
+
+
 async def distribute_if_due(
     session: AsyncSession,
     month_day: tuple[int, int],
     zone: ZoneInfo,
     *,
     now: datetime | None = None,
+    backoffice_channel: str | None = None,
 ) -> DistributionResult | None:
-    """The scheduler's daily (and start-up catch-up) step: distribute this year's budget once
-    the local budget day has come; None before it."""
+    """The scheduler's step (hourly, at start, after an FIV import): distribute this year's
+    budget once the local budget day has come; None before it.
+
+    Rule B2 claims the year once, so it must not be claimed on an empty base: without FIV
+    figures for the base year the run waits (``waiting``) and tells the backoffice channel,
+    at most once a day, until an import brings them.
+    """
     now = now or utcnow()
-    year = due_year(now.astimezone(zone).date(), month_day)
+    today = now.astimezone(zone).date()
+    year = due_year(today, month_day)
     if year is None:
         return None
+    done = await session.scalar(
+        select(JobRun.ran_at).where(JobRun.job == JOB, JobRun.period == str(year))
+    )
+    if done is None and not await _has_figures(session, year - 1):
+        await session.execute(
+            insert_ignoring_conflicts(session, JobRun).values(
+                job=WAITING_JOB, period=str(year), ran_at=now
+            )
+        )
+        if backoffice_channel:
+            await enqueue(
+                session,
+                channel="slack",
+                recipient=backoffice_channel,
+                template=WAITING_TEMPLATE,
+                context={"year": year, "base_year": year - 1, "date": today.isoformat()},
+                dedupe_key=f"budget-waiting:{year}:{today.isoformat()}",
+            )
+        return DistributionResult(year=year, base_year=year - 1, ran=False, waiting=True)
     return await distribute_budget(session, year, now=now)

@@ -24,6 +24,10 @@ from store.errors import InvalidInput
 
 Progress = Callable[[int], None]
 HEADER = ("vermittlernummer", "jahr", "sparte", "zugangsart", "beitrag")
+# Optional last column: the product position. Only FirmenKonzept new business counts (B1);
+# a file without the column is taken to hold FirmenKonzept figures only.
+POSITION = "position"
+FIRMENKONZEPT = "firmenkonzept"
 BATCH_SIZE = 10_000
 # Enough to find and fix a broken export; a file full of errors is not listed line by line.
 MAX_LISTED_PROBLEMS = 50
@@ -81,9 +85,17 @@ class RowProblem:
         return f"Zeile {self.line}: {self.reason}"
 
 
+@dataclass(frozen=True)
+class OtherPosition:
+    """A row of another position than FirmenKonzept: left out of the budget base (B1)."""
+
+    line: int
+
+
 @dataclass
 class FivImportResult:
     imported: int = 0
+    ignored_positions: int = 0  # rows of other positions than FirmenKonzept (B1)
     skipped: list[RowProblem] = field(default_factory=list)  # the first MAX_LISTED_PROBLEMS
     skipped_total: int = 0
     pairs: int = 0  # (broker, year) pairs whose figures were replaced
@@ -123,7 +135,12 @@ def parse_row(cells: list[str]) -> FivRow:
     )
 
 
-def _check_header(reader: Iterator[list[str]]) -> None:
+def is_firmenkonzept(position: str) -> bool:
+    return "".join(ch for ch in position.lower() if ch.isalnum()) == FIRMENKONZEPT
+
+
+def _check_header(reader: Iterator[list[str]]) -> bool:
+    """Refuse a header that is not ours; True when it has the optional position column."""
     try:
         header = next(reader)
     except StopIteration:
@@ -131,18 +148,22 @@ def _check_header(reader: Iterator[list[str]]) -> None:
     except csv.Error as error:
         raise InvalidInput(f"Zeile 1: Kopfzeile nicht lesbar ({error}).") from None
     names = tuple(cell.strip().lower().lstrip("\ufeff") for cell in header)
-    if names != HEADER:
+    with_position = names == (*HEADER, POSITION)
+    if names != HEADER and not with_position:
         raise InvalidInput(
             "Zeile 1: Kopfzeile muss „"
             + ";".join(HEADER)
-            + f"“ lauten, ist aber „{';'.join(header)}“."
+            + f"“ (optional mit „;{POSITION}“) lauten, ist aber „{';'.join(header)}“."
         )
+    return with_position
 
 
-def read_rows(lines: Iterable[str]) -> Iterator[tuple[int, FivRow | RowProblem]]:
+def read_rows(
+    lines: Iterable[str],
+) -> Iterator[tuple[int, FivRow | RowProblem | OtherPosition]]:
     """Check the header, then yield each data row or its problem with the file's line number."""
     reader = csv.reader(lines, delimiter=";")
-    _check_header(reader)
+    with_position = _check_header(reader)
     while True:
         try:
             cells = next(reader)
@@ -153,6 +174,15 @@ def read_rows(lines: Iterable[str]) -> Iterator[tuple[int, FivRow | RowProblem]]
             continue
         if not any(cell.strip() for cell in cells):
             continue
+        if with_position:
+            if len(cells) != len(HEADER) + 1:
+                problem = f"{len(cells)} statt {len(HEADER) + 1} Spalten (Trennzeichen ist „;“)"
+                yield reader.line_num, RowProblem(reader.line_num, problem)
+                continue
+            if not is_firmenkonzept(cells[-1]):
+                yield reader.line_num, OtherPosition(reader.line_num)
+                continue
+            cells = cells[: len(HEADER)]
         try:
             yield reader.line_num, parse_row(cells)
         except ValueError as error:
@@ -204,7 +234,9 @@ def _problem_report(problems: list[RowProblem], total: int) -> str:
 async def import_fiv(
     session: AsyncSession, lines: Iterable[str], *, skip_invalid: bool = False
 ) -> FivImportResult:
-    """Import FIV figures (``vermittlernummer;jahr;sparte;zugangsart;beitrag``).
+    """Import FIV figures (``vermittlernummer;jahr;sparte;zugangsart;beitrag[;position]``).
+
+    Rows whose position is not FirmenKonzept are left out and counted (B1).
 
     All or nothing by default: any bad row raises InvalidInput listing the bad lines, and the
     caller's transaction stays untouched. With ``skip_invalid`` the good rows are imported
@@ -217,6 +249,9 @@ async def import_fiv(
     await session.execute(text(_CREATE_STAGING))
     try:
         for _line, parsed in read_rows(lines):
+            if isinstance(parsed, OtherPosition):
+                result.ignored_positions += 1
+                continue
             if isinstance(parsed, RowProblem):
                 problem_count += 1
                 if len(result.skipped) < MAX_LISTED_PROBLEMS:

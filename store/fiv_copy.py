@@ -85,7 +85,9 @@ async def import_by_copy(
         with path.open("rb") as stream:
             first = stream.readline()
             header = codecs.decode(first, "utf-8-sig")
-            _check_header(csv.reader([header], delimiter=";"))
+            if _check_header(csv.reader([header], delimiter=";")):
+                # A file naming positions (B1) is filtered row by row in Python.
+                return None
             if progress is not None:
                 progress(len(first))
             async with session.begin_nested():

@@ -50,7 +50,8 @@ def dead_lettered(kind: str, reason: str) -> None:
 
 
 def budget_run(outcome: str) -> None:
-    """``distributed``, ``already_distributed`` or ``not_due`` (B1–B3)."""
+    """``distributed``, ``already_distributed``, ``waiting`` (no FIV figures yet) or
+    ``not_due`` (B1–B3)."""
     count(BUDGET_RUNS, outcome=outcome)
 
 

@@ -6,11 +6,15 @@ from pathlib import Path
 
 import click
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.cli.common import in_transaction, run, settings_or_exit
+from bot.cli.common import in_transaction, run, settings_or_exit, with_sessions
 from bot.cli.progress import progress
+from bot.settings import Settings
+from store.db import transaction
+from store.distribution import DistributionResult, waits_for_figures
 from store.fiv import HEADER, FivImportResult, import_fiv_file
+from store.money import format_eur
 
 
 def _count(number: int, one: str, many: str) -> str:
@@ -27,7 +31,8 @@ def fiv() -> None:
     help=(
         "FIV-Zahlen aus CSV übernehmen (UTF-8, „;“-getrennt, Kopfzeile "
         + ";".join(HEADER)
-        + ", Beträge wie 1.234,56). Ein erneuter Import ersetzt die Zahlen der enthaltenen "
+        + "[;position], Beträge wie 1.234,56; nur Position FirmenKonzept zählt). "
+        "Ein erneuter Import ersetzt die Zahlen der enthaltenen "
         "Vermittler-Jahr-Paare. Standard: alles oder nichts."
     ),
 )
@@ -58,6 +63,12 @@ def fiv_import(file: Path, skip_invalid: bool) -> None:
         f"({_count(result.pairs, 'Vermittler-Jahr-Paar', 'Vermittler-Jahr-Paare')} ersetzt, "
         f"Jahre: {years})."
     )
+    if result.ignored_positions:
+        click.echo(
+            f"{_count(result.ignored_positions, 'Zeile', 'Zeilen')} anderer Positionen als "
+            "FirmenKonzept nicht berücksichtigt (B1)."
+        )
+    _distribute_if_waiting(settings, result.years)
     if result.skipped_total:
         click.echo(
             f"{_count(result.skipped_total, 'fehlerhafte Zeile', 'fehlerhafte Zeilen')} "
@@ -68,3 +79,21 @@ def fiv_import(file: Path, skip_invalid: bool) -> None:
             click.echo(f"  {problem}", err=True)
         if result.skipped_total > len(result.skipped):
             click.echo(f"  … und {result.skipped_total - len(result.skipped)} weitere.", err=True)
+
+
+def _distribute_if_waiting(settings: Settings, years: set[int]) -> None:
+    """Rule B2: a yearly distribution waiting for these figures runs right after the import
+    (still once: the run claims its year)."""
+    from bot.scheduler import run_budget_distribution
+
+    async def work(sessions: async_sessionmaker[AsyncSession]) -> DistributionResult | None:
+        async with transaction(sessions) as session:
+            waiting = await waits_for_figures(session, years)
+        return await run_budget_distribution(settings, sessions) if waiting else None
+
+    done = run(with_sessions(settings, work))
+    if done is not None and done.ran:
+        click.echo(
+            f"Budget {done.year} verteilt: {done.brokers} Vermittler, zusammen "
+            f"{format_eur(done.total_cents)} (3 % des Neugeschäfts {done.base_year})."
+        )

@@ -242,3 +242,36 @@ async def test_it_copies_a_file_of_good_rows_without_reading_them_in_python(
     path.write_text("\n".join([HEADER, GOOD_ROWS[0], "4711;2025;sach;1;1.000.00"]) + "\n")
     async with transaction(sessions) as session:
         assert await import_by_copy(session, path, None) is None
+
+
+async def test_it_counts_only_firmenkonzept_rows_when_the_file_names_positions(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    # rule B1: only FirmenKonzept new business is the base of the budget.
+    text = "\n".join(
+        [
+            "vermittlernummer;jahr;sparte;zugangsart;beitrag;position",
+            "4711;2025;sach;1;1.000,00;FirmenKonzept",
+            "4711;2025;haft;1;500,00;Privat",
+            "4711;2025;rs;1;300,00;firmen-konzept",
+            "4711;2025;kfz;1;800,00;",
+            "",
+        ]
+    )
+    async with transaction(sessions) as session:
+        result = await import_fiv(session, text.splitlines(keepends=True))
+
+    assert (result.imported, result.ignored_positions) == (2, 2)
+    assert await figures(sessions) == [
+        ("4711", 2025, "rs", 1, 30000),
+        ("4711", 2025, "sach", 1, 100000),
+    ]
+
+
+async def test_it_names_a_row_without_its_position_when_the_header_has_one(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    text = "vermittlernummer;jahr;sparte;zugangsart;beitrag;position\n4711;2025;sach;1;1.000,00\n"
+    with pytest.raises(InvalidInput, match="Zeile 2: 5 statt 6 Spalten"):
+        async with transaction(sessions) as session:
+            await import_fiv(session, text.splitlines(keepends=True))
