@@ -8,7 +8,9 @@ person. Append a step function to extend the story.
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -32,6 +34,7 @@ from bot.notifiers import build_notifiers
 from bot.queue_worker import wait_for_slack_deliveries
 from bot.scheduler import run_expiry_reminders
 from bot.settings import Settings
+from handlers.platform_api import PLATFORM_PATH, sign
 from notifications import LocalSinkNotifier, drain_outbox
 from store.brokers import BrokerData, add_broker
 from store.db import make_engine, make_sessionmaker, transaction
@@ -44,6 +47,8 @@ from store.money import format_eur
 DEMO_DATABASE = Path("tenderbot-demo.db")
 DEMO_MAILS = Path("tenderbot-demo-mails")
 BACKOFFICE_CHANNEL = "C0BACKOFFICE"
+PLATFORM_SECRET = "demo-platform-secret"
+CONSULTATION = "B-2026-0815"
 
 # Answer by e-mail: the demo's notices carry reply addresses at this (never resolvable) domain,
 # and Anna's answer goes straight to the in-process mail-in server.
@@ -72,6 +77,9 @@ class Demo:
     mails: Path = DEMO_MAILS
     # Values steps hand on to later steps, e.g. "reference" → "AS-2026-0001".
     values: dict[str, str] = field(default_factory=dict)
+    # POST /platform/events of the running app, signed with settings.platform_secret.
+    platform_url: str = ""
+    events: int = 0
 
     def name(self, user: str) -> str:
         return NAMES.get(user, user)
@@ -149,6 +157,35 @@ class Demo:
             self.out(f"    {line}")
         self.out(f"    (Datei: {path})")
 
+    async def platform_event(self, event_type: str, data: dict[str, Any]) -> dict[str, Any]:
+        """Send one signed event as the broker platform would, and print its answer."""
+        self.events += 1
+        body = json.dumps(
+            {
+                "id": f"demo-{self.events}",
+                "type": event_type,
+                "occurred_at": datetime.now(self.settings.zone).isoformat(),
+                "data": data,
+            }
+        ).encode()
+        secret = self.settings.platform_secret
+        stamp = str(int(time.time()))
+        headers = {
+            "Content-Type": "application/json",
+            "X-Tenderbot-Timestamp": stamp,
+            "X-Tenderbot-Signature": sign(secret.get_secret_value() if secret else "", stamp, body),
+        }
+        shown = json.dumps(data, ensure_ascii=False)
+        self.out(f"  Plattform → POST /platform/events: {event_type} {shown}")
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(self.platform_url, data=body, headers=headers) as response,
+        ):
+            answer: dict[str, Any] = await response.json()
+            self.out(f"    Antwort {response.status}: {answer.get('message', answer)}")
+        await self.show("")
+        return answer
+
     def latest_message(self, channel: str) -> dict[str, Any] | None:
         posted = [m for m in self.slack.messages(channel) if m.get("bot_id")]
         return posted[-1] if posted else None
@@ -217,8 +254,28 @@ async def budget_is_distributed(demo: Demo) -> None:
     await demo.deliver_outbox()
 
 
+CALCULATOR_OFFER = {
+    "consultation_id": CONSULTATION,
+    "sparte": "haftpflicht",
+    "insurer": "Rheinland Versicherung",
+    "premium": "1.180,00",
+    "offer_id": "TR-1",
+    "broker_number": "4711",
+    "customer_name": "Bäckerei Korn GmbH",
+}
+
+
+async def calculator_offer_arrives(demo: Demo) -> None:
+    demo.say(f"Der Tarifrechner der Plattform meldet ein Angebot zur Beratung {CONSULTATION} (T2)")
+    valid_until = (demo.today() + timedelta(days=60)).isoformat()
+    await demo.platform_event("calculator.offer", {**CALCULATOR_OFFER, "valid_until": valid_until})
+
+
 async def anna_starts_tender(demo: Demo) -> None:
-    demo.say("Anna startet eine Ausschreibung mit einem Dokument (T1, T4, T5)")
+    demo.say(
+        "Anna startet eine Ausschreibung mit einem Dokument zur selben Beratung – mit "
+        "Tarifrechner-Angeboten braucht sie einen Grund (T1, T2, T4, T5)"
+    )
     shared = demo.slack.add_file(
         "betriebsbeschreibung.pdf",
         b"%PDF-1.4\nBetriebsbeschreibung Baeckerei Korn GmbH: Backstube, Cafe, 12 Mitarbeiter\n",
@@ -237,13 +294,54 @@ async def anna_starts_tender(demo: Demo) -> None:
     event["ts"] = demo.slack.state.post(dm_channel_for(ANNA), dict(event))["ts"]
     demo.out(f"  {demo.name(ANNA)} teilt in ihrer Direktnachricht mit tenderbot: {shared['name']}")
     await demo.show(ANNA, await demo.sender.send_event(event))
+    start = (
+        f'neu sparte=haftpflicht kunde="Bäckerei Korn GmbH" sb=1.000 vorschaeden=keine '
+        f'beschreibung="Backstube mit Café, 12 Mitarbeiter" beratung={CONSULTATION}'
+    )
+    await demo.command(ANNA, "/ausschreibung", start)
     await demo.command(
-        ANNA,
-        "/ausschreibung",
-        'neu sparte=haftpflicht kunde="Bäckerei Korn GmbH" sb=1.000 vorschaeden=keine '
-        'beschreibung="Backstube mit Café, 12 Mitarbeiter"',
+        ANNA, "/ausschreibung", start + ' grund="Tarifrechner deckt die Backstube nicht ab"'
     )
     demo.values["reference"] = await demo.latest_reference()
+
+
+async def calculator_cannot_recalculate(demo: Demo) -> None:
+    demo.say(
+        "Die Plattform will das Tarifrechner-Angebot neu berechnen – die Sparte ist gesperrt (T6)"
+    )
+    valid_until = (demo.today() + timedelta(days=60)).isoformat()
+    offer = {**CALCULATOR_OFFER, "premium": "1.150,00", "valid_until": valid_until}
+    await demo.platform_event("calculator.offer", offer)
+
+
+async def policies_are_issued(demo: Demo) -> None:
+    reference = demo.values["reference"]
+    demo.say(
+        "Die Police wird mit Konzeptrabatt ausgestellt; eine zweite mit zu hohem Rabatt lehnt "
+        "das Konto ab (P3)"
+    )
+    await demo.platform_event(
+        "policy.issued",
+        {
+            "broker_number": "4711",
+            "policy_number": "HV-2026-1001",
+            "konzeptrabatt": "250,00",
+            "tender_reference": reference,
+        },
+    )
+    await demo.platform_event(
+        "policy.issued",
+        {"broker_number": "4711", "policy_number": "HV-2026-1002", "konzeptrabatt": "2.000,00"},
+    )
+    await demo.deliver_outbox()
+
+
+async def policy_is_cancelled(demo: Demo) -> None:
+    demo.say("Die erste Police wird ab Beginn storniert: der Konzeptrabatt kommt zurück (B4)")
+    await demo.platform_event(
+        "policy.cancelled", {"policy_number": "HV-2026-1001", "from_inception": True}
+    )
+    await demo.deliver_outbox()
 
 
 async def bernd_posts_offer(demo: Demo) -> None:
@@ -391,10 +489,14 @@ async def anna_answers_by_email(demo: Demo) -> None:
 STEPS: list[Step] = [
     seed_people,
     budget_is_distributed,
+    calculator_offer_arrives,
     anna_starts_tender,
     bernd_posts_offer,
     notices_go_out,
     anna_lists_offers,
+    calculator_cannot_recalculate,
+    policies_are_issued,
+    policy_is_cancelled,
     anna_is_reminded,
     anna_lists_tenders,
     anna_asks_rabatt,
@@ -446,6 +548,7 @@ async def run_demo(
                 backoffice_channel=BACKOFFICE_CHANNEL,
                 reply_domain=DEMO_REPLY_DOMAIN,
                 reply_secret=DEMO_REPLY_SECRET,
+                platform_secret=PLATFORM_SECRET,
             )
             async with running_app(settings, sessions, slack, port=port) as running:
                 demo = Demo(
@@ -457,6 +560,7 @@ async def run_demo(
                     transcript=Transcript(slack, dict(NAMES), BACKOFFICE_CHANNEL),
                     out=out,
                     mails=mails,
+                    platform_url=f"{running.base_url}{PLATFORM_PATH}",
                 )
                 out(f"Lokales Slack: {slack.url} · App: {running.base_url}/slack/events")
                 for step in steps if steps is not None else STEPS:
