@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.budget import charge_konzept, load_account, post_entry, set_credit_limit
+from store.budget import charge_with_account, load_account, post_entry, set_credit_limit
 from store.errors import AlreadyDone, InvalidInput, NotFound
 from store.models import Broker, LedgerEntry, Tender
 from store.money import format_eur_text, from_cents, to_cents
@@ -46,14 +46,22 @@ async def broker_for_number(session: AsyncSession, number: str) -> Broker:
 
 
 async def _after(
-    session: AsyncSession, broker: Broker, entry: LedgerEntry, message: str
+    session: AsyncSession,
+    broker: Broker,
+    entry: LedgerEntry,
+    message: str,
+    account: tuple[int, int] | None = None,
 ) -> Booking:
-    account = await load_account(session, broker.id)
+    """Tell the broker (DM and e-mail, rule B5) what was booked and the new balance;
+    ``account`` is (balance, credit limit) when the booking already knows them."""
+    if account is None:
+        loaded = await load_account(session, broker.id)
+        account = (loaded.balance_cents, loaded.credit_limit_cents)
     booking = Booking(
         broker=broker,
         entry=entry,
-        balance_cents=account.balance_cents,
-        credit_limit_cents=account.credit_limit_cents,
+        balance_cents=account[0],
+        credit_limit_cents=account[1],
         message=message,
     )
     await enqueue_for_broker(
@@ -101,19 +109,22 @@ async def charge_policy(
     """
     await _check_tender(session, broker, tender_reference)
     try:
-        async with session.begin_nested():
-            entry = await charge_konzept(
-                session, broker.id, amount, policy_number, "neu", tender_reference=tender_reference
-            )
+        charged = await charge_with_account(
+            session, broker.id, amount, policy_number, "neu", tender_reference=tender_reference
+        )
     except IntegrityError:
+        # A second charge of this policy committed between the check and the insert; the
+        # caller's transaction is spoilt and rolls back, nothing of this one is booked.
         raise AlreadyDone(
             f"Für {policy_number.strip()} ist bereits ein Konzeptrabatt gebucht."
         ) from None
+    entry = charged.entry
     return await _after(
         session,
         broker,
         entry,
         f"Konzeptrabatt {format_eur_text(-entry.amount_cents)} für {entry.reference} gebucht.",
+        (charged.balance_cents, charged.credit_limit_cents),
     )
 
 

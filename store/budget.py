@@ -113,10 +113,34 @@ async def charge_konzept(
     *,
     tender_reference: str | None = None,
 ) -> LedgerEntry:
-    """Rule P3: only in new business, only if balance plus granted credit covers it.
+    """Rule P3: only in new business, only if balance plus granted credit covers it."""
+    charged = await charge_with_account(
+        session, broker_id, amount, contract, business, tender_reference=tender_reference
+    )
+    return charged.entry
+
+
+@dataclass(frozen=True)
+class Charged:
+    entry: LedgerEntry
+    balance_cents: int
+    credit_limit_cents: int
+
+
+async def charge_with_account(
+    session: AsyncSession,
+    broker_id: int,
+    amount: Decimal,
+    contract: str,
+    business: Business,
+    *,
+    tender_reference: str | None = None,
+) -> Charged:
+    """``charge_konzept`` that also gives the account after the charge.
 
     The check and the booking are one conditional ``UPDATE … RETURNING``: two charges at
-    the same moment cannot both pass a check that only one of them fits.
+    the same moment cannot both pass a check that only one of them fits. The account row
+    stays locked until the caller commits, so nothing slow happens after the UPDATE here.
     """
     if business != "neu":
         raise KonzeptOnlyNewBusiness(
@@ -137,16 +161,18 @@ async def charge_konzept(
     )
     if existing is not None:
         raise AlreadyDone(f"Für {contract} ist bereits ein Konzeptrabatt gebucht.")
-    await ensure_account(session, broker_id)
-    charged = await session.scalar(
-        update(BudgetAccount)
-        .where(
-            BudgetAccount.broker_id == broker_id,
-            BudgetAccount.balance_cents - cents >= -BudgetAccount.credit_limit_cents,
+    # No ensure_account first: a missing account covers nothing, and the refusal below opens it.
+    charged = (
+        await session.execute(
+            update(BudgetAccount)
+            .where(
+                BudgetAccount.broker_id == broker_id,
+                BudgetAccount.balance_cents - cents >= -BudgetAccount.credit_limit_cents,
+            )
+            .values(balance_cents=BudgetAccount.balance_cents - cents)
+            .returning(BudgetAccount.balance_cents, BudgetAccount.credit_limit_cents)
         )
-        .values(balance_cents=BudgetAccount.balance_cents - cents)
-        .returning(BudgetAccount.balance_cents)
-    )
+    ).first()
     if charged is None:
         account = await load_account(session, broker_id)
         raise not_covered(account.balance_cents, account.credit_limit_cents, cents)
@@ -160,7 +186,7 @@ async def charge_konzept(
     )
     session.add(entry)
     await session.flush()
-    return entry
+    return Charged(entry, int(charged[0]), int(charged[1]))
 
 
 async def storno_credit(session: AsyncSession, broker_id: int, contract: str) -> LedgerEntry:

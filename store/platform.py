@@ -7,8 +7,8 @@ send/import`` and ``tenderbot budget charge/storno/credit``. Its answer is the H
 
 Exactly once, also for two copies at the same moment on two replicas: the first statement
 inserts the event id (``ON CONFLICT DO NOTHING``), so the second copy waits on the key until
-the first commits, then finds the row and answers from it. The effect runs in a savepoint:
-a refusal rolls the effect back but keeps the event row with its answer.
+the first commits, then finds the row and answers from it. A refusal rolls the effect back
+and then stores the event row with the refusal as its answer.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -31,6 +32,7 @@ from store.calculator import LINE_LOCKED, CalculatorOfferData, record_calculator
 from store.db import transaction
 from store.dialect import insert_ignoring_conflicts
 from store.errors import BudgetNotCovered, DomainError, InvalidInput, NotFound
+from store.mirroring import take_write_turn
 from store.models import PlatformEvent
 from store.money import from_cents
 from store.platform_events import (
@@ -61,12 +63,6 @@ class Outcome:
         if "errors" in self.body:
             return "; ".join(f"{e['field']}: {e['message']}" for e in self.body["errors"])
         return str(self.body.get("message", self.body.get("status", "")))
-
-
-class _Unprocessable(Exception):
-    def __init__(self, outcome: Outcome) -> None:
-        super().__init__(outcome.message)
-        self.outcome = outcome
 
 
 def unprocessable(problems: list[FieldProblem]) -> Outcome:
@@ -224,38 +220,66 @@ def _replay(stored: PlatformEvent) -> Outcome:
     return Outcome(stored.http_status, body)
 
 
+class _Refused(Exception):
+    """Leaves the event's transaction so that its effect rolls back; ``keep`` says whether
+    the refusal is the event's answer for good (a rule's 409) or not (422: nothing used)."""
+
+    def __init__(self, outcome: Outcome, *, keep: bool) -> None:
+        super().__init__(outcome.message)
+        self.outcome = outcome
+        self.keep = keep
+
+
+async def _claim(session: AsyncSession, event: PlatformEventIn, outcome: Outcome | None) -> bool:
+    """Insert the event's row (with its answer, if known); False if the id is taken.
+
+    A second copy of the event waits here on the key until the first commits."""
+    claimed = await session.scalar(
+        insert_ignoring_conflicts(session, PlatformEvent, returning=PlatformEvent.id).values(
+            id=event.id,
+            type=event.type,
+            http_status=outcome.http_status if outcome else 0,
+            answer=outcome.body if outcome else {},
+            received_at=utcnow(),
+        )
+    )
+    return claimed is not None
+
+
+async def _stored(session: AsyncSession, event_id: str) -> Outcome:
+    stored = await session.get(PlatformEvent, event_id, populate_existing=True)
+    assert stored is not None  # the conflicting row is committed
+    return _replay(stored)
+
+
+def _with_event(event: PlatformEventIn, outcome: Outcome) -> Outcome:
+    return Outcome(outcome.http_status, {"event_id": event.id, "type": event.type, **outcome.body})
+
+
 async def apply_event(
     sessions: async_sessionmaker[AsyncSession], event: PlatformEventIn
 ) -> Outcome:
-    """Apply ``event`` once and answer; a repeat of its id answers from the stored answer."""
+    """Apply ``event`` once and answer; a repeat of its id answers from the stored answer.
+
+    The happy path is one transaction: claim the id, apply, store the answer, commit. A
+    refusal rolls all of it back; a rule's refusal (409) is then stored on its own, and if
+    a copy of the event got in first meanwhile, that copy's answer is the answer.
+    """
     try:
         async with transaction(sessions) as session:
-            claimed = await session.scalar(
-                insert_ignoring_conflicts(
-                    session, PlatformEvent, returning=PlatformEvent.id
-                ).values(
-                    id=event.id,
-                    type=event.type,
-                    http_status=0,
-                    answer={},
-                    received_at=utcnow(),
-                )
-            )
-            if claimed is None:
-                stored = await session.get(PlatformEvent, event.id, populate_existing=True)
-                assert stored is not None  # the conflicting row is committed
-                return _replay(stored)
+            await take_write_turn(session)
+            if not await _claim(session, event, None):
+                return await _stored(session, event.id)
             try:
-                async with session.begin_nested():
-                    outcome = await _service(event)(session)
+                outcome = _with_event(event, await _service(event)(session))
             except (InvalidInput, NotFound) as error:
-                raise _Unprocessable(_invalid(error)) from None
+                raise _Refused(_invalid(error), keep=False) from None
             except DomainError as error:
-                outcome = _refusal(event, error)
+                raise _Refused(_with_event(event, _refusal(event, error)), keep=True) from None
             except IntegrityError:
-                # Another event changed the same thing at the same moment (a second charge
-                # of one policy, the same calculator offer twice): refuse, change nothing.
-                outcome = Outcome(
+                # Another event changed the same thing at the same moment (the same
+                # calculator offer twice, say): refuse, change nothing.
+                conflict = Outcome(
                     409,
                     {
                         "code": "conflict",
@@ -263,11 +287,19 @@ async def apply_event(
                         "Bitte als neues Ereignis erneut senden.",
                     },
                 )
-            body = {"event_id": event.id, "type": event.type, **outcome.body}
-            row = await session.get(PlatformEvent, event.id)
-            assert row is not None
-            row.http_status = outcome.http_status
-            row.answer = body
-            return Outcome(outcome.http_status, body)
-    except _Unprocessable as refused:
-        return refused.outcome
+                raise _Refused(_with_event(event, conflict), keep=True) from None
+            await session.execute(
+                update(PlatformEvent)
+                .where(PlatformEvent.id == event.id)
+                .values(http_status=outcome.http_status, answer=outcome.body)
+            )
+            return outcome
+    except _Refused as refused:
+        if not refused.keep:
+            return refused.outcome
+        answer = refused.outcome
+    async with transaction(sessions) as session:
+        await take_write_turn(session)
+        if not await _claim(session, event, answer):
+            return await _stored(session, event.id)
+    return answer
