@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -51,10 +52,16 @@ def signature_problem(
     return None
 
 
+def _dumps(value: object) -> str:
+    # German messages readable in a terminal and a log, not as \u escapes.
+    return json.dumps(value, ensure_ascii=False)
+
+
 def _unauthorized() -> web.Response:
     return web.json_response(
         {"code": "invalid_signature", "message": "Signatur ungültig oder Zeitstempel veraltet."},
         status=401,
+        dumps=_dumps,
     )
 
 
@@ -81,8 +88,8 @@ def platform_handler(
         try:
             event = parse_event(body)
         except EventInvalid as invalid:
-            return web.json_response(invalid.to_json(), status=422)
+            return web.json_response(invalid.to_json(), status=422, dumps=_dumps)
         outcome = await apply_event(sessions, event)
-        return web.json_response(outcome.body, status=outcome.http_status)
+        return web.json_response(outcome.body, status=outcome.http_status, dumps=_dumps)
 
     return handle
