@@ -17,7 +17,7 @@ from bot.localslack import LocalSlack
 from bot.localslack.running import local_settings
 from pricing import answer_query
 from store.db import make_engine, make_sessionmaker, transaction
-from store.models import Broker, BudgetAccount, LedgerEntry, Offer, OutboxRow, PlatformEvent
+from store.models import Broker, BudgetAccount, LedgerEntry, Offer, PlatformEvent, QueueRow
 from tests.conftest import ON_POSTGRES
 from tests.platform.conftest import (
     PLATFORM_SECRET,
@@ -72,12 +72,10 @@ async def test_it_charges_the_konzeptrabatt_of_an_issued_policy(
     async with sessions() as session:
         notices = list(
             await session.scalars(
-                select(OutboxRow)
-                .where(OutboxRow.template == "budget_booking")
-                .order_by(OutboxRow.id)
+                select(QueueRow).where(QueueRow.template == "budget_booking").order_by(QueueRow.id)
             )
         )
-    assert sorted((row.channel, row.recipient) for row in notices) == [
+    assert sorted((row.kind, row.recipient) for row in notices) == [
         ("email", "anna@makler-adler.example"),
         ("email", "assistenz@makler-adler.example"),
         ("slack", "U0ANNA"),

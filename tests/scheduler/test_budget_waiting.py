@@ -34,7 +34,7 @@ async def test_it_waits_for_the_figures_tells_the_backoffice_daily_and_runs_afte
     assert again is not None and again.waiting
     assert next_day is not None and next_day.waiting
     notices = await outbox(sessions, "budget_waiting")
-    assert [(row.channel, row.recipient, row.context["date"]) for row in notices] == [
+    assert [(row.kind, row.recipient, row.context["date"]) for row in notices] == [
         ("slack", BACKOFFICE_CHANNEL, "2026-07-01"),
         ("slack", BACKOFFICE_CHANNEL, "2026-07-02"),
     ]
