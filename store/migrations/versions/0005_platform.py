@@ -2,7 +2,7 @@
 calculator offers, the tender of a Konzeptrabatt charge
 
 Revision ID: platform_1
-Revises: queue_1
+Revises: mailin_1
 Create Date: 2026-12-01 21:00:00
 """
 
@@ -15,7 +15,7 @@ import store.types
 
 
 revision: str = 'platform_1'
-down_revision: str | None = 'queue_1'
+down_revision: str | None = 'mailin_1'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
