@@ -29,10 +29,9 @@ from store.bookings import (
     storno_policy,
 )
 from store.calculator import LINE_LOCKED, CalculatorOfferData, record_calculator_offer
-from store.db import transaction
+from store.db import take_write_turn, transaction
 from store.dialect import insert_ignoring_conflicts
 from store.errors import BudgetNotCovered, DomainError, InvalidInput, NotFound
-from store.mirroring import take_write_turn
 from store.models import PlatformEvent
 from store.money import from_cents
 from store.platform_events import (
