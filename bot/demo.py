@@ -27,7 +27,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.localslack import LocalSlack, SignedSender, SlackResponse, dm_channel_for
-from bot.localslack.render import render_message
 from bot.localslack.running import local_settings, running_app
 from bot.localslack.transcript import Transcript
 from bot.mail_in import running_mail_in
@@ -126,11 +125,6 @@ class Demo:
         if isinstance(ack, dict) and ack.get("response_action") == "errors":
             for field_name, problem in ack.get("errors", {}).items():
                 self.out(f"    Hinweis im Dialog ({field_name}): {problem}")
-        elif isinstance(ack, dict) and ("blocks" in ack or "text" in ack):
-            # A command answered in its ack (/budget, /rabatt …): only the sender sees it.
-            self.out(f"  ┄ sofort, nur für {self.name(actor)} sichtbar")
-            for line in render_message(ack, NAMES).splitlines() or [""]:
-                self.out(f"    {line}")
         elif response is not None and response.text and not isinstance(ack, dict):
             self.out(f"    sofort, nur für {self.name(actor)}: {response.text}")
         await self.slack.settle()
