@@ -8,7 +8,7 @@ This process sends the same signed ``policy.issued`` events (each a new id and p
 over 50 brokers) with the same concurrency to both, after a warm-up. Goal: at least 40 % of
 the bare rate.
 
-    .venv/bin/python bench/platform.py [--events 2000] [--concurrency 10]
+    .venv/bin/python bench/platform_charges.py [--events 2000] [--concurrency 10]
         [--database-url postgresql+asyncpg://postgres@127.0.0.1:5432/test]
 
 With a PostgreSQL URL the run uses a fresh schema that it drops afterwards.
@@ -19,8 +19,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# The repository root first: bench/pricing.py would shadow our pricing/ (bench/platform.py
-# stands in for the standard library's platform module when imported under that name).
+# The repository root first: bench/pricing.py would shadow our pricing/. This file is not
+# called bench/platform.py because every script in bench/ would then import it in place of
+# the standard library's platform module (uuid and asyncio do).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import argparse

@@ -43,7 +43,7 @@ BENCHES = (
     Bench("ack", ("--requests", "1000", "--concurrency", "10"), postgres=True),
     Bench("mirror", ("--messages", "400", "--concurrency", "10"), postgres=True),
     Bench("mail", ("--messages", "500", "--rounds", "2"), environment_url=True),
-    Bench("platform", ("--events", "1000", "--concurrency", "10"), postgres=True),
+    Bench("platform_charges", ("--events", "1000", "--concurrency", "10"), postgres=True),
     Bench("budget", ("--rounds", "1"), postgres_only=True, environment_url=True, timeout=1200),
     Bench("fiv", ("--rows", "1000000", "--rounds", "1"), postgres_only=True, timeout=1200),
     Bench("growth", ("--requests", "50"), postgres_only=True, timeout=1800),
