@@ -88,7 +88,7 @@ def _count_outcome(event: JobExecutionEvent) -> None:
 def start_background(
     settings: Settings,
     sessions: async_sessionmaker[AsyncSession],
-    client: AsyncWebClient,
+    client: AsyncWebClient | None,
 ) -> Background:
     """Start the schedule (B1–B3, T9, T10) and the outbox flush; call inside the event loop."""
     stopping = asyncio.Event()

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 
 import click
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.background import Background
+from bot.background import start_background
 from bot.cli.common import database, run, settings_or_exit
 from bot.http import build_probe_app, start_web_app, until_stopped
 from bot.logs import setup_logging
 from bot.notifiers import slack_client_for
-from bot.queue_worker import queue_steps
-from bot.scheduler import build_scheduler, run_daily_steps
+from bot.scheduler import run_daily_steps
 from bot.settings import Settings
 from store.money import format_eur
 
@@ -36,25 +34,13 @@ async def _serve(settings: Settings, metrics_port: int | None) -> None:
 
 async def _run_schedule(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> None:
     # E-mail always; Slack DMs only with a bot token, else they wait for `tenderbot serve`.
-    stopping = asyncio.Event()
-    steps = queue_steps(settings, sessions, slack_client_for(settings), stopping=stopping.is_set)
-    scheduler = build_scheduler(
-        settings,
-        sessions,
-        outbox_flush=steps.drain,
-        lease_recovery=steps.recover,
-        flush_seconds=settings.queue_poll_seconds,
-        recovery_seconds=max(settings.queue_poll_seconds, 10),
-        stopping=stopping.is_set,
-    )
-    background = Background(scheduler, stopping)
-    background.start()
+    background = start_background(settings, sessions, slack_client_for(settings))
     click.echo(
         f"Zeitplan läuft ({settings.timezone}, Budget-Stichtag {settings.budget_day}, "
         f"Erinnerungen {', '.join(map(str, settings.reminder_days))} Tage vorher). "
         "Beenden mit Strg+C."
     )
-    for job in scheduler.get_jobs():
+    for job in background.scheduler.get_jobs():
         click.echo(f"  {job.name}: {job.trigger}")
     try:
         await until_stopped()
