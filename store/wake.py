@@ -3,7 +3,10 @@
 Producers call ``wake_on_commit(session, channel)`` next to the insert. When that session's
 transaction commits, every worker of the channel in this process wakes at once; on
 PostgreSQL the transaction also sends ``NOTIFY`` (delivered only on commit, never on
-rollback), which wakes the workers of other processes. A worker runs as
+rollback), which wakes the workers of other processes. The NOTIFY channel is scoped to the schema
+the session works in (``current_schema()``), because LISTEN/NOTIFY spans the whole
+database: two deployments (or test runs) that share a database in different schemas must
+never wake each other. A worker runs as
 
     await run_when_woken(sessions, channel, step, interval=10)
 
@@ -28,11 +31,26 @@ from sqlalchemy.orm import Session, SessionTransaction
 
 logger = logging.getLogger("tenderbot.wake")
 
-# Channel names double as PostgreSQL NOTIFY channels: lower-case identifiers.
 QUEUE = "tenderbot_queue"
 
 _MARKS = "tenderbot_wake_channels"
-_NOTIFY = text("SELECT pg_notify(:channel, '')")
+
+# The PostgreSQL channel of ``channel`` in the connection's schema: "<channel>.<schema>",
+# or the schema's md5 when that would pass PostgreSQL's 63-byte limit on channel names
+# (LISTEN would silently truncate the name while pg_notify refuses it). Computed by the
+# server on both sides, so notifier and listener agree on whatever search_path they have.
+_SCOPED = """CASE WHEN octet_length({channel} || '.' || current_schema()) < 64
+    THEN {channel} || '.' || current_schema()
+    ELSE {channel} || '.' || md5(current_schema()) END"""
+_NOTIFY = text(f"SELECT pg_notify({_SCOPED.format(channel=':channel')}, '')")
+_LISTEN_CHANNEL = f"SELECT {_SCOPED.format(channel='$1::text')}"
+
+
+async def postgres_channel(driver: Any, channel: str) -> str:
+    """The NOTIFY channel of ``channel`` in the schema of ``driver`` (an asyncpg
+    connection outside any transaction)."""
+    scoped: str = await driver.fetchval(_LISTEN_CHANNEL, channel)
+    return scoped
 
 
 class Waiter:
@@ -140,11 +158,18 @@ async def _postgres_listener(
     if engine is None or engine.dialect.name != "postgresql":
         yield None
         return
+
+    def on_notify(_connection: Any, _pid: int, _channel: str, _payload: str) -> None:
+        wake(channel)
+
     try:
         connection = await engine.connect()
         raw = await connection.get_raw_connection()
         driver = raw.driver_connection
-        await driver.add_listener(channel, _on_notify)
+        # On the driver directly: a SQLAlchemy statement would open a transaction, and
+        # PostgreSQL holds notifications back from a connection inside one.
+        scoped = await postgres_channel(driver, channel)
+        await driver.add_listener(scoped, on_notify)
     except Exception as error:  # the worker must run, polling, whatever LISTEN's problem
         logger.warning("LISTEN %s failed, polling only: %s", channel, error)
         yield None
@@ -153,13 +178,9 @@ async def _postgres_listener(
         yield driver
     finally:
         with contextlib.suppress(Exception):
-            await driver.remove_listener(channel, _on_notify)
+            await driver.remove_listener(scoped, on_notify)
         with contextlib.suppress(Exception):
             await connection.close()
-
-
-def _on_notify(_connection: Any, _pid: int, channel: str, _payload: str) -> None:
-    wake(channel)
 
 
 def _stop_if_cancelled() -> None:

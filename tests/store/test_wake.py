@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
+import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -12,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from store import wake
-from store.db import transaction
+from store.db import make_engine, make_sessionmaker, transaction
 from store.outbox import enqueue
 
 AN_HOUR = 3600.0
@@ -92,33 +94,75 @@ async def test_it_keeps_working_after_a_failing_step(
         await stopped(worker)
 
 
-@pytest.mark.postgres_only
-async def test_it_notifies_other_processes_only_on_commit(
-    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
-) -> None:
-    heard: asyncio.Queue[str] = asyncio.Queue()
-    ours: set[int] = set()
+@contextlib.asynccontextmanager
+async def listening(
+    engine: AsyncEngine, channel: str
+) -> AsyncIterator[asyncio.Queue[tuple[str, int]]]:
+    """What another process's worker of ``channel`` hears on ``engine``'s schema: the
+    channel and the PostgreSQL backend that notified."""
+    heard: asyncio.Queue[tuple[str, int]] = asyncio.Queue()
 
-    def listener(_connection: Any, pid: int, channel: str, _payload: str) -> None:
-        # Channels are per database: other test runs on it notify too; only ours count.
-        if pid in ours:
-            heard.put_nowait(channel)
+    def listener(_connection: Any, pid: int, name: str, _payload: str) -> None:
+        heard.put_nowait((name, pid))
 
     async with engine.connect() as connection:
         driver = (await connection.get_raw_connection()).driver_connection
         assert driver is not None
-        await driver.add_listener(wake.QUEUE, listener)
+        scoped = await wake.postgres_channel(driver, channel)
+        await driver.add_listener(scoped, listener)
+        try:
+            yield heard
+        finally:
+            await driver.remove_listener(scoped, listener)
+
+
+@pytest.mark.postgres_only
+async def test_it_notifies_other_processes_only_on_commit(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], search_path: str
+) -> None:
+    async with listening(engine, wake.QUEUE) as heard:
         async with sessions() as session:
-            ours.add(int(await session.scalar(text("SELECT pg_backend_pid()")) or 0))
             await queue_mail(session)
             await session.rollback()
         async with transaction(sessions) as session:
-            ours.add(int(await session.scalar(text("SELECT pg_backend_pid()")) or 0))
             await queue_mail(session)
-        assert await asyncio.wait_for(heard.get(), timeout=30) == wake.QUEUE
+        channel, _pid = await asyncio.wait_for(heard.get(), timeout=30)
+        assert channel == f"{wake.QUEUE}.{search_path}"
         # PostgreSQL delivers in commit order: a notice of the rollback would have come first.
         assert heard.empty()
-        await driver.remove_listener(wake.QUEUE, listener)
+
+
+@pytest.fixture
+async def other_deployment(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """Another deployment in its own schema of the same PostgreSQL database."""
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(database_url)
+    async with admin.begin() as connection:
+        await connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    other = make_engine(database_url, search_path=schema)
+    try:
+        yield other
+    finally:
+        await other.dispose()
+        async with admin.begin() as connection:
+            await connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        await admin.dispose()
+
+
+@pytest.mark.postgres_only
+async def test_it_never_wakes_a_deployment_in_another_schema_of_the_database(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], other_deployment: AsyncEngine
+) -> None:
+    async with listening(other_deployment, wake.QUEUE) as heard_there:
+        async with transaction(sessions) as session:
+            await queue_mail(session)
+        # Then the other deployment queues work of its own, which it must hear.
+        async with transaction(make_sessionmaker(other_deployment)) as session:
+            its_backend = await session.scalar(text("SELECT pg_backend_pid()"))
+            wake.wake_on_commit(session, wake.QUEUE)
+        # Delivered in commit order: had our commit reached it, that notice came first.
+        _channel, backend = await asyncio.wait_for(heard_there.get(), timeout=30)
+        assert backend == its_backend
 
 
 QUEUE_FROM_ANOTHER_PROCESS = """
