@@ -64,8 +64,13 @@ def create_app(
     *,
     client: AsyncWebClient | None = None,
     socket_mode: bool = False,
+    answer_after_work: bool = False,
 ) -> AsyncApp:
-    """Build the app; ``socket_mode`` drops request signing, which Socket Mode does not use."""
+    """Build the app; ``socket_mode`` drops request signing, which Socket Mode does not use.
+
+    ``answer_after_work`` (the console and the demo, never Slack) answers each request only
+    once its listener has finished, so the answer is the definite signal that everything
+    the request does in Slack has happened; no waiting for a quiet moment."""
     signing_secret = (
         None if socket_mode else _required(settings.slack_signing_secret, "SLACK_SIGNING_SECRET")
     )
@@ -73,7 +78,7 @@ def create_app(
         client=client or build_client(settings),
         signing_secret=signing_secret,
         # Ack first, slow work after: Slack gives every request three seconds.
-        process_before_response=False,
+        process_before_response=answer_after_work,
         request_verification_enabled=not socket_mode,
         logger=logger,
     )

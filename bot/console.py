@@ -183,9 +183,9 @@ class Console:
             self.out(f"  (HTTP {response.status})")
         elif response.text and not response.text.startswith("{"):
             self.out(f"  {response.text}")
-        await self.slack.settle()
-        if await wait_for_slack_deliveries(self.sessions):
-            await self.slack.settle()
+        # The app answered after its work (``answer_after_work``): only rows it left to
+        # a worker can still be on their way.
+        await wait_for_slack_deliveries(self.sessions)
         for heading, text in self.transcript.new_entries(self.user):
             self.out(f"┄ {heading}")
             for line in text.splitlines() or [""]:
@@ -250,7 +250,7 @@ async def run_console(
             backoffice_users=settings.backoffice_users or DEFAULT_BACKOFFICE,
             backoffice_channel=settings.backoffice_channel,
         )
-        async with running_app(local, sessions, slack) as running:
+        async with running_app(local, sessions, slack, answer_after_work=True) as running:
             console = Console(
                 slack=slack,
                 sender=running.sender,

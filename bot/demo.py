@@ -127,9 +127,9 @@ class Demo:
                 self.out(f"    Hinweis im Dialog ({field_name}): {problem}")
         elif response is not None and response.text and not isinstance(ack, dict):
             self.out(f"    sofort, nur für {self.name(actor)}: {response.text}")
-        await self.slack.settle()
-        if await wait_for_slack_deliveries(self.sessions):
-            await self.slack.settle()
+        # The app answered after its work (``answer_after_work``): only rows it left to
+        # a worker can still be on their way.
+        await wait_for_slack_deliveries(self.sessions)
         for heading, text in self.transcript.new_entries(actor):
             self.out(f"  ┄ {heading}")
             for line in text.splitlines() or [""]:
@@ -550,7 +550,9 @@ async def run_demo(
                 reply_secret=DEMO_REPLY_SECRET,
                 platform_secret=PLATFORM_SECRET,
             )
-            async with running_app(settings, sessions, slack, port=port) as running:
+            async with running_app(
+                settings, sessions, slack, port=port, answer_after_work=True
+            ) as running:
                 demo = Demo(
                     slack=slack,
                     sender=running.sender,

@@ -58,9 +58,10 @@ async def running_app(
     *,
     app: AsyncApp | None = None,
     port: int = 0,
+    answer_after_work: bool = False,
 ) -> AsyncIterator[RunningApp]:
     """``port`` 0 picks a free one."""
-    bolt = app or create_app(settings, sessions)
+    bolt = app or create_app(settings, sessions, answer_after_work=answer_after_work)
     web_app = build_web_app(settings, sessions, bolt)
     runner, port = await start_web_app(web_app, "127.0.0.1", port)
     secret = settings.slack_signing_secret
