@@ -305,12 +305,16 @@ class LocalSlack:
     def responses(self, user: str | None = None) -> list[dict[str, Any]]:
         return [r for r in self.state.responses if user is None or r["user"] == user]
 
-    async def wait_for(self, predicate: Predicate, seconds: float = 5.0) -> None:
-        """Wait until ``predicate()`` holds, re-checked after every recorded call."""
+    async def wait_for(self, predicate: Predicate, seconds: float = 30.0) -> None:
+        """Wait until ``predicate()`` holds, re-checked after every recorded call. The bound
+        is generous: it only ends a wait that will never succeed, and a loaded machine can
+        take seconds for one request."""
         async with asyncio.timeout(seconds), self._changed:
             await self._changed.wait_for(predicate)
 
-    async def wait_for_calls(self, method: str, count: int = 1, seconds: float = 5.0) -> list[Call]:
+    async def wait_for_calls(
+        self, method: str, count: int = 1, seconds: float = 30.0
+    ) -> list[Call]:
         await self.wait_for(lambda: len(self.calls(method)) >= count, seconds)
         return self.calls(method)
 

@@ -76,7 +76,7 @@ class SocketMode:
         if waiting is not None and not waiting.done():
             waiting.set_result(data)
 
-    async def wait_connected(self, seconds: float = 10.0) -> None:
+    async def wait_connected(self, seconds: float = 30.0) -> None:
         async with asyncio.timeout(seconds):
             await self._connected.wait()
 

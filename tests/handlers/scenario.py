@@ -68,7 +68,7 @@ async def start_tender(
     return reference
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], seconds: float = 5.0) -> None:
+async def eventually(check: Callable[[], Awaitable[bool]], seconds: float = 30.0) -> None:
     """Poll a store condition the app reaches after its ack (the card links, for one)."""
     # The database has no change notification to wait on, so this polls with a deadline.
     async with asyncio.timeout(seconds):

@@ -22,6 +22,7 @@ from store.queue import (
     recover_leases,
     row_values,
 )
+from tests.handlers.scenario import eventually
 from tests.notifications.helpers import outbox, outbox_row
 
 NOON = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -139,22 +140,45 @@ async def test_it_renews_the_lease_while_the_worker_lives_and_lets_it_expire_aft
             session, kinds=["post"], batch=5, now=datetime.now(UTC), policy=policy, owner=owner
         )
     claimed_until = (await outbox_row(sessions, row_id)).lease_until
+    assert claimed_until is not None
+
+    async def renewed() -> bool:
+        until = (await outbox_row(sessions, row_id)).lease_until
+        return until is not None and until > claimed_until
 
     async with heartbeat(sessions, owner, policy):
-        await asyncio.sleep(0.9)
+        # A heartbeat, not a fixed sleep: on a busy machine a beat can come late.
+        await eventually(renewed, 30)
+        renewed_until = (await outbox_row(sessions, row_id)).lease_until
+        assert renewed_until is not None
+        # Past the first lease, within the renewed one: another worker gets nothing.
         async with transaction(sessions) as session:
             while_alive = await claim_due(
-                session, kinds=["post"], batch=5, now=datetime.now(UTC), policy=policy, owner="b"
+                session,
+                kinds=["post"],
+                batch=5,
+                now=claimed_until + timedelta(milliseconds=1),
+                policy=policy,
+                owner="b",
             )
-    renewed_until = (await outbox_row(sessions, row_id)).lease_until
-    await asyncio.sleep(0.7)
+    last_until = (await outbox_row(sessions, row_id)).lease_until
+    assert last_until is not None
+    # The heartbeat ended with the block (a slow machine can only hide a late beat here,
+    # never fail the test).
+    await asyncio.sleep(2 * policy.heartbeat.total_seconds())
+    assert (await outbox_row(sessions, row_id)).lease_until == last_until
+    # Nobody renews it any more: once the last lease has run out, another worker takes it.
     async with transaction(sessions) as session:
         after_death = await claim_due(
-            session, kinds=["post"], batch=5, now=datetime.now(UTC), policy=policy, owner="b"
+            session,
+            kinds=["post"],
+            batch=5,
+            now=last_until + timedelta(milliseconds=1),
+            policy=policy,
+            owner="b",
         )
 
     assert job.id == row_id
-    assert claimed_until is not None and renewed_until is not None
     assert renewed_until > claimed_until
     assert while_alive == []
     assert [taken.id for taken in after_death] == [row_id]

@@ -64,7 +64,7 @@ async def socket_app(slack: LocalSlack, socket_settings: Settings) -> AsyncItera
         running.result()  # start-up failed: show why
     yield
     stop.set()
-    await asyncio.wait_for(running, 10)
+    await asyncio.wait_for(running, 30)
 
 
 async def test_it_handles_a_slash_command_and_an_event_over_socket_mode_and_acks_both(
@@ -114,9 +114,9 @@ async def test_it_starts_when_the_token_is_good_and_the_bot_is_in_the_channel(
     stop = asyncio.Event()
     ready: asyncio.Future[int] = asyncio.get_running_loop().create_future()
     serving = asyncio.create_task(serve(socket_settings, "127.0.0.1", 0, stop=stop, ready=ready))
-    assert await asyncio.wait_for(ready, 10) > 0
+    assert await asyncio.wait_for(ready, 30) > 0
     stop.set()
-    await asyncio.wait_for(serving, 10)
+    await asyncio.wait_for(serving, 60)
     assert [call.method for call in slack.calls()][:2] == ["auth.test", "conversations.info"]
 
 
