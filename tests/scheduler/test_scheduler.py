@@ -153,6 +153,10 @@ async def test_it_runs_the_injected_outbox_flush_at_start_and_when_a_notificatio
 
     # An hour between polls: only the commit below can bring the second flush.
     scheduler = build_scheduler(settings, sessions, outbox_flush=flush, flush_seconds=3600)
+    # Only the flush is under test: the catch-up jobs would still be querying the database
+    # when the test ends, and a job cancelled mid-query hangs the closing event loop.
+    for job_id in (DISTRIBUTION_JOB, EXPIRY_JOB, FOLLOWUP_JOB):
+        scheduler.remove_job(job_id)
     scheduler.start()
     try:
         await asyncio.wait_for(calls.get(), timeout=30)
