@@ -15,7 +15,7 @@ from sqlalchemy.orm import selectinload
 
 from bot.localslack import LocalSlack, SignedSender
 from store.db import transaction
-from store.models import Broker, Consultation, ProductLine, Tender, ThreadLink
+from store.models import Broker, Consultation, Message, ProductLine, Tender, ThreadLink
 from store.tenders import add_calculator_offer
 
 ANNA = "U0ANNA"
@@ -74,6 +74,22 @@ async def eventually(check: Callable[[], Awaitable[bool]], seconds: float = 30.0
     async with asyncio.timeout(seconds):
         while not await check():  # noqa: ASYNC110
             await asyncio.sleep(0.01)
+
+
+async def stored(sessions: async_sessionmaker[AsyncSession]) -> list[Message]:
+    async with sessions() as session:
+        return list(await session.scalars(select(Message).order_by(Message.id)))
+
+
+async def settled(sessions: async_sessionmaker[AsyncSession], count: int) -> list[Message]:
+    """The first ``count`` messages once none of them waits for delivery any more."""
+
+    async def done() -> bool:
+        messages = await stored(sessions)
+        return len(messages) >= count and all(m.delivery_state != "pending" for m in messages)
+
+    await eventually(done)
+    return await stored(sessions)
 
 
 async def links_of(sessions: async_sessionmaker[AsyncSession], reference: str, count: int) -> bool:

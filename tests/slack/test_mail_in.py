@@ -35,12 +35,19 @@ from bot.settings import Settings
 from notifications import LocalSinkNotifier, flush_outbox
 from store.actors import Actor
 from store.db import make_engine, make_sessionmaker, transaction
-from store.models import Attachment, Broker, Message, ThreadLink
+from store.models import Attachment, Broker, ThreadLink
 from store.reply_tokens import ReplyTokens, reply_address
 from store.tenders import close_tender
 from tests.conftest import ANNA as ANNA_DATA
 from tests.conftest import BERND, ON_POSTGRES
-from tests.handlers.scenario import all_text, command_reply, eventually, start_tender, thread_links
+from tests.handlers.scenario import (
+    all_text,
+    command_reply,
+    settled,
+    start_tender,
+    stored,
+    thread_links,
+)
 
 REPLY_DOMAIN = "antwort.tenderbot.example"
 REPLY_SECRET = "test-reply-secret-0123456789"
@@ -257,20 +264,6 @@ async def send(mailin: RunningMailIn, mail: EmailMessage, *, return_path: str | 
     return reply
 
 
-async def stored(sessions: async_sessionmaker[AsyncSession]) -> list[Message]:
-    async with sessions() as session:
-        return list(await session.scalars(select(Message).order_by(Message.id)))
-
-
-async def delivered(sessions: async_sessionmaker[AsyncSession], count: int) -> list[Message]:
-    async def done() -> bool:
-        messages = await stored(sessions)
-        return len(messages) >= count and all(m.delivery_state != "pending" for m in messages)
-
-    await eventually(done)
-    return await stored(sessions)
-
-
 # -- accepted answers ---------------------------------------------------------------------
 
 
@@ -302,7 +295,7 @@ async def test_it_puts_only_the_new_text_of_a_reply_into_both_threads(
     reply = await send(mailin, answer(query_notice, body))
 
     assert reply.startswith("2.0.0")
-    question, taken = await delivered(sessions, 2)
+    question, taken = await settled(sessions, 2)
     assert (taken.role, taken.author_slack_id, taken.via) == ("broker", "U0ANNA", "email")
     assert taken.body == expected
     # Rule M3: the backoffice card's thread shows it attributed to Anna, marked as e-mail …
@@ -326,7 +319,7 @@ async def test_it_shows_the_answer_in_the_history_as_sent_by_e_mail(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     await send(mailin, answer(query_notice, GMAIL_DE))
-    await delivered(sessions, 2)
+    await settled(sessions, 2)
 
     shown = await command_reply(slack_request, slack, "U0ANNA", "/verlauf", tender.reference)
 
@@ -348,7 +341,7 @@ async def test_it_reads_an_html_only_reply_as_text(
     )
     await send(mailin, answer(query_notice, "", html=html))
 
-    _question, taken = await delivered(sessions, 2)
+    _question, taken = await settled(sessions, 2)
     assert taken.body == "Die Versicherungssumme beträgt 250.000 €."
 
 
@@ -365,7 +358,7 @@ async def test_it_turns_an_attachment_into_a_thread_file(
 
     await send(mailin, mail)
 
-    _question, taken = await delivered(sessions, 2)
+    _question, taken = await settled(sessions, 2)
     assert taken.body == "Anbei die Schadenliste."
     async with sessions() as session:
         [file] = (await session.scalars(select(Attachment))).all()
@@ -392,7 +385,7 @@ async def test_it_takes_an_answer_from_the_cc_address_the_notice_went_to(
 
     await send(mailin, answer(cc_notice, "Frau Adler ist im Urlaub; keine Vorschäden.", sender=cc))
 
-    _question, taken = await delivered(sessions, 2)
+    _question, taken = await settled(sessions, 2)
     assert (taken.author_slack_id, taken.body) == (
         "U0ANNA",
         "Frau Adler ist im Urlaub; keine Vorschäden.",
@@ -412,7 +405,7 @@ async def test_it_makes_one_message_of_the_same_mail_delivered_twice(
     second = await send(mailin, mail)
 
     assert first.startswith("2.0.0") and second.startswith("2.0.0")
-    await delivered(sessions, 2)
+    await settled(sessions, 2)
     await mailin.handler.settle()
     assert len(await stored(sessions)) == 2
     assert len([m for m in replies(slack, tender.backoffice) if m.get("bot_id")]) == 1
@@ -597,7 +590,7 @@ async def test_it_queues_no_e_mail_for_an_answer(
 ) -> None:
     # Our own notices never answer a mail: a broker's message triggers no notice at all.
     await send(mailin, answer(query_notice, GMAIL_EN))
-    await delivered(sessions, 2)
+    await settled(sessions, 2)
 
     assert await notices(reply_settings, sessions, tmp_path / "after") == {}
 
@@ -633,7 +626,7 @@ async def test_it_asks_the_sender_to_retry_while_the_database_is_down(
         await down.dispose()
 
     assert reply.startswith("2.0.0")
-    _question, taken = await delivered(sessions, 2)
+    _question, taken = await settled(sessions, 2)
     assert taken.body == "No prior claims in the last five years."
 
 

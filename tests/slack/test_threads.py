@@ -34,11 +34,19 @@ from store.actors import Actor
 from store.conversation import BROKER_CANNOT_OPEN
 from store.db import transaction
 from store.mirroring import BROKER_THREAD_NOT_YOURS, post_in_thread
-from store.models import Attachment, Broker, Message, MessageRevision, QueueRow, ThreadLink
+from store.models import Attachment, Broker, MessageRevision, QueueRow, ThreadLink
 from store.tenders import close_tender
 from store.threads import sync_rows_of, thread_link_at
 from tests.conftest import BACKOFFICE_CHANNEL, BACKOFFICE_USERS, BERND
-from tests.handlers.scenario import ANNA, CARLA, eventually, start_tender, thread_links
+from tests.handlers.scenario import (
+    ANNA,
+    CARLA,
+    eventually,
+    settled,
+    start_tender,
+    stored,
+    thread_links,
+)
 
 BERND_ACTOR = Actor(slack_user_id=BERND, role="backoffice", name="Bernd Backoffice")
 
@@ -127,22 +135,6 @@ async def bot_replies(slack: LocalSlack, link: ThreadLink, count: int) -> list[d
 async def ephemeral_for(slack: LocalSlack, user: str, count: int = 1) -> dict[str, Any]:
     await slack.wait_for(lambda: len(slack.ephemerals(user)) >= count)
     return slack.ephemerals(user)[count - 1]
-
-
-async def stored(sessions: async_sessionmaker[AsyncSession]) -> list[Message]:
-    async with sessions() as session:
-        return list(await session.scalars(select(Message).order_by(Message.id)))
-
-
-async def settled(sessions: async_sessionmaker[AsyncSession], count: int) -> list[Message]:
-    """The first ``count`` messages once none of them waits for delivery any more."""
-
-    async def done() -> bool:
-        messages = await stored(sessions)
-        return len(messages) >= count and all(m.delivery_state != "pending" for m in messages)
-
-    await eventually(done)
-    return await stored(sessions)
 
 
 async def bernd_asks(
