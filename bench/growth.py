@@ -42,7 +42,8 @@ from store.conversation import post_message  # noqa: E402
 from store.db import is_postgres, make_engine, make_sessionmaker, transaction  # noqa: E402
 from store.migrate import upgrade  # noqa: E402
 from store.models import Base  # noqa: E402
-from store.tenders import RiskData, StartTender, add_offer, start_tender  # noqa: E402
+from store.tender_input import RiskData, StartTender  # noqa: E402
+from store.tenders import add_offer, start_tender  # noqa: E402
 
 ANNA = "U0ANNA"
 BERND = "U0BERND"

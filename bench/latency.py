@@ -56,7 +56,8 @@ from store.brokers import BrokerData, add_broker  # noqa: E402
 from store.db import is_postgres, make_engine, make_sessionmaker, transaction  # noqa: E402
 from store.migrate import upgrade  # noqa: E402
 from store.models import ThreadLink  # noqa: E402
-from store.tenders import RiskData, StartTender, start_tender  # noqa: E402
+from store.tender_input import RiskData, StartTender  # noqa: E402
+from store.tenders import start_tender  # noqa: E402
 
 ANNA = "U0ANNA"
 BERND = "U0BERND"

@@ -27,7 +27,7 @@ from store.db import transaction
 from store.documents import documents_to_share, record_document_share, tender_documents
 from store.models import Broker, Tender
 from store.queue import Job, TransportError, enqueue_rows, row_values
-from store.tenders import tender_for_card
+from store.tender_queries import tender_for_card
 from store.threads import BACKOFFICE, BROKER, delivery_key, record_thread, thread_of
 from store.types import utcnow
 

@@ -22,7 +22,7 @@ from handlers.context import acting, today
 from handlers.deps import Deps
 from store.budget import statement
 from store.errors import NotABroker
-from store.tenders import home_summary
+from store.tender_queries import home_summary
 
 logger = logging.getLogger(__name__)
 

@@ -47,14 +47,8 @@ from store.errors import DomainError
 from store.models import Offer, Tender
 from store.money import format_eur
 from store.products import product_label
-from store.tenders import (
-    add_offer,
-    broker_of,
-    get_tender,
-    mark_no_offers,
-    offer_overview,
-    select_offer,
-)
+from store.tender_queries import broker_of, get_tender, offer_overview
+from store.tenders import add_offer, mark_no_offers, select_offer
 
 logger = logging.getLogger(__name__)
 

@@ -11,6 +11,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from pydantic import ValidationError
+
 from handlers.parsing import (
     InputError,
     parse_amount,
@@ -19,9 +21,8 @@ from handlers.parsing import (
     parse_reference,
     require,
 )
-from store.errors import InvalidInput
 from store.products import PRODUCT_LABELS, normalise_product
-from store.tenders import StartTender, parse_start
+from store.tender_input import StartTender
 
 START_EXAMPLE = (
     '/ausschreibung neu sparte=haftpflicht kunde="Bäckerei Korn GmbH" sb=1.000 '
@@ -68,7 +69,16 @@ VALID_UNTIL_BLOCK = "valid_until"
 INPUT_ACTION = "value"
 
 
-# The service names a refused field by its model path; the modal marks that input.
+# A refused field by its model path: its German name, and the modal input that marks it.
+START_FIELD_LABELS = {
+    "product": "Sparte",
+    "customer_name": "Kunde",
+    "risk.deductible": "Selbstbeteiligung",
+    "risk.prior_claims": "Vorschäden",
+    "risk.description": "Risikobeschreibung",
+    "reason": "Grund",
+    "consultation": "Beratung",
+}
 START_BLOCKS = {
     "product": PRODUCT_BLOCK,
     "customer_name": CUSTOMER_BLOCK,
@@ -81,11 +91,13 @@ START_BLOCKS = {
 
 
 class StartFieldError(InputError):
-    """A start field the service refused, with the modal block that shows it."""
+    """A start field the request model refused (its path, e.g. ``risk.description``), with
+    the modal block that shows it."""
 
-    def __init__(self, message_de: str, block: str | None) -> None:
+    def __init__(self, message_de: str, field: str) -> None:
         super().__init__(message_de)
-        self.block = block or DESCRIPTION_BLOCK
+        self.field = field
+        self.block = START_BLOCKS.get(field, DESCRIPTION_BLOCK)
 
 
 class FormErrors(ValueError):
@@ -124,20 +136,37 @@ def _start(
     consultation: str | None = None,
 ) -> StartTender:
     try:
-        return parse_start(
-            product=product,
-            customer_name=customer,
-            risk={
-                "deductible": deductible,
-                "prior_claims": prior_claims,
-                "description": description,
-            },
-            reason=reason or None,
-            previous_reference=previous,
-            consultation=consultation or None,
+        return StartTender.model_validate(
+            {
+                "product": product,
+                "customer_name": customer,
+                "risk": {
+                    "deductible": deductible,
+                    "prior_claims": prior_claims,
+                    "description": description,
+                },
+                "reason": reason or None,
+                "previous_reference": previous,
+                "consultation": consultation or None,
+            }
         )
-    except InvalidInput as error:
-        raise StartFieldError(error.message_de, START_BLOCKS.get(error.field or "")) from None
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(str(part) for part in first["loc"])
+        label = START_FIELD_LABELS.get(field, field)
+        raise StartFieldError(f"Angabe „{label}“: {_start_problem(first)}.", field) from None
+
+
+def _start_problem(problem: Any) -> str:
+    """What is wrong with one start field, in German (pydantic's own text is English)."""
+    limit = (problem.get("ctx") or {}).get("max_length")
+    if problem["type"] == "string_too_long" and limit is not None:
+        return f"höchstens {limit} Zeichen"
+    if problem["type"] in ("string_too_short", "missing"):
+        return "fehlt"
+    if problem["type"] == "greater_than_equal":
+        return "darf nicht negativ sein"
+    return "ungültig"
 
 
 def parse_start_text(text: str) -> StartTender:

@@ -28,13 +28,8 @@ from handlers.context import (
 from handlers.deps import Deps
 from handlers.parsing import InputError, parse_reference
 from handlers.requests import (
-    CONSULTATION_BLOCK,
-    CUSTOMER_BLOCK,
-    DEDUCTIBLE_BLOCK,
     DESCRIPTION_BLOCK,
-    PRIOR_CLAIMS_BLOCK,
-    PRODUCT_BLOCK,
-    REASON_BLOCK,
+    START_BLOCKS,
     FormErrors,
     parse_start_form,
     parse_start_text,
@@ -50,14 +45,10 @@ from pricing.money import format_euro
 from store.db import transaction
 from store.errors import DomainError
 from store.models import Tender
-from store.tenders import (
-    NO_OFFERS,
-    StartTender,
-    broker_of,
-    get_tender,
-    list_tenders,
-    start_tender,
-)
+from store.tender_input import StartTender
+from store.tender_queries import broker_of, get_tender, list_tenders
+from store.tender_status import NO_OFFERS
+from store.tenders import start_tender
 
 logger = logging.getLogger(__name__)
 
@@ -69,17 +60,6 @@ UNKNOWN = (
 BACKOFFICE_CANNOT_START = (
     "Eine Ausschreibung startet der Vermittler. Offene Ausschreibungen: `/ausschreibung liste`"
 )
-# The start modal's input for each field a service names (``DomainError.field``); a refusal
-# naming no field is shown on the risk description.
-FIELD_BLOCKS = {
-    "product": PRODUCT_BLOCK,
-    "customer_name": CUSTOMER_BLOCK,
-    "risk.deductible": DEDUCTIBLE_BLOCK,
-    "risk.prior_claims": PRIOR_CLAIMS_BLOCK,
-    "risk.description": DESCRIPTION_BLOCK,
-    "reason": REASON_BLOCK,
-    "consultation": CONSULTATION_BLOCK,
-}
 
 
 def started_text(tender: Tender, documents: int = 0) -> str:
@@ -204,7 +184,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
             await ack(**field_errors(errors.errors))
             return
         except DomainError as error:
-            block = FIELD_BLOCKS.get(error.field or "", DESCRIPTION_BLOCK)
+            # A refusal naming no field is shown on the risk description.
+            block = START_BLOCKS.get(error.field or "", DESCRIPTION_BLOCK)
             await ack(**field_errors({block: error.message_de}))
             return
         except Exception:

@@ -17,7 +17,8 @@ from store.errors import AccessDenied, ConversationNotOpen, InvalidInput, NotFou
 from store.models import Attachment, Broker, Conversation, Message, MessageRevision, Tender
 from store.outbox import enqueue_for_broker
 from store.products import product_label
-from store.tenders import FINISHED, get_tender_without_offers
+from store.tender_queries import get_tender_without_offers
+from store.tender_status import FINISHED
 from store.threads import BACKOFFICE, BROKER, queue_message_sync, thread_of
 from store.types import utcnow
 

@@ -17,7 +17,7 @@ from store.actors import Actor
 from store.conversation import NewAttachment, check_attachment
 from store.errors import AccessDenied
 from store.models import Attachment, Tender
-from store.tenders import get_tender_without_offers
+from store.tender_queries import get_tender_without_offers
 from store.types import utcnow
 
 MAX_DOCUMENTS = 10

@@ -30,7 +30,7 @@ from store.conversation import (
 from store.db import take_write_turn
 from store.errors import AccessDenied
 from store.models import Attachment, Broker, Conversation, Message, Tender, ThreadLink
-from store.tenders import get_tender_without_offers
+from store.tender_queries import get_tender_without_offers
 from store.threads import BACKOFFICE, CardSide, queue_message_sync, sync_rows_of
 
 logger = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ from store.models import Broker, Conversation, Offer, ProductLine, Tender
 from store.money import format_eur, from_cents
 from store.outbox import enqueue, enqueue_for_broker
 from store.products import product_label
-from store.tenders import OPEN
+from store.tender_status import OPEN
 
 EXPIRY_TEMPLATE = "offer_expiring"
 FOLLOWUP_TEMPLATE = "backoffice_followup"

@@ -1,19 +1,16 @@
-"""Tenders and their offers: rules T1–T10, enforced for Slack, CLI and scheduler alike."""
+"""Tender commands: start, offers, selection and closing (rules T1–T10), each in the caller's
+transaction, for Slack, CLI and scheduler alike."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
-from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from sqlalchemy import and_, event, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session, joinedload, selectinload
 
-from store.actors import NOT_YOURS, Actor, check_tender_access, require_backoffice
+from store.actors import Actor, require_backoffice
 from store.advice import VIA_MODULE, contact_advice
 from store.dialect import upsert
 from store.errors import (
@@ -23,12 +20,10 @@ from store.errors import (
     NotFound,
     ReasonRequired,
     RecalculationLocked,
-    RiskFrozen,
     TenderClosed,
 )
 from store.logcontext import bind
 from store.models import (
-    Broker,
     Consultation,
     Conversation,
     Offer,
@@ -36,276 +31,13 @@ from store.models import (
     ReferenceCounter,
     Tender,
 )
-from store.money import format_eur, to_cents
+from store.money import to_cents
 from store.outbox import enqueue_for_broker
-from store.products import normalise_product, product_label
+from store.products import product_label
+from store.tender_input import StartTender
+from store.tender_queries import broker_of, get_tender
+from store.tender_status import CLOSED, FINISHED, NO_OFFERS, OPEN, SELECTED
 from store.types import utcnow
-
-OPEN = "open"
-SELECTED = "selected"
-NO_OFFERS = "no_offers"
-CLOSED = "closed"
-FINISHED = frozenset({SELECTED, NO_OFFERS, CLOSED})
-
-STATUS_LABELS = {
-    OPEN: "läuft",
-    SELECTED: "Angebot ausgewählt",
-    NO_OFFERS: "keine Angebote",
-    CLOSED: "abgeschlossen",
-}
-
-REFERENCE_PATTERN = r"^AS-\d{4}-\d{4,}$"
-
-# One limit per free-text field, for the command, the start dialog and the store alike. None
-# may exceed 3000: Slack's plain-text input allows no longer max_length, so a longer limit
-# here would accept from the command what the dialog can never take.
-CUSTOMER_NAME_MAX = 200
-PRIOR_CLAIMS_MAX = 2000
-DESCRIPTION_MAX = 3000
-REASON_MAX = 2000
-
-
-class RiskData(BaseModel):
-    """The risk as the broker described it at start; frozen from then on (rule T3)."""
-
-    model_config = ConfigDict(str_strip_whitespace=True, frozen=True)
-
-    deductible: Decimal | None = Field(None, ge=0, description="Selbstbeteiligung in EUR")
-    prior_claims: str = Field(min_length=1, max_length=PRIOR_CLAIMS_MAX)
-    description: str = Field(min_length=1, max_length=DESCRIPTION_MAX)
-
-
-class StartTender(BaseModel):
-    """Rule T1 (and T2 when calculator offers exist): one product of one consultation."""
-
-    model_config = ConfigDict(str_strip_whitespace=True, frozen=True)
-
-    product: str
-    customer_name: str = Field(min_length=1, max_length=CUSTOMER_NAME_MAX)
-    risk: RiskData
-    reason: str | None = Field(None, max_length=REASON_MAX)
-    # An existing product line of the broker's consultation; None starts a new one.
-    product_line_id: int | None = None
-    # The platform's consultation id (``beratung=…``): the tender joins the newest line of
-    # this product there, next to its calculator offers (T2).
-    consultation: str | None = Field(None, max_length=64)
-    previous_reference: str | None = None
-
-    @field_validator("product")
-    @classmethod
-    def _known_product(cls, value: str) -> str:
-        product = normalise_product(value)
-        if product is None:
-            raise ValueError(f"unknown product {value!r}")
-        return product
-
-
-START_FIELD_LABELS = {
-    "product": "Sparte",
-    "customer_name": "Kunde",
-    "risk.deductible": "Selbstbeteiligung",
-    "risk.prior_claims": "Vorschäden",
-    "risk.description": "Risikobeschreibung",
-    "reason": "Grund",
-    "consultation": "Beratung",
-}
-
-
-def _start_problem(problem: Any) -> str:
-    """What is wrong with one start field, in German (pydantic's own text is English)."""
-    limit = (problem.get("ctx") or {}).get("max_length")
-    if problem["type"] == "string_too_long" and limit is not None:
-        return f"höchstens {limit} Zeichen"
-    if problem["type"] in ("string_too_short", "missing"):
-        return "fehlt"
-    if problem["type"] == "greater_than_equal":
-        return "darf nicht negativ sein"
-    return "ungültig"
-
-
-def parse_start(**fields: Any) -> StartTender:
-    try:
-        return StartTender.model_validate(fields)
-    except ValidationError as error:
-        first = error.errors()[0]
-        field = ".".join(str(part) for part in first["loc"])
-        label = START_FIELD_LABELS.get(field, field)
-        raise InvalidInput(f"Angabe „{label}“: {_start_problem(first)}.", field) from None
-
-
-# -- rule T3: no update path for the frozen risk -------------------------------------------
-
-FROZEN_COLUMNS = ("risk", "customer_name", "product_line_id", "broker_id", "reference")
-
-
-@event.listens_for(Session, "before_flush")
-def _refuse_risk_changes(session: Session, _context: Any, _instances: Any) -> None:
-    for instance in session.dirty:
-        if not isinstance(instance, Tender):
-            continue
-        state = instance.__dict__.get("_sa_instance_state")
-        if state is None:
-            continue
-        for column in FROZEN_COLUMNS:
-            if state.attrs[column].history.has_changes():
-                raise RiskFrozen(
-                    "Die Risikodaten einer Ausschreibung können nach dem Start nicht mehr "
-                    "geändert werden. Teilen Sie Änderungen dem Backoffice bitte als "
-                    "Nachricht mit."
-                )
-
-
-# -- reading -------------------------------------------------------------------------------
-
-
-async def get_tender(session: AsyncSession, actor: Actor, reference: str) -> Tender:
-    tender = await session.scalar(
-        select(Tender)
-        .where(Tender.reference == reference.strip().upper())
-        .options(selectinload(Tender.offers), selectinload(Tender.product_line))
-    )
-    return _accessible(actor, reference, tender)
-
-
-async def get_tender_without_offers(session: AsyncSession, actor: Actor, reference: str) -> Tender:
-    """``get_tender`` for callers that never look at the offers: one statement, the product
-    line joined, instead of a second round trip that loads every offer."""
-    tender = await session.scalar(
-        select(Tender)
-        .where(Tender.reference == reference.strip().upper())
-        .options(joinedload(Tender.product_line, innerjoin=True))
-    )
-    return _accessible(actor, reference, tender)
-
-
-async def tender_for_card(session: AsyncSession, tender_id: int) -> tuple[Tender, Broker, int]:
-    """The tender (product line joined), its broker and its offer count: what a card shows.
-
-    For the queue's card sender, which acts for the system, not for a person."""
-    tender = await session.scalar(
-        select(Tender)
-        .where(Tender.id == tender_id)
-        .options(joinedload(Tender.product_line, innerjoin=True))
-    )
-    assert tender is not None  # the queue row was written with the tender
-    return tender, await broker_of(session, tender), await count_tender_offers(session, tender_id)
-
-
-def _accessible(actor: Actor, reference: str, tender: Tender | None) -> Tender:
-    # Every later log line of this request names the tender it is about.
-    bind(reference=reference.strip().upper())
-    if tender is None:
-        if actor.is_backoffice:
-            raise NotFound(f"Eine Ausschreibung {reference} gibt es nicht.")
-        raise AccessDenied(NOT_YOURS)
-    check_tender_access(actor, tender)
-    return tender
-
-
-async def list_tenders(
-    session: AsyncSession, actor: Actor, *, open_only: bool = False, limit: int = 50
-) -> list[Tender]:
-    # Many-to-one: joined in the same statement, one round trip instead of two.
-    query = (
-        select(Tender)
-        .options(joinedload(Tender.product_line, innerjoin=True))
-        .order_by(Tender.id.desc())
-    )
-    if not actor.is_backoffice:
-        query = query.where(Tender.broker_id == actor.broker_id)
-    if open_only:
-        query = query.where(Tender.status == OPEN)
-    return list(await session.scalars(query.limit(limit)))
-
-
-@dataclass(frozen=True)
-class OfferOverview:
-    """All offers of the tender's product line: calculator and tender offers (T2, T7)."""
-
-    tender: Tender
-    calculator: list[Offer]
-    from_tender: list[Offer]
-
-
-async def offer_overview(session: AsyncSession, actor: Actor, reference: str) -> OfferOverview:
-    tender = await get_tender(session, actor, reference)
-    offers = list(
-        await session.scalars(
-            select(Offer).where(Offer.product_line_id == tender.product_line_id).order_by(Offer.id)
-        )
-    )
-    return OfferOverview(
-        tender=tender,
-        calculator=[offer for offer in offers if offer.source == "calculator"],
-        from_tender=[offer for offer in offers if offer.tender_id == tender.id],
-    )
-
-
-@dataclass(frozen=True)
-class OpenTenderSummary:
-    tender: Tender
-    offer_count: int  # offers from the tender (T7), not the calculator's
-
-
-@dataclass(frozen=True)
-class HomeSummary:
-    """The actor's newest open tenders, and the newest offers on their product lines."""
-
-    open_tenders: list[OpenTenderSummary]
-    newest_offers: list[tuple[str, Offer]]  # (reference of the open tender, offer)
-
-
-async def home_summary(session: AsyncSession, actor: Actor, limit: int) -> HomeSummary:
-    """What ``offer_overview`` per open tender would give, in three queries for all of them.
-
-    An open tender's offers are its own plus the calculator offers of its product line (T2,
-    T7); a line has at most one open tender, so each offer belongs to one reference.
-    """
-    tenders = await list_tenders(session, actor, open_only=True, limit=limit)
-    if not tenders:
-        return HomeSummary(open_tenders=[], newest_offers=[])
-    by_id = {tender.id: tender for tender in tenders}
-    by_line = {tender.product_line_id: tender for tender in tenders}
-    counted = await session.execute(
-        select(Offer.tender_id, func.count())
-        .where(Offer.tender_id.in_(by_id))
-        .group_by(Offer.tender_id)
-    )
-    counts: dict[int | None, int] = {tender_id: count for tender_id, count in counted}
-    offers = await session.scalars(
-        select(Offer)
-        .where(
-            or_(
-                Offer.tender_id.in_(by_id),
-                and_(Offer.source == "calculator", Offer.product_line_id.in_(by_line)),
-            )
-        )
-        .order_by(Offer.id.desc())
-        .limit(limit)
-    )
-    newest = [
-        (by_id[offer.tender_id] if offer.tender_id else by_line[offer.product_line_id], offer)
-        for offer in offers
-    ]
-    return HomeSummary(
-        open_tenders=[OpenTenderSummary(tender, counts.get(tender.id, 0)) for tender in tenders],
-        newest_offers=[(tender.reference, offer) for tender, offer in newest],
-    )
-
-
-async def count_tender_offers(session: AsyncSession, tender_id: int) -> int:
-    """Offers the backoffice added to this tender (T7), without the calculator's."""
-    count = await session.scalar(
-        select(func.count()).select_from(Offer).where(Offer.tender_id == tender_id)
-    )
-    return count or 0
-
-
-async def broker_of(session: AsyncSession, tender: Tender) -> Broker:
-    broker = await session.get(Broker, tender.broker_id)
-    assert broker is not None  # foreign key
-    return broker
-
 
 # -- starting ------------------------------------------------------------------------------
 
@@ -511,7 +243,6 @@ async def add_offer(
             "product_label": product_label(tender.product_line.product),
             "insurer": offer.insurer,
             "premium": str(Decimal(offer.premium_cents) / 100),
-            "premium_text": format_eur(offer.premium_cents),
             "valid_until": valid_until.isoformat(),
             "customer_name": tender.customer_name,
         },
@@ -586,19 +317,3 @@ async def close_tender(session: AsyncSession, actor: Actor, reference: str) -> T
     return await _finish_by_backoffice(
         session, actor, reference, CLOSED, "Ausschreibungen abschließen"
     )
-
-
-async def expiring_offers(session: AsyncSession, today: date, within_days: int) -> list[Offer]:
-    """Rule T10: tender offers running out soon on tenders where nothing was selected."""
-    query = (
-        select(Offer)
-        .join(Tender, Offer.tender_id == Tender.id)
-        .where(
-            Tender.status == OPEN,
-            Offer.valid_until >= today,
-            Offer.valid_until <= today + timedelta(days=within_days),
-        )
-        .options(selectinload(Offer.tender))
-        .order_by(Offer.valid_until, Offer.id)
-    )
-    return list(await session.scalars(query))

@@ -23,7 +23,7 @@ from handlers.requests import (
 from store.conversation import MAX_ATTACHMENT_MB
 from store.documents import MAX_DOCUMENTS
 from store.products import PRODUCT_LABELS
-from store.tenders import CUSTOMER_NAME_MAX, DESCRIPTION_MAX, PRIOR_CLAIMS_MAX, REASON_MAX
+from store.tender_input import CUSTOMER_NAME_MAX, DESCRIPTION_MAX, PRIOR_CLAIMS_MAX, REASON_MAX
 
 START_CALLBACK = "tender_start"
 OFFER_CALLBACK = "tender_offer"

@@ -23,7 +23,8 @@ from handlers.parsing import InputError, parse_reference
 from store.models import Offer, Tender
 from store.money import format_eur
 from store.products import product_label
-from store.tenders import OPEN, OfferOverview
+from store.tender_queries import OfferOverview
+from store.tender_status import OPEN
 
 SELECT_ACTION = "offer_select"
 NEXT_PAGE_ACTION = "offers_page_next"
@@ -110,7 +111,7 @@ def offers_message(
     )
     summary = (
         f"{product_label(tender.product_line.product)} für "
-        f"*{escape(tender.customer_name)}* · Status: *{status_label(tender)}* · "
+        f"*{escape(tender.customer_name)}* · Status: *{status_label(tender.status)}* · "
         f"{offer_count_text(len(everything))}"
     )
     if pages > 1:

@@ -28,7 +28,7 @@ from handlers.blocks.split import paginate, split_text
 from store.models import Broker, Tender
 from store.money import format_eur, to_cents
 from store.products import product_label
-from store.tenders import OPEN, STATUS_LABELS
+from store.tender_status import CLOSED, NO_OFFERS, OPEN, SELECTED
 
 OFFER_OPEN_ACTION = "tender_offer_open"
 QUERY_OPEN_ACTION = "tender_query_open"
@@ -44,8 +44,16 @@ PREVIEW = 600
 LIST_TEXT = 10_000
 
 
-def status_label(tender: Tender) -> str:
-    return STATUS_LABELS.get(tender.status, tender.status)
+STATUS_LABELS = {
+    OPEN: "läuft",
+    SELECTED: "Angebot ausgewählt",
+    NO_OFFERS: "keine Angebote",
+    CLOSED: "abgeschlossen",
+}
+
+
+def status_label(status: str) -> str:
+    return STATUS_LABELS.get(status, status)
 
 
 def deductible_text(risk: dict[str, Any]) -> str:
@@ -134,7 +142,7 @@ def backoffice_card(
 ) -> dict[str, Any]:
     """Rule T5: the backoffice learns of the tender with the frozen risk data."""
     reference = tender.reference
-    status = f"Status: *{status_label(tender)}*"
+    status = f"Status: *{status_label(tender.status)}*"
     if offer_count:
         status += f" · Angebote eingestellt: {offer_count}"
     blocks: list[Block] = [
@@ -184,7 +192,7 @@ def broker_card(tender: Tender, documents: Sequence[Document] = ()) -> dict[str,
         section(
             f"Ihre Ausschreibung *{reference}* ist beim Backoffice eingegangen. "
             "Sobald Angebote vorliegen, erhalten Sie eine Nachricht und eine E-Mail."
-            f"\nStatus: *{status_label(tender)}*"
+            f"\nStatus: *{status_label(tender.status)}*"
         ),
         *_risk_blocks(tender, documents),
         context(
@@ -211,7 +219,7 @@ def tender_list(tenders: Sequence[Tender], *, backoffice: bool) -> dict[str, Any
         return message(empty, [header(title), section(empty)])
     lines = [
         f"• *{tender.reference}* – {product_label(tender.product_line.product)} für "
-        f"{escape(tender.customer_name)} – _{status_label(tender)}_"
+        f"{escape(tender.customer_name)} – _{status_label(tender.status)}_"
         for tender in tenders
     ]
     # The list is newest first; what does not fit one Slack message is counted, not shown.

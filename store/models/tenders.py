@@ -1,11 +1,14 @@
+"""Consultations, product lines, tenders and offers; the frozen risk of rule T3 is guarded here."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint, event
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
+from store.errors import RiskFrozen
 from store.models.base import Base, CreatedAt
 
 
@@ -95,3 +98,27 @@ class Offer(CreatedAt, Base):
         UniqueConstraint("tender_id", "insurer", "premium_cents", "valid_until"),
         UniqueConstraint("product_line_id", "external_id"),
     )
+
+
+# -- rule T3: no update path for the frozen risk -------------------------------------------
+# Registered with the model, so it guards every session that can load a tender, whichever
+# modules a process imported.
+
+FROZEN_COLUMNS = ("risk", "customer_name", "product_line_id", "broker_id", "reference")
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_risk_changes(session: Session, _context: Any, _instances: Any) -> None:
+    for instance in session.dirty:
+        if not isinstance(instance, Tender):
+            continue
+        state = instance.__dict__.get("_sa_instance_state")
+        if state is None:
+            continue
+        for column in FROZEN_COLUMNS:
+            if state.attrs[column].history.has_changes():
+                raise RiskFrozen(
+                    "Die Risikodaten einer Ausschreibung können nach dem Start nicht mehr "
+                    "geändert werden. Teilen Sie Änderungen dem Backoffice bitte als "
+                    "Nachricht mit."
+                )

@@ -14,11 +14,12 @@ from handlers.requests import (
     FormErrors,
     InputError,
     NewOffer,
+    StartFieldError,
     parse_offer_form,
     parse_start_form,
     parse_start_text,
 )
-from store.tenders import DESCRIPTION_MAX
+from store.tender_input import DESCRIPTION_MAX
 
 
 def text(value: str) -> dict[str, Any]:
@@ -52,6 +53,19 @@ def test_it_marks_the_field_the_service_refused_in_the_start_form() -> None:
     with pytest.raises(FormErrors) as caught:
         parse_start_form(start_values(customer=text("K" * 201)))
     assert caught.value.errors == {"customer": "Angabe „Kunde“: höchstens 200 Zeichen."}
+
+
+def test_it_names_the_start_field_the_request_model_refused_in_german() -> None:
+    with pytest.raises(StartFieldError) as refused:
+        parse_start_text(
+            f'sparte=haftpflicht kunde="Bäckerei Korn GmbH" vorschaeden=keine '
+            f'beschreibung="{"x" * 3001}"'
+        )
+    assert (refused.value.field, refused.value.block, refused.value.message_de) == (
+        "risk.description",
+        DESCRIPTION_BLOCK,
+        "Angabe „Risikobeschreibung“: höchstens 3000 Zeichen.",
+    )
 
 
 def test_it_holds_the_risk_description_to_one_limit_in_dialog_command_and_store() -> None:

@@ -10,7 +10,7 @@ from handlers.blocks.offers import offers_message, parse_select_value, select_va
 from handlers.blocks.tenders import backoffice_card, broker_card, tender_list
 from handlers.parsing import InputError
 from store.models import Broker, Offer, Tender
-from store.tenders import OfferOverview
+from store.tender_queries import OfferOverview
 from tests.handlers.conftest import make_tender
 
 NBSP = "\xa0"

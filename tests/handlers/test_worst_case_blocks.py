@@ -43,7 +43,7 @@ from handlers.blocks.tenders import backoffice_card, broker_card, risk_modal, te
 from handlers.blocks.threads import ephemeral, mirrored_posts, query_modal
 from store.budget import Statement
 from store.models import Attachment, Broker, LedgerEntry, Message, Offer, ProductLine, Tender
-from store.tenders import OfferOverview
+from store.tender_queries import OfferOverview
 
 BERLIN = ZoneInfo("Europe/Berlin")
 TODAY = date(2026, 11, 23)

@@ -9,7 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from store.actors import Actor
 from store.db import transaction
 from store.models import Broker, Tender
-from store.tenders import RiskData, StartTender, start_tender
+from store.tender_input import RiskData, StartTender
+from store.tenders import start_tender
 from tests.conftest import BERND
 
 BERND_ACTOR = Actor(slack_user_id=BERND, role="backoffice", name="Bernd Berger")

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from store.db import transaction
 from store.errors import DomainError, InvalidInput
 from store.models import Broker
-from store.tenders import add_offer, parse_start, start_tender
+from store.tenders import add_offer, start_tender
 from tests.store.helpers import BERND_ACTOR, broker_actor, start_request, started_tender
 
 TODAY = date(2026, 11, 23)
@@ -49,17 +49,6 @@ async def test_it_names_the_offer_field_backoffice_bernd_got_wrong(
                 today=TODAY,
             )
     assert refused.value.field == field
-
-
-def test_it_names_the_start_field_that_failed_validation() -> None:
-    with pytest.raises(InvalidInput) as refused:
-        parse_start(
-            product="haftpflicht",
-            customer_name="Bäckerei Korn GmbH",
-            risk={"prior_claims": "keine", "description": "x" * 3001},
-        )
-    assert refused.value.field == "risk.description"
-    assert refused.value.message_de == "Angabe „Risikobeschreibung“: höchstens 3000 Zeichen."
 
 
 async def test_it_names_the_product_line_of_a_running_tender(

@@ -15,14 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from store.actors import Actor
 from store.db import transaction
 from store.models import Broker, Consultation, ProductLine, Tender
-from store.tenders import (
-    HomeSummary,
-    add_calculator_offer,
-    add_offer,
-    close_tender,
-    home_summary,
-    start_tender,
-)
+from store.tender_queries import HomeSummary, home_summary
+from store.tenders import add_calculator_offer, add_offer, close_tender, start_tender
 from tests.store.helpers import BERND_ACTOR, broker_actor, start_request, started_tender
 
 TODAY = date(2026, 11, 23)

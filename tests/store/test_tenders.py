@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 import time_machine
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -22,15 +23,12 @@ from store.errors import (
     TenderClosed,
 )
 from store.models import Broker, ProductLine, QueueRow, Tender
+from store.tender_input import StartTender
+from store.tender_queries import expiring_offers, get_tender, list_tenders, offer_overview
 from store.tenders import (
     add_calculator_offer,
     add_offer,
-    expiring_offers,
-    get_tender,
-    list_tenders,
     mark_no_offers,
-    offer_overview,
-    parse_start,
     select_offer,
     start_tender,
 )
@@ -353,15 +351,24 @@ async def test_it_tells_unknown_slack_users_they_are_not_brokers(
 
 
 def test_it_refuses_unknown_products_and_missing_risk_fields() -> None:
-    with pytest.raises(InvalidInput):
-        parse_start(
-            product="raumfahrt", customer_name="X", risk={"prior_claims": "k", "description": "d"}
+    with pytest.raises(ValidationError) as unknown:
+        StartTender.model_validate(
+            {
+                "product": "raumfahrt",
+                "customer_name": "X",
+                "risk": {"prior_claims": "k", "description": "d"},
+            }
         )
-    with pytest.raises(InvalidInput) as refused:
-        parse_start(
-            product="sach", customer_name="X", risk={"prior_claims": "k", "description": ""}
+    assert [problem["loc"] for problem in unknown.value.errors()] == [("product",)]
+    with pytest.raises(ValidationError) as missing:
+        StartTender.model_validate(
+            {
+                "product": "sach",
+                "customer_name": "X",
+                "risk": {"prior_claims": "k", "description": ""},
+            }
         )
-    assert refused.value.message_de == "Angabe „Risikobeschreibung“: fehlt."
+    assert [problem["loc"] for problem in missing.value.errors()] == [("risk", "description")]
 
 
 async def test_it_leaves_nothing_behind_when_a_start_fails(

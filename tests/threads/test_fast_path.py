@@ -17,7 +17,7 @@ from store.events import claim_event
 from store.mirroring import Place, delivery_job, prepare_in_thread, store_for_delivery
 from store.models import Broker, Message, ProcessedEvent, QueueRow
 from store.outbox import enqueue, enqueue_for_broker
-from store.tenders import get_tender_without_offers
+from store.tender_queries import get_tender_without_offers
 from tests.conftest import BACKOFFICE_CHANNEL, ON_POSTGRES
 from tests.store.helpers import BERND_ACTOR, broker_actor
 from tests.threads.conftest import ANNA_DM, BACKOFFICE_CARD_TS, BROKER_CARD_TS, Threads
