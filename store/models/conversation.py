@@ -45,8 +45,6 @@ class Message(CreatedAt, Base):
     via: Mapped[str | None] = mapped_column(String(20))
     # "pending" until the other side has it, "delivered", or "not_needed" (internal notes).
     delivery_state: Mapped[str] = mapped_column(String(20), default="pending", index=True)
-    delivery_attempts: Mapped[int] = mapped_column(default=0)
-    next_delivery_at: Mapped[datetime | None]
     last_delivery_error: Mapped[str | None] = mapped_column(Text)
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")
