@@ -1,7 +1,7 @@
 """What a German user types into a slash command, turned into validated values.
 
-Pure: text in, values out, a German ``InputError`` otherwise. Numbers go through the
-pricing package's parser so `/rabatt` and `/angebot` read amounts the same way.
+Pure: text in, values out, a German ``InputError`` otherwise. Words, numbers and dates go
+through ``pricing.formats`` so `/rabatt` and `/angebot` read them the same way.
 """
 
 from __future__ import annotations
@@ -12,14 +12,10 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from pricing.money import NumberFormatError, Unit, parse_number
+from pricing import formats
+from pricing.formats import NoSuchDay, NumberFormatError, UnclosedQuote, Unit, parse_number
 
-# Slack (and the Mac/Word autocorrect before it) turns "…" into „…“ or “…”.
-DOUBLE_QUOTES = frozenset('"„“”«»')
 REFERENCE = re.compile(r"^AS-\d{4}-\d{4,}$")
-_GERMAN_DATE = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$")
-_ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
-_UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
 _DASHES = str.maketrans({"\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-"})
 
 
@@ -36,33 +32,17 @@ def split_words(text: str) -> list[str]:
 
     Single quotes are left alone: German names carry apostrophes ("Hans' Backstube").
     """
-    words: list[str] = []
-    current: list[str] = []
-    quoted = False
-    has_word = False
-    for char in text:
-        if char in DOUBLE_QUOTES:
-            quoted = not quoted
-            has_word = True
-        elif char.isspace() and not quoted:
-            if has_word:
-                words.append("".join(current))
-            current, has_word = [], False
-        else:
-            current.append(char)
-            has_word = True
-    if quoted:
+    try:
+        return formats.split_words(text)
+    except UnclosedQuote:
         raise InputError(
             'Ein Anführungszeichen wurde nicht geschlossen. Beispiel: kunde="Müller GmbH"'
-        )
-    if has_word:
-        words.append("".join(current))
-    return words
+        ) from None
 
 
 def normalise_key(key: str) -> str:
     """`Vorschäden`, `vorschaeden` and `VORSCHAEDEN` name the same field."""
-    return key.strip().lower().translate(_UMLAUTS)
+    return formats.normalise_word(key)
 
 
 @dataclass(frozen=True)
@@ -126,19 +106,14 @@ def parse_amount(raw: str, *, field: str) -> Decimal:
 
 def parse_date(raw: str, *, field: str) -> date:
     """`31.12.2026` or `2026-12-31`."""
-    text = raw.strip()
-    german = _GERMAN_DATE.match(text)
-    iso = _ISO_DATE.match(text)
     try:
-        if german:
-            day, month, year = (int(part) for part in german.groups())
-            return date(year, month, day)
-        if iso:
-            year, month, day = (int(part) for part in iso.groups())
-            return date(year, month, day)
-    except ValueError:
+        return formats.parse_date(raw)
+    except NoSuchDay:
         raise InputError(f"Den Tag „{raw}“ gibt es nicht ({field}).") from None
-    raise InputError(f"„{raw}“ ist kein Datum für {field}. Beispiel: 31.12.2026 oder 2026-12-31")
+    except ValueError:
+        raise InputError(
+            f"„{raw}“ ist kein Datum für {field}. Beispiel: 31.12.2026 oder 2026-12-31"
+        ) from None
 
 
 def parse_reference(raw: str) -> str:

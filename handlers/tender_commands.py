@@ -41,7 +41,7 @@ from handlers.start_documents import (
     refused_text,
     take_documents,
 )
-from pricing.money import format_euro
+from pricing.formats import format_euro
 from store.db import transaction
 from store.errors import DomainError
 from store.models import Tender

@@ -12,18 +12,8 @@ from decimal import Decimal
 
 from pricing import texts
 from pricing.answer import Answer, JSONValue, Reason, json_names
-from pricing.money import (
-    HUNDRED,
-    ZERO,
-    NumberFormatError,
-    Unit,
-    apply_percent,
-    as_json,
-    format_euro,
-    format_percent,
-    parse_number,
-    round_cents,
-)
+from pricing.formats import NumberFormatError, Unit, format_euro, format_percent, parse_number
+from pricing.money import HUNDRED, ZERO, apply_percent, as_json, round_cents
 from pricing.requests import KombiRequest, Sparte, SpezialistRequest
 from pricing.spezialist import spezialist_reasons
 

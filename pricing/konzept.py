@@ -7,7 +7,8 @@ from decimal import Decimal
 
 from pricing import texts
 from pricing.answer import Answer, JSONValue, Reason
-from pricing.money import ZERO, as_json, format_euro
+from pricing.formats import format_euro
+from pricing.money import ZERO, as_json
 from pricing.requests import Geschaeft, KonzeptRequest
 
 

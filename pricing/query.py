@@ -15,7 +15,17 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TypeVar
 
-from pricing.money import HUNDRED, ZERO, NumberFormatError, Unit, parse_number
+from pricing.formats import (
+    DOUBLE_QUOTES,
+    SINGLE_QUOTES,
+    NumberFormatError,
+    UnclosedQuote,
+    Unit,
+    normalise_word,
+    parse_number,
+    split_words,
+)
+from pricing.money import HUNDRED, ZERO
 from pricing.requests import (
     Geschaeft,
     HilfeRequest,
@@ -177,21 +187,15 @@ _KLASSEN = {
     ).items()
 }
 
-_QUOTES = "\"'“”„‚‘’«»"
-_TOKEN = re.compile(
-    rf"(?P<key>[^\s={_QUOTES}]+)\s*=\s*"
-    rf"(?P<value>[{_QUOTES}][^{_QUOTES}]*[{_QUOTES}]"
-    rf"|[^\s={_QUOTES}]+(?:\s+(?:€|%|eur|euro)(?=\s|$))?)?"
-    rf"|(?P<word>[^\s={_QUOTES}]+)"
-    r"|(?P<bad>\S)",
-    re.IGNORECASE,
-)
-_UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
+# No names occur in a query, so single quotes group words too: neu='1.500 €'.
+_QUOTES = DOUBLE_QUOTES + SINGLE_QUOTES
+# A unit written apart from its number still belongs to it: beitrag=1.500 €.
+_UNITS = frozenset({"€", "%", "eur", "euro"})
 
 
 def normalise(word: str) -> str:
     """Lower case with umlauts spelled out, so `Geschäft` and `geschaeft` are one key."""
-    return word.strip().lower().translate(_UMLAUTS).strip(",;.")
+    return normalise_word(word).strip(",;.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,32 +248,67 @@ def _suggest(word: str, choices: Mapping[str, str]) -> str:
     return f" Meinten Sie „{choices[close[0]]}“?" if close else ""
 
 
+def _pairs(form: Form, text: str) -> list[tuple[str, str | None]]:
+    """The query's words as (key, value) pairs, a bare flag as (word, None).
+
+    `renta = 40` is one pair like `renta=40`, and a unit written apart joins its value.
+    """
+    try:
+        words = split_words(text, _QUOTES)
+    except UnclosedQuote:
+        raise QueryError(
+            f"Ein Anführungszeichen wurde nicht geschlossen (Anfrage „{form.name}“).",
+            example=form.example,
+        ) from None
+    pairs: list[tuple[str, str | None]] = []
+    index, count = 0, len(words)
+    while index < count:
+        word = words[index]
+        index += 1
+        key, equals, value = word.partition("=")
+        if not equals:
+            if index < count and words[index].startswith("="):
+                # `renta =40` or `renta = 40`
+                key, equals, value = word, "=", words[index][1:]
+                index += 1
+            else:
+                pairs.append((word, None))
+                continue
+        if not key:
+            raise QueryError(
+                f"Unerwartetes Zeichen „=“ in der Anfrage „{form.name}“.",
+                word="=",
+                example=form.example,
+            )
+        if not value and index < count and "=" not in words[index]:
+            # `renta= 40`
+            value = words[index]
+            index += 1
+        if value and index < count and words[index].lower() in _UNITS:
+            value += " " + words[index]
+            index += 1
+        pairs.append((key, value))
+    return pairs
+
+
 def _tokens(form: Form, text: str) -> _Parsed:
     values: dict[str, str] = {}
     flags: set[str] = set()
-    for match in _TOKEN.finditer(text):
-        if match.group("bad") is not None:
-            raise QueryError(
-                f"Unerwartetes Zeichen „{match.group('bad')}“ in der Anfrage „{form.name}“.",
-                word=match.group("bad"),
-                example=form.example,
-            )
-        if match.group("word") is not None:
-            flags.add(_flag(form, match.group("word")))
+    for key_raw, value in _pairs(form, text):
+        if value is None:
+            flags.add(_flag(form, key_raw))
             continue
-        key_raw = match.group("key")
         # Most keys arrive as written in the examples; normalise only the others.
         key = form.keys.get(key_raw) or form.keys.get(normalise(key_raw))
         if key is None:
             raise _unknown_word(form, key_raw, form.keys)
-        value = match.group("value")
-        if value is None or not value.strip(_QUOTES).strip():
+        if not value.strip():
             raise QueryError(f"Für „{key_raw}“ fehlt der Wert.", word=key_raw, example=form.example)
         if key in values:
             raise QueryError(
                 f"Das Feld „{key}“ ist doppelt angegeben.", word=key_raw, example=form.example
             )
-        values[key] = value.strip(_QUOTES).strip()
+        values[key] = value.strip()
     return _Parsed(values=values, flags=frozenset(flags))
 
 

@@ -6,7 +6,8 @@ from decimal import Decimal
 
 from pricing import texts
 from pricing.answer import Answer, JSONValue, Reason
-from pricing.money import ZERO, as_json, format_percent
+from pricing.formats import format_percent
+from pricing.money import ZERO, as_json
 from pricing.requests import RisikobonusRequest, RiskClass
 
 # The absolute maximum, reached only in a positive constellation.

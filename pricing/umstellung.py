@@ -7,16 +7,8 @@ from decimal import Decimal
 
 from pricing import texts
 from pricing.answer import Answer, JSONValue, Reason, json_names
-from pricing.money import (
-    HUNDRED,
-    ZERO,
-    apply_percent,
-    as_json,
-    ceil_cents,
-    floor_percent,
-    format_euro,
-    format_percent,
-)
+from pricing.formats import format_euro, format_percent
+from pricing.money import HUNDRED, ZERO, apply_percent, as_json, ceil_cents, floor_percent
 from pricing.requests import Geschaeft, Sparte, UmstellungRequest
 from pricing.risikobonus import max_risikobonus
 

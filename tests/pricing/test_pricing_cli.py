@@ -28,16 +28,16 @@ def test_it_prints_the_german_answer_with_its_bounds(runner: CliRunner) -> None:
     # P4c worked example.
     result = runner.invoke(cli, ["rabatt", UMSTELLUNG])
     assert result.exit_code == 0, result.output
-    assert "*Umstellungsnachlass (Sach): höchstens 25,92 %*" in result.stdout
-    assert "Höchstsatz (P4b): 40 %" in result.stdout
-    assert "Untergrenze (P4c): 1.000,00 €" in result.stdout
+    assert "*Umstellungsnachlass (Sach): höchstens 25,92\xa0%*" in result.stdout
+    assert "Höchstsatz (P4b): 40\xa0%" in result.stdout
+    assert "Untergrenze (P4c): 1.000,00\xa0€" in result.stdout
     assert "• P4a – " in result.stdout
 
 
 def test_it_accepts_the_query_as_separate_shell_words(runner: CliRunner) -> None:
     result = runner.invoke(cli, ["rabatt", *UMSTELLUNG.split()])
     assert result.exit_code == 0, result.output
-    assert "25,92 %" in result.stdout
+    assert "25,92\xa0%" in result.stdout
 
 
 def test_it_prints_one_json_object(runner: CliRunner) -> None:
@@ -51,7 +51,7 @@ def test_it_prints_one_json_object(runner: CliRunner) -> None:
     assert data["premium_after"] == "1350.00"
     assert data["floor"] == "1000.00"
     assert data["cap"] == "40.00"
-    assert {"rule": "P4b", "text": "Vorvertragsrenta bis 50 %: in Sach höchstens 40 %."} in data[
+    assert {"rule": "P4b", "text": "Vorvertragsrenta bis 50 %: in Sach höchstens 40\xa0%."} in data[
         "reasons"
     ]
 

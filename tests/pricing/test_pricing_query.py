@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from pricing import QueryError, answer_query, parse_query
-from pricing.money import NumberFormatError, Unit, parse_number
+from pricing.formats import NumberFormatError, Unit, parse_number
 from pricing.requests import (
     Geschaeft,
     HilfeRequest,

@@ -32,11 +32,11 @@ def test_it_knows_the_maximum_risikobonus_per_class(klasse: str, maximum: str) -
 def test_it_refuses_a_risikobonus_above_the_maximum_with_the_reason() -> None:
     # P2: average risk, 15 % wished, 10 % allowed.
     answer = answer_query("risikobonus klasse=durchschnitt wunsch=15")
-    assert answer.headline == "Risikobonus 15 %: nicht möglich (höchstens 10 %)"
+    assert answer.headline == "Risikobonus 15\xa0%: nicht möglich (höchstens 10\xa0%)"
     assert answer.to_dict()["allowed"] is False
     assert answer.to_dict()["granted"] is None
     assert answer.reasons[-1].rule == "P2"
-    assert "übersteigen das Maximum von 10 %" in answer.reasons[-1].text
+    assert "übersteigen das Maximum von 10\xa0%" in answer.reasons[-1].text
 
 
 def test_it_grants_a_risikobonus_exactly_at_the_maximum() -> None:

@@ -218,11 +218,11 @@ def test_it_answers_in_german_with_the_bounding_numbers() -> None:
         "tarifjahr=2015 monate=24 geschaeft=ersatz segment=ja"
     )
     text = answer.to_text()
-    assert text.splitlines()[0] == "*Umstellungsnachlass (Sach): höchstens 25,92 %*"
+    assert text.splitlines()[0] == "*Umstellungsnachlass (Sach): höchstens 25,92\xa0%*"
     assert "Voraussetzungen erfüllt" in text
-    assert "Höchstsatz (P4b): 40 %" in text
-    assert "Untergrenze (P4c): 1.000,00 €" in text
-    assert "Beitrag mit Nachlass: 1.000,08 €" in text
+    assert "Höchstsatz (P4b): 40\xa0%" in text
+    assert "Untergrenze (P4c): 1.000,00\xa0€" in text
+    assert "Beitrag mit Nachlass: 1.000,08\xa0€" in text
     assert "• P4a – " in text
     assert "Risikobonus erst nach finaler Eingabe" in text
 
@@ -254,7 +254,7 @@ def test_it_states_the_segment_as_an_open_condition_when_not_asked() -> None:
     )
     text = answer.to_text()
     assert text.splitlines()[0] == (
-        "*Umstellungsnachlass (Sach): höchstens 25,92 % – sofern FirmenKonzept-Segment*"
+        "*Umstellungsnachlass (Sach): höchstens 25,92\xa0% – sofern FirmenKonzept-Segment*"
     )
     assert "Voraussetzungen erfüllt" not in text
     assert "Offen: Liegt das Ersatzgeschäft in einem FirmenKonzept-fähigen Segment?" in text

@@ -474,8 +474,8 @@ async def test_it_answers_rabatt_with_anna_s_real_konzept_account(
         slack_request, slack, ANNA, "/rabatt", "konzept betrag=450 saldo=99999 geschaeft=neu"
     )
 
-    assert "*Konzeptrabatt 450,00 €: gedeckt*" in reply["text"]
-    assert "Verfügbar: 500,00 €" in reply["text"]
+    assert "*Konzeptrabatt 450,00\xa0€: gedeckt*" in reply["text"]
+    assert "Verfügbar: 500,00\xa0€" in reply["text"]
 
 
 async def test_it_answers_a_malformed_rabatt_query_in_german(

@@ -85,7 +85,7 @@ async def test_it_starts_a_linked_tender_from_the_prefilled_dialog_after_no_offe
     values = submitted_values(view)
     assert values["product"]["value"]["selected_option"]["value"] == "sach"
     assert values["customer"]["value"]["value"] == "Bäckerei Korn GmbH"
-    assert values["deductible"]["value"]["value"] == "2.500,00 €"
+    assert values["deductible"]["value"]["value"] == "2.500,00\xa0€"
     assert values["prior_claims"]["value"]["value"] == "2024 Sturm 800 €"
     assert values["description"]["value"]["value"] == "Backstube, 12 Mitarbeiter"
     assert values["reason"]["value"]["value"] == "Tarifrechner zu teuer"
