@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from store.budget import charge_with_account, load_account, post_entry, set_credit_limit
 from store.errors import AlreadyDone, InvalidInput, NotFound
 from store.models import Broker, LedgerEntry, Tender
-from store.money import format_eur_text, from_cents, to_cents
+from store.money import format_eur, from_cents, to_cents
 from store.outbox import enqueue_for_broker
 
 TEMPLATE = "budget_booking"
@@ -123,7 +123,7 @@ async def charge_policy(
         session,
         broker,
         entry,
-        f"Konzeptrabatt {format_eur_text(-entry.amount_cents)} für {entry.reference} gebucht.",
+        f"Konzeptrabatt {format_eur(-entry.amount_cents)} für {entry.reference} gebucht.",
         (charged.balance_cents, charged.credit_limit_cents),
     )
 
@@ -176,7 +176,7 @@ async def storno_policy(session: AsyncSession, policy_number: str) -> Booking | 
         session,
         broker,
         entry,
-        f"Storno ab Beginn: {format_eur_text(entry.amount_cents)} für {policy_number} "
+        f"Storno ab Beginn: {format_eur(entry.amount_cents)} für {policy_number} "
         "gutgeschrieben.",
     )
 
@@ -199,6 +199,6 @@ async def change_credit_limit(
         0,
         "credit",
         audit_id,
-        f"Kreditrahmen {format_eur_text(old)} → {format_eur_text(new)} ({source})",
+        f"Kreditrahmen {format_eur(old)} → {format_eur(new)} ({source})",
     )
-    return await _after(session, broker, entry, f"Kreditrahmen auf {format_eur_text(new)} gesetzt.")
+    return await _after(session, broker, entry, f"Kreditrahmen auf {format_eur(new)} gesetzt.")

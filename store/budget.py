@@ -18,7 +18,7 @@ from store.errors import (
     NotFound,
 )
 from store.models import BudgetAccount, LedgerEntry
-from store.money import format_eur_text, from_cents, to_cents
+from store.money import format_eur, from_cents, to_cents
 from store.types import utcnow
 
 Business = Literal["neu", "ersatz"]
@@ -95,8 +95,8 @@ def not_covered(balance_cents: int, credit_cents: int, amount_cents: int) -> Bud
     """Rule P3's refusal, worded exactly as ``/rabatt konzept`` words it (pricing.texts)."""
     available = balance_cents + credit_cents
     return BudgetNotCovered(
-        f"Guthaben {format_eur_text(balance_cents)} plus Kredit {format_eur_text(credit_cents)} "
-        f"ergibt nur {format_eur_text(available)}; {format_eur_text(amount_cents)} sind nicht "
+        f"Guthaben {format_eur(balance_cents)} plus Kredit {format_eur(credit_cents)} "
+        f"ergibt nur {format_eur(available)}; {format_eur(amount_cents)} sind nicht "
         "gedeckt. Der Antrag kann so nicht policiert werden – bitte die Geschäftsstelle "
         "kontaktieren.",
         balance_cents=balance_cents,

@@ -1,12 +1,22 @@
-"""Euro amounts: Decimal in the domain, integer cents in the database."""
+"""Euro amounts: Decimal in the domain, integer cents in the database, and their German text
+in the messages the store words itself (ledger notes, platform answers, P3's refusal).
+
+Every other layer shows money through ``pricing.formats``; the store imports none of our
+packages, so it writes the same text through Babel's own de_DE pattern, and
+``tests/store/test_money.py`` holds the two equal.
+"""
 
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
-from babel.numbers import format_currency
+from babel import Locale
+from babel.numbers import parse_pattern
 
 CENT = Decimal("0.01")
+# format_currency parses the locale and its pattern on every call; parse them once.
+_GERMAN = Locale.parse("de_DE")
+_EUR_PATTERN = parse_pattern(_GERMAN.currency_formats["standard"])
 
 
 def to_cents(amount: Decimal) -> int:
@@ -19,12 +29,5 @@ def from_cents(cents: int) -> Decimal:
 
 def format_eur(cents: int) -> str:
     """German format, e.g. ``1.234,50 €`` (with a no-break space before the sign)."""
-    return format_currency(from_cents(cents), "EUR", locale="de_DE")
-
-
-def format_eur_text(cents: int) -> str:
-    """``1.234,50 €`` with a plain space: the spelling of the ``/rabatt`` answers (P3), so a
-    refusal from the ledger reads exactly like the discount question's."""
-    english = f"{from_cents(cents):,.2f}"
-    german = english.replace(",", "\u0000").replace(".", ",").replace("\u0000", ".")
-    return f"{german} €"
+    text: str = _EUR_PATTERN.apply(from_cents(cents), _GERMAN, currency="EUR")
+    return text

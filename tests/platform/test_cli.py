@@ -88,7 +88,8 @@ def test_it_imports_a_file_of_events_each_once_and_names_refused_lines(
     assert result.exit_code == 1
     assert "2 gebucht, 0 vermerkt, 1 bereits bekannt, 2 abgelehnt." in result.output
     assert "Zeile 3: 422 invalid: data.konzeptrabatt:" in result.output
-    assert "Zeile 4: 409 not_covered: Guthaben -100,00 € plus Kredit 300,00 €" in result.output
+    refusal = "Zeile 4: 409 not_covered: Guthaben -100,00\xa0€ plus Kredit 300,00\xa0€"
+    assert refusal in result.output
     assert "0 gebucht, 0 vermerkt, 3 bereits bekannt, 2 abgelehnt." in repeated.output
     shown = runner.invoke(cli, ["budget", "show", "--broker", "4711", "--json"])
     assert json.loads(shown.output)["balance"] == "0.00"
@@ -109,7 +110,7 @@ def test_it_books_by_hand_in_german_amounts(runner: CliRunner) -> None:
     twice = runner.invoke(cli, ["budget", "storno", "--police", "P-8"])
 
     assert credited.exit_code == 0, credited.output
-    assert "Kreditrahmen auf 200,00 € gesetzt." in credited.output
+    assert "Kreditrahmen auf 200,00\xa0€ gesetzt." in credited.output
     assert malformed.exit_code == 1
     assert "kein Betrag wie 250,00" in malformed.output
     assert charged.exit_code == 1

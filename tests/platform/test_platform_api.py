@@ -125,7 +125,7 @@ async def test_it_lets_a_granted_credit_cover_a_charge_and_audits_the_credit(
     assert charged.body["balance"] == "-50.00"
     audit = [e for e in await ledger(sessions, anna) if e.kind == "credit"]
     assert [(e.amount_cents, e.reference) for e in audit] == [(0, "evt-3")]
-    assert audit[0].note is not None and "100,00 €" in audit[0].note
+    assert audit[0].note is not None and "100,00\xa0€" in audit[0].note
 
 
 async def test_it_credits_a_storno_from_inception_back_once(

@@ -281,9 +281,9 @@ async def test_it_plays_the_demo_tender_from_start_to_offer_list(
     # a policy charged, one refused (P3) and a Storno credited back (B4).
     assert "⚪ Tarifrechner · *Rheinland Versicherung* – 1.180,00\xa0€" in text
     assert "Antwort 409: Für die Sparte Betriebshaftpflicht" in text
-    assert "Antwort 200: Konzeptrabatt 250,00 € für HV-2026-1001 gebucht." in text
-    assert "Antwort 409: Guthaben 1.250,00 € plus Kredit 0,00 €" in text
-    assert "Antwort 200: Storno ab Beginn: 250,00 € für HV-2026-1001 gutgeschrieben." in text
+    assert "Antwort 200: Konzeptrabatt 250,00\xa0€ für HV-2026-1001 gebucht." in text
+    assert "Antwort 409: Guthaben 1.250,00\xa0€ plus Kredit 0,00\xa0€" in text
+    assert "Antwort 200: Storno ab Beginn: 250,00\xa0€ für HV-2026-1001 gutgeschrieben." in text
     assert "Police HV-2026-1001 · Ausschreibung AS-" in text
     assert "Slack lehnt" not in text
     assert "(HTTP " not in text
