@@ -1,8 +1,9 @@
-"""What the local Slack remembers: users, messages per channel and thread, files, views."""
+"""What the local Slack remembers: users, channels and their messages, files, views, homes."""
 
 from __future__ import annotations
 
 import hashlib
+import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 BOT_USER_ID = "U0TENDERBOT"
 BOT_ID = "B0TENDERBOT"
 TEAM_ID = "T0TENDER"
+DEFAULT_BACKOFFICE = "C0BACKOFFICE"
 
 
 @dataclass
@@ -73,6 +75,15 @@ class TsClock:
         return f"{seconds}.{micros:06d}"
 
 
+@dataclass(frozen=True)
+class ResponseTarget:
+    """Where a slash command's or action's ``response_url`` leads."""
+
+    user: str
+    channel: str
+    message_ts: str | None = None
+
+
 def dm_channel_for(user_id: str) -> str:
     """The app's DM with a user: deterministic so tests and the console can name it."""
     return "D" + user_id[1:] if user_id.startswith(("U", "W")) else user_id
@@ -88,14 +99,27 @@ class SlackState:
     files: dict[str, StoredFile] = field(default_factory=dict)
     views: dict[str, dict[str, Any]] = field(default_factory=dict)
     homes: dict[str, dict[str, Any]] = field(default_factory=dict)
-    # channel id -> {"name", "members", "private"} for conversations.info
-    conversations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # channel id -> {"name", "members", "private"} for conversations.info; the default
+    # backoffice channel has the bot invited.
+    conversations: dict[str, dict[str, Any]] = field(
+        default_factory=lambda: {
+            DEFAULT_BACKOFFICE: {"name": "backoffice", "members": {BOT_USER_ID}}
+        }
+    )
+    # response_url token -> what its posts change
+    response_targets: dict[str, ResponseTarget] = field(default_factory=dict)
+    # Where the server answers, for the URLs in file objects; set when it starts.
+    root: str = ""
     clock: TsClock = field(default_factory=TsClock)
     _counter: int = 0
 
     def new_id(self, prefix: str) -> str:
         self._counter += 1
         return f"{prefix}0{self._counter:08d}"
+
+    def new_token(self) -> str:
+        """An unguessable token, as in a real ``response_url``."""
+        return secrets.token_hex(8)
 
     def find(self, channel: str, ts: str) -> dict[str, Any] | None:
         for message in self.channels.get(channel, []):
@@ -126,3 +150,47 @@ class SlackState:
             for message in self.channels.get(channel, [])
             if message["ts"] == thread_ts or message.get("thread_ts") == thread_ts
         ]
+
+    def add_user(
+        self, user_id: str, name: str, image: str | None = None, *, is_bot: bool = False
+    ) -> None:
+        avatar = image or f"https://avatars.example/{user_id}.png"
+        self.users[user_id] = {
+            "id": user_id,
+            "team_id": TEAM_ID,
+            "name": name.lower().replace(" ", "."),
+            "real_name": name,
+            "is_bot": is_bot,
+            "profile": {
+                "real_name": name,
+                "display_name": name,
+                "image_48": avatar,
+                "image_72": avatar,
+                "image_192": avatar,
+            },
+        }
+
+    def add_channel(self, channel: str, name: str, *, bot_member: bool, private: bool) -> None:
+        members = {BOT_USER_ID} if bot_member else set()
+        self.conversations[channel] = {"name": name, "members": members, "private": private}
+
+    def add_file(
+        self,
+        name: str,
+        content: bytes,
+        mimetype: str,
+        *,
+        user: str,
+        file_id: str | None = None,
+        from_file_input: bool = False,
+    ) -> StoredFile:
+        stored = StoredFile(
+            id=file_id or self.new_id("F"),
+            name=name,
+            mimetype=mimetype,
+            content=content,
+            user=user,
+            from_file_input=from_file_input,
+        )
+        self.files[stored.id] = stored
+        return stored
