@@ -2,20 +2,19 @@
 
 Bolt's ``respond`` opens an aiohttp session (and a TCP or TLS connection) for every post to a
 ``response_url``, then closes it. Here every reply of one app goes through one session, so
-consecutive replies reuse a kept-alive connection. The message and the retries are Bolt's and
-slack_sdk's own: only where the connection comes from changes.
+consecutive replies reuse a kept-alive connection. The message is built and sent by
+slack_sdk's public webhook client, which takes the shared session.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
+from ssl import SSLContext
 from typing import Any
 from weakref import WeakKeyDictionary
 
 import aiohttp
 from slack_bolt.async_app import AsyncApp
-from slack_bolt.context.respond.async_respond import AsyncRespond
-from slack_bolt.context.respond.internals import _build_message
 from slack_bolt.middleware.async_middleware import AsyncMiddleware
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
@@ -45,49 +44,39 @@ class ReplySession:
             self._http = None
 
 
-class SharedRespond(AsyncRespond):
-    """Bolt's ``respond`` with the same arguments and message, sent over ``replies``."""
+class SharedRespond:
+    """A listener's ``respond``: posts one message to the request's ``response_url`` over
+    ``replies``, through slack_sdk's webhook client (which drops unset fields and turns
+    Block Kit objects into dicts).
 
-    def __init__(self, *, response_url: str, replies: ReplySession, **options: Any) -> None:
-        super().__init__(response_url=response_url, **options)
-        self._replies = replies
+    Called as handlers call Bolt's ``respond``: ``respond(text, blocks=…, response_type=…,
+    replace_original=…)`` or ``respond({...whole message...})``.
+    """
 
-    async def __call__(
+    def __init__(
         self,
-        text: str | dict[str, Any] = "",
-        blocks: Sequence[Any] | None = None,
-        attachments: Sequence[Any] | None = None,
-        response_type: str | None = None,
-        replace_original: bool | None = None,
-        delete_original: bool | None = None,
-        unfurl_links: bool | None = None,
-        unfurl_media: bool | None = None,
-        thread_ts: str | None = None,
-        metadata: dict[str, Any] | None = None,
-    ) -> WebhookResponse:
-        if isinstance(text, dict):
-            message = _build_message(**text)
-        else:
-            message = _build_message(
-                text=text,
-                blocks=blocks,
-                attachments=attachments,
-                response_type=response_type,
-                replace_original=replace_original,
-                delete_original=delete_original,
-                unfurl_links=unfurl_links,
-                unfurl_media=unfurl_media,
-                thread_ts=thread_ts,
-                metadata=metadata,
-            )
+        *,
+        response_url: str,
+        replies: ReplySession,
+        proxy: str | None = None,
+        ssl: SSLContext | None = None,
+    ) -> None:
+        self.response_url = response_url
+        self._replies = replies
+        self._proxy = proxy
+        self._ssl = ssl
+
+    async def __call__(self, text: str | dict[str, Any] = "", **fields: Any) -> WebhookResponse:
         client = AsyncWebhookClient(
-            url=str(self.response_url),
+            url=self.response_url,
             timeout=REPLY_TIMEOUT_SECONDS,
-            proxy=self.proxy,
-            ssl=self.ssl,
+            proxy=self._proxy,
+            ssl=self._ssl,
             session=self._replies.get(),
         )
-        return await client.send_dict(message)
+        if isinstance(text, dict):
+            return await client.send_dict(text)
+        return await client.send(text=text, **fields)
 
 
 class SharedReplies(AsyncMiddleware):

@@ -20,7 +20,7 @@ from bot.localslack import LocalSlack, SignedSender
 from bot.localslack.running import running_app
 from bot.settings import Settings
 from store.models import Broker
-from tests.handlers.scenario import ANNA, start_tender
+from tests.handlers.scenario import ANNA, all_text, response_to, start_tender
 
 WAIT_SECONDS = 30.0  # a bound for waits that would never end, not a speed goal
 
@@ -88,6 +88,27 @@ async def test_it_answers_anna_s_commands_over_one_kept_alive_connection(
         assert body["response_type"] == "ephemeral"
         assert reference in str(body["blocks"])
     assert len({id(connection) for connection in response_urls.connections}) == 1
+
+
+async def test_it_delivers_a_reply_after_the_ack_to_the_local_slack_s_response_url(
+    anna: Broker,
+    slack: LocalSlack,
+    slack_request: SignedSender,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    reference = await start_tender(slack_request, slack, sessions)
+    replies_before = len(slack.calls("response_url"))
+    shown_before = len(slack.responses(ANNA))
+
+    response = await slack_request.send_command(ANNA, "/angebote", reference)
+
+    assert response.status == 200
+    assert response.text == ""  # the answer comes later, not in the ack
+    shown = await response_to(slack, ANNA, shown_before + 1)
+    [posted] = slack.calls("response_url")[replies_before:]
+    assert posted.status == 200 and posted.response["ok"] is True
+    assert posted.params["response_type"] == "ephemeral"
+    assert reference in all_text(shown)
 
 
 async def test_it_closes_the_reply_connection_when_the_server_stops(
