@@ -92,10 +92,6 @@ async def broker_by_number(session: AsyncSession, number: str) -> Broker:
     return broker
 
 
-async def broker_by_slack_user(session: AsyncSession, slack_user_id: str) -> Broker | None:
-    return await session.scalar(select(Broker).where(Broker.slack_user_id == slack_user_id))
-
-
 def parse_broker_csv(text: str) -> list[BrokerData]:
     """CSV with header ``slack_user;nummer;name;email;cc`` (``,`` also accepted).
 

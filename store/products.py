@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
-Product = Literal["sach", "inhalt", "gebaeude", "haftpflicht", "rechtsschutz", "cyber"]
-
 PRODUCT_LABELS: dict[str, str] = {
     "sach": "Sachversicherung",
     "inhalt": "Inhaltsversicherung",

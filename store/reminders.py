@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.advice import expiry_advice
 from store.models import Broker, Conversation, Offer, ProductLine, Tender
-from store.money import format_eur, from_cents
+from store.money import from_cents
 from store.outbox import enqueue, enqueue_for_broker
 from store.products import product_label
 from store.tender_status import OPEN
@@ -83,7 +83,6 @@ async def remind_expiring_offers(
             "reference": tender.reference,
             "insurer": offer.insurer,
             "premium": str(from_cents(offer.premium_cents)),
-            "premium_text": format_eur(offer.premium_cents),
             "valid_until": offer.valid_until.isoformat(),
             "days_left": days_left,
             "lead_days": lead,
