@@ -12,6 +12,7 @@ from bot.cli.common import in_transaction, run, settings_or_exit, with_sessions
 from bot.cli.platform import apply_text
 from bot.cli.progress import progress
 from bot.settings import Settings
+from handlers.blocks.budget import INTERNAL_REFERENCE_KINDS, KIND_LABELS
 from store.brokers import broker_by_number
 from store.budget import Statement, statement
 from store.db import transaction
@@ -72,12 +73,11 @@ def budget_show(number: str, as_json: bool, limit: int) -> None:
         click.echo("Noch keine Buchungen.")
     for entry in result.entries:
         day = entry.created_at.astimezone(settings.zone).strftime("%d.%m.%Y")
-        label = {"distribution": "Budget", "charge": "Konzeptrabatt", "storno": "Storno"}.get(
-            entry.kind, entry.kind
-        )
+        label = KIND_LABELS.get(entry.kind, entry.kind)
+        shown = entry.reference and entry.kind not in INTERNAL_REFERENCE_KINDS
         click.echo(
             f"{day}  {format_eur(entry.amount_cents):>14}  {label}"
-            + (f"  {entry.reference}" if entry.reference else "")
+            + (f"  {entry.reference}" if shown else "")
         )
 
 

@@ -10,15 +10,18 @@ from store.budget import Statement
 from store.models import LedgerEntry
 from store.money import format_eur, to_cents
 
+# One label per booking kind, for Slack's /budget and App Home and for `tenderbot budget show`.
 KIND_LABELS = {
     "distribution": "Budgetzuteilung",
     "charge": "Konzeptrabatt gewährt",
     "storno": "Storno ab Beginn (Gutschrift)",
-    "credit": "Kreditrahmen geändert",
+    "credit": "Kreditrahmen gesetzt",
     "correction": "Korrektur",
 }
 # Bookings whose reference is a policy number (P3, B4).
 POLICY_KINDS = frozenset({"charge", "storno"})
+# Bookings whose reference is an internal audit id (the event that set the credit): not shown.
+INTERNAL_REFERENCE_KINDS = frozenset({"credit"})
 HOME_ENTRIES = 3
 
 
@@ -29,7 +32,7 @@ def entry_line(entry: LedgerEntry, zone: ZoneInfo) -> str:
     line = f"• {when} · {label} · *{sign}{format_eur(entry.amount_cents)}*"
     if entry.kind in POLICY_KINDS and entry.reference:
         line += f" · Police {escape(entry.reference)}"
-    elif entry.reference and entry.kind != "credit":
+    elif entry.reference and entry.kind not in INTERNAL_REFERENCE_KINDS:
         line += f" · {escape(entry.reference)}"
     if entry.tender_reference:
         line += f" · Ausschreibung {escape(entry.tender_reference)}"

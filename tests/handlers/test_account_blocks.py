@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from handlers.blocks.budget import budget_message
+from handlers.blocks.budget import budget_message, entry_line
 from handlers.blocks.help import HELP, help_message
 from handlers.blocks.history import history_message
 from handlers.blocks.home import (
@@ -79,6 +79,22 @@ def test_it_shows_balance_credit_and_bookings() -> None:
             ),
         ],
     }
+
+
+def test_it_shows_a_credit_booking_as_kreditrahmen_gesetzt_without_its_internal_id() -> None:
+    credit = LedgerEntry(
+        amount_cents=0,
+        kind="credit",
+        reference="cli-0123abcd",
+        note=f"Kreditrahmen 0,00{NBSP}€ → 500,00{NBSP}€ (Plattform)",
+        tender_reference=None,
+        created_at=datetime(2026, 9, 1, 8, 0, tzinfo=UTC),
+    )
+
+    assert entry_line(credit, BERLIN) == (
+        f"• 01.09.2026 · Kreditrahmen gesetzt · *0,00{NBSP}€* – "
+        f"_Kreditrahmen 0,00{NBSP}€ → 500,00{NBSP}€ (Plattform)_"
+    )
 
 
 def test_it_shows_the_whole_history_with_edits_deletions_and_attachments() -> None:

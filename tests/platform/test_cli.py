@@ -124,3 +124,16 @@ def test_it_books_by_hand_in_german_amounts(runner: CliRunner) -> None:
     shown = json.loads(runner.invoke(cli, ["budget", "show", "--broker", "4711", "--json"]).output)
     assert shown["balance"] == "0.00"
     assert [entry["kind"] for entry in shown["entries"]] == ["storno", "charge", "credit"]
+
+
+def test_it_shows_the_credit_booking_as_kreditrahmen_gesetzt_without_its_internal_id(
+    runner: CliRunner,
+) -> None:
+    grant(runner, "200,00")
+
+    shown = runner.invoke(cli, ["budget", "show", "--broker", "4711"])
+
+    assert shown.exit_code == 0, shown.output
+    [booking] = [line for line in shown.output.splitlines() if "Kreditrahmen gesetzt" in line]
+    assert booking.rstrip().endswith("Kreditrahmen gesetzt")
+    assert "cli-" not in shown.output and "credit" not in shown.output
