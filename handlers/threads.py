@@ -16,7 +16,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers.blocks.base import escape
-from handlers.blocks.threads import NOT_DELIVERED_YET, ephemeral
+from handlers.blocks.threads import NOT_DELIVERED_YET, closed_notice, ephemeral
 from handlers.cards import deliver_now
 from handlers.deps import Deps
 from handlers.threads_delivery import profile_of
@@ -122,7 +122,7 @@ async def _posted(deps: Deps, client: AsyncWebClient, posted: Posted, event_id: 
         if post is not None:
             rows = await store_for_delivery(session, post)
     if refusal is not None:
-        await _tell_refusal(client, posted, refusal)
+        await _tell_refusal(client, posted, refusal, deps.contact)
         return
     if not rows:
         return  # an internal note: it stays where it was written
@@ -131,13 +131,18 @@ async def _posted(deps: Deps, client: AsyncWebClient, posted: Posted, event_id: 
 
 
 async def _tell_refusal(
-    client: AsyncWebClient, posted: Posted, refusal: DomainError | DownloadFailed
+    client: AsyncWebClient,
+    posted: Posted,
+    refusal: DomainError | DownloadFailed,
+    contact: str | None,
 ) -> None:
     if isinstance(refusal, TenderClosed):
         # Rule M4: the thread stays readable, and whoever writes learns where to turn.
         try:
             await client.chat_postMessage(
-                channel=posted.channel, thread_ts=posted.thread_ts, text=escape(refusal.message_de)
+                channel=posted.channel,
+                thread_ts=posted.thread_ts,
+                text=closed_notice(refusal.message_de, contact),
             )
         except Exception:
             logger.exception("could not answer in the closed thread %s", posted.thread_ts)

@@ -28,10 +28,11 @@ BROKER_CANNOT_OPEN = (
     "Ihre Nachricht wurde nicht gespeichert und nicht weitergeleitet."
 )
 
+# Where to turn instead is the operator's contact (TENDERBOT_CONTACT), which the store does
+# not know: whoever shows this notice adds it (handlers.blocks.threads.closed_notice).
 CLOSED_NOTICE = (
     "Die Ausschreibung {reference} ist abgeschlossen; der Verlauf bleibt lesbar "
-    "(/verlauf {reference}), neue Nachrichten werden nicht mehr weitergeleitet. "
-    "Bitte wenden Sie sich an die Kontaktdaten auf Ihrer Startseite."
+    "(/verlauf {reference}), neue Nachrichten werden nicht mehr weitergeleitet."
 )
 
 MAX_ATTACHMENT_MB = 20

@@ -41,10 +41,20 @@ NOT_DELIVERED_YET = (
     "(Slack ist gerade nicht erreichbar). Sie wird automatisch nachgereicht; "
     "⏳ an Ihrer Nachricht verschwindet, sobald sie angekommen ist."
 )
+# Rule M4: after a closed tender's notice, where to turn now.
+CLOSED_VIA_CONTACT = "Bitte wenden Sie sich an: {contact}"
+CLOSED_VIA_START_PAGE = "Bitte wenden Sie sich an die Kontaktdaten auf Ihrer Startseite."
 EMPTY_QUERY = "Bitte schreiben Sie Ihre Rückfrage."
 NOT_A_TENDER_THREAD = (
     "Interne Notizen gehören in den Thread einer Ausschreibungskarte im Backoffice-Kanal."
 )
+
+
+def closed_notice(refusal: str, contact: str | None) -> str:
+    """Rule M4: the store's refusal for a closed tender's thread, then the configured contact
+    (TENDERBOT_CONTACT), or the start page without one; escaped for Slack."""
+    turn_to = CLOSED_VIA_CONTACT.format(contact=contact) if contact else CLOSED_VIA_START_PAGE
+    return escape(f"{refusal} {turn_to}")
 
 
 def author_label(author_name: str, role: str) -> str:

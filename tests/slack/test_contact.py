@@ -16,9 +16,9 @@ from bot.settings import Settings
 from store.conversation import post_message
 from store.db import transaction
 from store.models import Broker
-from store.tenders import add_offer
+from store.tenders import add_offer, close_tender
 from tests.conftest import BACKOFFICE_CHANNEL, BACKOFFICE_USERS
-from tests.handlers.scenario import ANNA, start_tender
+from tests.handlers.scenario import ANNA, start_tender, thread_links
 from tests.slack.conftest import BOT_TOKEN, SIGNING_SECRET
 from tests.store.helpers import BERND_ACTOR
 
@@ -97,3 +97,28 @@ async def test_it_points_to_the_message_module_once_the_backoffice_opened_it(
 
     assert f"Nachrichtenmodul der Ausschreibung {reference}" in answer
     assert CONTACT not in answer
+
+
+async def test_it_gives_the_configured_contact_when_anna_writes_under_a_closed_tender(
+    anna: Broker,
+    slack: LocalSlack,
+    slack_request: SignedSender,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    # rule M4
+    reference = await start_tender(slack_request, slack, sessions)
+    [_, card] = await thread_links(sessions)
+    async with transaction(sessions) as session:
+        await close_tender(session, BERND_ACTOR, reference)
+
+    await slack_request.send_message(ANNA, card.channel, "Noch eine Frage", thread_ts=card.ts)
+
+    def notices() -> list[str]:
+        thread = slack.messages(card.channel, card.ts)
+        return [m["text"] for m in thread if m.get("bot_id") and m["ts"] != card.ts]
+
+    await slack.wait_for(lambda: len(notices()) >= 1)
+    [notice] = notices()
+    assert f"Die Ausschreibung {reference} ist abgeschlossen" in notice
+    assert f"Bitte wenden Sie sich an: {CONTACT}" in notice
+    assert "Startseite" not in notice

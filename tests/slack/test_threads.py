@@ -650,6 +650,8 @@ async def test_it_answers_in_the_thread_of_a_closed_tender_and_stores_nothing_ne
     [notice] = await _closed(slack, tender)
     assert f"Die Ausschreibung {tender.reference} ist abgeschlossen" in notice["text"]
     assert f"/verlauf {tender.reference}" in notice["text"]
+    # No TENDERBOT_CONTACT configured here: the notice points to the start page.
+    assert "Kontaktdaten auf Ihrer Startseite" in notice["text"]
     assert len(await stored(sessions)) == 1
 
 
