@@ -134,9 +134,7 @@ def _followup_item(item: object) -> dict[str, Any]:
     return normalised
 
 
-def _prepared(
-    template: str, context: Mapping[str, Any], reply_to: str | None
-) -> dict[str, Any]:
+def _prepared(template: str, context: Mapping[str, Any], reply_to: str | None) -> dict[str, Any]:
     spec = TEMPLATES.get(template)
     if spec is None:
         raise RenderError(f"unknown template {template!r}")

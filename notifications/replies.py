@@ -23,9 +23,7 @@ class ReplyAddresses:
     domain: str
     tokens: ReplyTokens
 
-    def address_for(
-        self, template: str, recipient: str, context: Mapping[str, Any]
-    ) -> str | None:
+    def address_for(self, template: str, recipient: str, context: Mapping[str, Any]) -> str | None:
         """The Reply-To of one e-mail, or None for a notice that invites no answer."""
         if template not in ANSWERABLE_TEMPLATES:
             return None
