@@ -99,7 +99,7 @@ class Console:
         elif text.startswith(":as "):
             self.user = resolve_user(text.removeprefix(":as "))
             self.thread = self.thread_reference = None
-            self.out(f"Du bist jetzt {self.transcript.name(self.user)} ({self.user}).")
+            self.out(f"Sie sind jetzt {self.transcript.name(self.user)} ({self.user}).")
         elif text.startswith(":klick "):
             await self._click(text.removeprefix(":klick ").strip())
         elif text == "thread" or text.startswith("thread "):

@@ -44,7 +44,7 @@ async def test_it_starts_a_tender_as_broker_anna_and_follows_its_thread_as_bernd
     assert tender is not None and tender.reference == "AS-2026-0001"  # rule T4
     assert link is not None
     assert f"Anna Adler> {START}" in lines
-    assert "Du bist jetzt Bernd Backoffice (U0BERND)." in lines
+    assert "Sie sind jetzt Bernd Backoffice (U0BERND)." in lines
     assert "Im Thread von AS-2026-0001 (#backoffice)." in lines
     # The card Anna's command produced is shown as the backoffice sees it (rule T5).
     assert "┄ #backoffice" in lines
@@ -76,7 +76,7 @@ async def test_it_explains_unknown_people_and_threads_in_german_and_goes_on(
         "oder eine Slack-ID wie U0ANNA." in lines
     )
     assert any(line.startswith("  Für AS-2099-0001 gibt es keinen Thread") for line in lines)
-    assert lines[-1] == "Du bist jetzt Carla Clausen (U0CARLA)."
+    assert lines[-1] == "Sie sind jetzt Carla Clausen (U0CARLA)."
 
 
 def test_it_refuses_an_unknown_person_on_the_command_line_without_a_traceback() -> None:
