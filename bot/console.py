@@ -16,6 +16,7 @@ from typing import Any, TextIO
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot import personas
 from bot.localslack import (
     BOT_ID,
     BOT_USER_ID,
@@ -32,8 +33,8 @@ from bot.settings import Settings
 from store.brokers import list_brokers
 from store.models import Tender, ThreadLink
 
-PERSONAS = {"anna": "U0ANNA", "carla": "U0CARLA", "bernd": "U0BERND", "beate": "U0BEATE"}
-DEFAULT_BACKOFFICE = frozenset({"U0BERND", "U0BEATE"})
+PERSONAS = personas.BY_FIRST_NAME
+DEFAULT_BACKOFFICE = personas.BACKOFFICE
 HELP_DE = """Eingaben:
   /befehl text          Slash-Befehl, z. B. /ausschreibung liste oder /angebote AS-2026-0001
   thread AS-2026-0001   in den Thread dieser Ausschreibung wechseln (thread ohne Nummer: verlassen)
@@ -214,12 +215,7 @@ async def remember_cards(sessions: async_sessionmaker[AsyncSession], slack: Loca
 
 
 async def known_names(sessions: async_sessionmaker[AsyncSession]) -> dict[str, str]:
-    names = {
-        "U0ANNA": "Anna Adler",
-        "U0CARLA": "Carla Clausen",
-        "U0BERND": "Bernd Backoffice",
-        "U0BEATE": "Beate Backoffice",
-    }
+    names = dict(personas.NAMES)
     async with sessions() as session:
         for broker in await list_brokers(session):
             names[broker.slack_user_id] = broker.name

@@ -26,11 +26,13 @@ from slack_bolt.async_app import AsyncApp
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot import personas
 from bot.localslack import LocalSlack, SignedSender, SlackResponse, dm_channel_for
 from bot.localslack.running import local_settings, running_app
 from bot.localslack.transcript import Transcript
 from bot.mail_in import running_mail_in
 from bot.notifiers import build_notifiers
+from bot.personas import ANNA, BERND
 from bot.queue_worker import wait_for_slack_deliveries
 from bot.scheduler import run_expiry_reminders
 from bot.settings import Settings
@@ -55,10 +57,8 @@ CONSULTATION = "B-2026-0815"
 DEMO_REPLY_DOMAIN = "antwort.tenderbot.example"
 DEMO_REPLY_SECRET = "demo-reply-secret-not-for-production"
 
-ANNA = "U0ANNA"
-BERND = "U0BERND"
-# The same names the scenario tests give the local Slack users.
-NAMES = {ANNA: "Anna Adler", BERND: "Bernd Backoffice"}
+# The two people the demo plays, with the names the console and the tests give them too.
+NAMES = {user: personas.NAMES[user] for user in (ANNA, BERND)}
 
 Output = Callable[[str], None]
 
@@ -215,7 +215,7 @@ async def seed_people(demo: Demo) -> None:
             BrokerData(
                 slack_user_id=ANNA,
                 number="4711",
-                name="Anna Adler",
+                name=personas.NAMES[ANNA],
                 email="anna@makler-adler.example",
                 cc_emails=("assistenz@makler-adler.example",),
             ),

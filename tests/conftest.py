@@ -14,37 +14,53 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime, time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import time_machine
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot import personas
+from store.actors import Actor
 from store.brokers import BrokerData, add_broker
 from store.db import is_postgres, make_engine, make_sessionmaker, transaction
 from store.migrate import upgrade
 from store.models import Base, Broker
 
+if TYPE_CHECKING:
+    from bot.localslack import LocalSlack
+
 POSTGRES_URL = os.environ.get("TENDERBOT_DATABASE_URL", "")
 ON_POSTGRES = is_postgres(POSTGRES_URL) if POSTGRES_URL else False
 
+# The personas are bot.personas's (the console and the demo play the same people); here
+# they get what the store needs of them.
 ANNA = BrokerData(
-    slack_user_id="U0ANNA",
+    slack_user_id=personas.ANNA,
     number="4711",
-    name="Anna Adler",
+    name=personas.NAMES[personas.ANNA],
     email="anna@makler-adler.example",
     cc_emails=("assistenz@makler-adler.example",),
 )
 CARLA = BrokerData(
-    slack_user_id="U0CARLA",
+    slack_user_id=personas.CARLA,
     number="4712",
-    name="Carla Clausen",
+    name=personas.NAMES[personas.CARLA],
     email="carla@clausen-versicherungen.example",
 )
-BERND = "U0BERND"  # backoffice
-BEATE = "U0BEATE"  # backoffice
-BACKOFFICE_USERS = frozenset({BERND, BEATE})
+BERND = personas.BERND  # backoffice
+BEATE = personas.BEATE  # backoffice
+BERND_ACTOR = Actor(slack_user_id=BERND, role="backoffice", name=personas.NAMES[BERND])
+BEATE_ACTOR = Actor(slack_user_id=BEATE, role="backoffice", name=personas.NAMES[BEATE])
+BACKOFFICE_USERS = personas.BACKOFFICE
 BACKOFFICE_CHANNEL = "C0BACKOFFICE"
+
+
+def add_personas(slack: LocalSlack) -> None:
+    """Give a local Slack the personas' user profiles, as the console and the demo do."""
+    for user, name in personas.NAMES.items():
+        slack.add_user(user, name)
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -27,7 +27,7 @@ from store.db import make_engine, make_sessionmaker, transaction
 from store.migrate import upgrade
 from store.models import Offer
 from store.outbox import enqueue
-from tests.conftest import ANNA, BERND, POSTGRES_URL
+from tests.conftest import ANNA, BERND, POSTGRES_URL, add_personas
 from tests.fresh_schema import fresh_schema
 from tests.notifications.helpers import OFFER_CONTEXT
 from tests.slack.test_observability import sample
@@ -98,7 +98,7 @@ async def test_it_keeps_every_acknowledged_offer_when_sigterm_arrives_mid_burst(
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     async with LocalSlack() as slack:
-        slack.add_user(BERND, "Bernd Backoffice")
+        add_personas(slack)
         process = await asyncio.create_subprocess_exec(
             TENDERBOT,
             "serve",

@@ -23,10 +23,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.localslack import Fault, LocalSlack, SignedSender
 from bot.localslack.running import LOCAL_SIGNING_SECRET
+from bot.personas import ANNA
 from store.db import transaction
 from store.models import Broker, QueueRow, Tender, ThreadLink
 from store.outbox import enqueue_for_broker
-from tests.conftest import BACKOFFICE_CHANNEL, BERND
+from tests.conftest import BACKOFFICE_CHANNEL, BERND, add_personas
 from tests.faults.fleet import Fleet, environment, fleet, free_port
 from tests.notifications.conftest import MailHandler, SmtpServer
 from tests.notifications.helpers import OFFER_CONTEXT
@@ -36,7 +37,6 @@ pytestmark = [pytest.mark.postgres_only, pytest.mark.timeout(360)]
 
 TENDERS = 10
 POSTS_PER_THREAD = 2
-ANNA_ID = "U0ANNA"
 
 
 async def until(check: Callable[[], Awaitable[bool]], seconds: float, what: str) -> None:
@@ -65,8 +65,7 @@ async def nothing_pending(sessions: async_sessionmaker[AsyncSession]) -> bool:
 @pytest.fixture
 async def slack() -> Any:
     async with LocalSlack() as local:
-        local.add_user(BERND, "Bernd Backoffice")
-        local.add_user(ANNA_ID, "Anna Adler")
+        add_personas(local)
         yield local
 
 
@@ -163,7 +162,7 @@ async def _play(
     try:
         for number in range(TENDERS):
             response = await replicas[number % 2].send_command(
-                ANNA_ID,
+                ANNA,
                 "/ausschreibung",
                 f'neu sparte=sach kunde="Kunde {number}" vorschaeden=keine beschreibung="Lager"',
             )

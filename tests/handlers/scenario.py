@@ -14,12 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
 from bot.localslack import LocalSlack, SignedSender
+from bot.personas import ANNA
 from store.db import transaction
 from store.models import Broker, Consultation, Message, ProductLine, Tender, ThreadLink
 from store.tenders import add_calculator_offer
 
-ANNA = "U0ANNA"
-CARLA = "U0CARLA"
 STRANGER = "U0STRANGER"
 START_TEXT = (
     'neu sparte=haftpflicht kunde="Bäckerei Korn GmbH" sb=1.000 vorschaeden=keine '

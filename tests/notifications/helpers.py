@@ -13,7 +13,8 @@ from store.db import transaction
 from store.models import Broker, QueueRow, Tender
 from store.outbox import enqueue_for_broker
 from store.tenders import add_offer
-from tests.store.helpers import BERND_ACTOR, started_tender
+from tests.conftest import BERND_ACTOR
+from tests.store.helpers import started_tender
 
 OFFER_CONTEXT = {
     "reference": "AS-2026-0001",

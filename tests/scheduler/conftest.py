@@ -17,8 +17,8 @@ from store.db import transaction
 from store.fiv import FivImportResult, import_fiv
 from store.models import Broker, BudgetAccount, LedgerEntry, Offer, QueueRow, Tender
 from store.tenders import add_offer
-from tests.conftest import BACKOFFICE_CHANNEL
-from tests.store.helpers import BERND_ACTOR, started_tender
+from tests.conftest import BACKOFFICE_CHANNEL, BERND_ACTOR
+from tests.store.helpers import started_tender
 
 HEADER = "vermittlernummer;jahr;sparte;zugangsart;beitrag"
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -13,9 +13,8 @@ from store.db import transaction
 from store.models import Broker
 from store.reminders import workdays_since
 from store.tenders import add_offer, mark_no_offers
-from tests.conftest import BACKOFFICE_CHANNEL
+from tests.conftest import BACKOFFICE_CHANNEL, BERND_ACTOR
 from tests.scheduler.conftest import berlin, outbox, tender_with_offer
-from tests.store.helpers import BERND_ACTOR
 
 
 def test_it_counts_only_monday_to_friday() -> None:

@@ -14,8 +14,9 @@ from store.db import transaction
 from store.models import Broker
 from store.reminders import reached_lead
 from store.tenders import select_offer
+from tests.conftest import BERND_ACTOR
 from tests.scheduler.conftest import berlin, outbox, tender_with_offer
-from tests.store.helpers import BERND_ACTOR, broker_actor
+from tests.store.helpers import broker_actor
 
 VALID_UNTIL = date(2026, 3, 10)  # a Tuesday
 

@@ -19,7 +19,7 @@ from bot.app import create_app
 from bot.localslack import LocalSlack, SignedSender
 from bot.localslack.running import RunningApp, local_settings, running_app
 from bot.settings import Settings
-from tests.conftest import BACKOFFICE_CHANNEL, BACKOFFICE_USERS, BEATE, BERND
+from tests.conftest import BACKOFFICE_CHANNEL, BACKOFFICE_USERS, add_personas
 
 SIGNING_SECRET = "test-signing-secret"
 BOT_TOKEN = "xoxb-test"
@@ -28,10 +28,7 @@ BOT_TOKEN = "xoxb-test"
 @pytest.fixture
 async def slack() -> AsyncIterator[LocalSlack]:
     async with LocalSlack() as local:
-        local.add_user("U0ANNA", "Anna Adler")
-        local.add_user("U0CARLA", "Carla Clausen")
-        local.add_user(BERND, "Bernd Backoffice")
-        local.add_user(BEATE, "Beate Backoffice")
+        add_personas(local)
         yield local
         # Slack refuses payloads over its limits; a test must never have sent one.
         assert [(call.method, call.problems) for call in local.refusals()] == []

@@ -13,12 +13,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.localslack import LocalSlack, SignedSender
+from bot.personas import ANNA
 from bot.queue_worker import slack_senders
 from notifications import flush_outbox
 from store.db import transaction
 from store.models import Broker, QueueRow
 from tests.conftest import BACKOFFICE_CHANNEL
-from tests.handlers.scenario import ANNA, command_reply, eventually, links_of, load_tender
+from tests.handlers.scenario import command_reply, eventually, links_of, load_tender
 
 START = "neu sparte=sach kunde=Korn vorschaeden=keine beschreibung=Lager"
 

@@ -16,17 +16,15 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.localslack import LocalSlack, SignedSender
-from store.actors import Actor
+from bot.personas import ANNA, CARLA
 from store.bookings import charge_policy
 from store.budget import post_entry, set_credit_limit
 from store.conversation import post_message
 from store.db import transaction
 from store.models import Broker, QueueRow, Tender
 from store.tenders import add_offer, close_tender
-from tests.conftest import BACKOFFICE_CHANNEL, BERND
+from tests.conftest import BACKOFFICE_CHANNEL, BERND, BERND_ACTOR
 from tests.handlers.scenario import (
-    ANNA,
-    CARLA,
     STRANGER,
     all_text,
     calculator_offer_for,
@@ -36,7 +34,6 @@ from tests.handlers.scenario import (
     thread_links,
 )
 
-BERND_ACTOR = Actor(slack_user_id=BERND, role="backoffice", name="Bernd Backoffice")
 NOT_YOURS = "Diese Ausschreibung gibt es nicht oder sie gehört nicht zu Ihren Ausschreibungen."
 
 

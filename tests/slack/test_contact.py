@@ -12,15 +12,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.localslack import LocalSlack, SignedSender
 from bot.localslack.running import local_settings
+from bot.personas import ANNA
 from bot.settings import Settings
 from store.conversation import post_message
 from store.db import transaction
 from store.models import Broker
 from store.tenders import add_offer, close_tender
-from tests.conftest import BACKOFFICE_CHANNEL, BACKOFFICE_USERS
-from tests.handlers.scenario import ANNA, start_tender, thread_links
+from tests.conftest import BACKOFFICE_CHANNEL, BACKOFFICE_USERS, BERND_ACTOR
+from tests.handlers.scenario import start_tender, thread_links
 from tests.slack.conftest import BOT_TOKEN, SIGNING_SECRET
-from tests.store.helpers import BERND_ACTOR
 
 CONTACT = "Backoffice Sach, 0221 987 654-0, backoffice@makler-service.example"
 

@@ -13,16 +13,14 @@ import time_machine
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.localslack import LocalSlack, SignedSender
-from store.actors import Actor
+from bot.personas import ANNA, CARLA
 from store.bookings import charge_policy
 from store.budget import post_entry
 from store.db import transaction
 from store.models import Broker
 from store.tenders import add_offer
-from tests.conftest import BERND
-from tests.handlers.scenario import ANNA, CARLA, STRANGER, all_text, start_tender
-
-BERND_ACTOR = Actor(slack_user_id=BERND, role="backoffice", name="Bernd Backoffice")
+from tests.conftest import BERND, BERND_ACTOR
+from tests.handlers.scenario import STRANGER, all_text, start_tender
 
 
 @pytest.fixture(autouse=True)

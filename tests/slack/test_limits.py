@@ -12,15 +12,15 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.localslack import LocalSlack
 from bot.localslack.limits import message_problems, view_problems
-
-ANNA = "U0ANNA"
+from bot.personas import ANNA
+from tests.conftest import add_personas
 
 
 @pytest.fixture
 async def strict() -> AsyncIterator[LocalSlack]:
     # Not the shared fixture: that one fails a test on any refusal, these provoke them.
     async with LocalSlack() as local:
-        local.add_user(ANNA, "Anna Adler")
+        add_personas(local)
         yield local
 
 

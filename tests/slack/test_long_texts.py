@@ -18,22 +18,19 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.localslack import LocalSlack, SignedSender
+from bot.personas import ANNA
 from handlers.blocks.base import escape
-from store.actors import Actor
 from store.db import transaction
 from store.models import Broker, Message, ThreadLink
 from store.tenders import add_offer
-from tests.conftest import BACKOFFICE_CHANNEL, BERND
+from tests.conftest import BACKOFFICE_CHANNEL, BERND, BERND_ACTOR
 from tests.handlers.scenario import (
-    ANNA,
     command_reply,
     eventually,
     response_to,
     start_tender,
     thread_links,
 )
-
-BERND_ACTOR = Actor(slack_user_id=BERND, role="backoffice", name="Bernd Backoffice")
 
 
 @pytest.fixture(autouse=True)

@@ -33,13 +33,12 @@ from bot.mail_in import RunningMailIn, running_mail_in
 from bot.notifiers import reply_addresses
 from bot.settings import Settings
 from notifications import LocalSinkNotifier, flush_outbox
-from store.actors import Actor
 from store.db import make_engine, make_sessionmaker, transaction
 from store.models import Attachment, Broker, ThreadLink
 from store.reply_tokens import ReplyTokens, reply_address
 from store.tenders import close_tender
 from tests.conftest import ANNA as ANNA_DATA
-from tests.conftest import BERND, ON_POSTGRES
+from tests.conftest import BERND, BERND_ACTOR, ON_POSTGRES
 from tests.handlers.scenario import (
     all_text,
     command_reply,
@@ -51,7 +50,6 @@ from tests.handlers.scenario import (
 
 REPLY_DOMAIN = "antwort.tenderbot.example"
 REPLY_SECRET = "test-reply-secret-0123456789"
-BERND_ACTOR = Actor(slack_user_id=BERND, role="backoffice", name="Bernd Backoffice")
 QUESTION = "Gab es in den letzten fünf Jahren Vorschäden über 5.000 €?"
 
 

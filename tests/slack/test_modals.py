@@ -12,10 +12,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.localslack import LocalSlack, SignedSender
+from bot.personas import ANNA
 from store.models import Broker, Tender
 from tests.conftest import BACKOFFICE_CHANNEL, BERND
 from tests.handlers.scenario import (
-    ANNA,
     all_text,
     calculator_offer_for,
     command_reply,

@@ -26,14 +26,13 @@ from bot.http import open_database
 from bot.localslack import LocalSlack, SignedSender
 from bot.localslack.render import render_blocks, render_view
 from bot.localslack.running import RunningApp, running_app
+from bot.personas import ANNA
 from bot.schema import SchemaNotCurrent
 from bot.settings import Settings, load_settings
 from store.brokers import BrokerData, add_broker
 from store.db import make_engine, make_sessionmaker, transaction
 from store.models import Broker
 from tests.conftest import BACKOFFICE_CHANNEL, BERND
-
-ANNA = "U0ANNA"
 
 
 def listen_and_write(app: AsyncApp, sessions: async_sessionmaker[AsyncSession]) -> None:

@@ -15,11 +15,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.localslack import LocalSlack, SignedSender
+from bot.personas import ANNA
 from notifications import LocalSinkNotifier, SlackDmNotifier
 from notifications.worker import flush_outbox
 from store.models import Broker
 from tests.conftest import BERND
-from tests.handlers.scenario import ANNA, eventually, links_of, start_tender, thread_links
+from tests.handlers.scenario import eventually, links_of, start_tender, thread_links
 from tests.notifications.helpers import outbox
 from tests.slack.conftest import BOT_TOKEN
 

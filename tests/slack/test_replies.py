@@ -18,9 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.localslack import LocalSlack, SignedSender
 from bot.localslack.running import running_app
+from bot.personas import ANNA
 from bot.settings import Settings
 from store.models import Broker
-from tests.handlers.scenario import ANNA, all_text, response_to, start_tender
+from tests.handlers.scenario import all_text, response_to, start_tender
 
 WAIT_SECONDS = 30.0  # a bound for waits that would never end, not a speed goal
 

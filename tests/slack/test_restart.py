@@ -11,16 +11,10 @@ import time_machine
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.localslack import LocalSlack, SignedSender
+from bot.personas import ANNA, CARLA
 from store.models import Broker
 from tests.conftest import BACKOFFICE_CHANNEL, BERND
-from tests.handlers.scenario import (
-    ANNA,
-    CARLA,
-    eventually,
-    links_of,
-    load_tender,
-    start_tender,
-)
+from tests.handlers.scenario import eventually, links_of, load_tender, start_tender
 
 START = (
     'neu sparte=sach kunde="Bäckerei Korn GmbH" sb=2.500 vorschaeden="2024 Sturm 800 €" '

@@ -23,11 +23,12 @@ from bot.http import serve
 from bot.localslack import LocalSlack, SignedSender
 from bot.localslack.running import local_settings
 from bot.localslack.socket_mode import events_api_payload
+from bot.personas import ANNA
 from bot.settings import ConfigurationError, Settings
 from bot.socket import serve_socket
 from store.models import Broker
 from tests.conftest import BACKOFFICE_CHANNEL, BACKOFFICE_USERS, BERND
-from tests.handlers.scenario import ANNA, START_TEXT, eventually, links_of, thread_links
+from tests.handlers.scenario import START_TEXT, eventually, links_of, thread_links
 from tests.slack.conftest import BOT_TOKEN
 
 APP_TOKEN = "xapp-1-local"

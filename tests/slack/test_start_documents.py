@@ -19,10 +19,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.localslack import LocalSlack, SignedSender
+from bot.personas import ANNA
 from store.models import Attachment, Broker
 from tests.conftest import BACKOFFICE_CHANNEL
 from tests.handlers.scenario import (
-    ANNA,
     START_TEXT,
     all_text,
     command_reply,

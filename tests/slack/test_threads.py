@@ -25,30 +25,20 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.localslack import Fault, LocalSlack, SignedSender
 from bot.localslack.running import RunningApp
+from bot.personas import ANNA, CARLA
 from bot.queue_worker import slack_senders
 from handlers.blocks.threads import NOT_DELIVERED_YET
 from handlers.deps import Deps
 from handlers.threads import handle_message_event
 from notifications import flush_outbox
-from store.actors import Actor
 from store.conversation import BROKER_CANNOT_OPEN
 from store.db import transaction
 from store.mirroring import BROKER_THREAD_NOT_YOURS, post_in_thread
 from store.models import Attachment, Broker, MessageRevision, QueueRow, ThreadLink
 from store.tenders import close_tender
 from store.threads import sync_rows_of, thread_link_at
-from tests.conftest import BACKOFFICE_CHANNEL, BACKOFFICE_USERS, BERND
-from tests.handlers.scenario import (
-    ANNA,
-    CARLA,
-    eventually,
-    settled,
-    start_tender,
-    stored,
-    thread_links,
-)
-
-BERND_ACTOR = Actor(slack_user_id=BERND, role="backoffice", name="Bernd Backoffice")
+from tests.conftest import BACKOFFICE_CHANNEL, BACKOFFICE_USERS, BERND, BERND_ACTOR
+from tests.handlers.scenario import eventually, settled, start_tender, stored, thread_links
 
 
 async def deliver_pending(

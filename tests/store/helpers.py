@@ -11,9 +11,6 @@ from store.db import transaction
 from store.models import Broker, Tender
 from store.tender_input import RiskData, StartTender
 from store.tenders import start_tender
-from tests.conftest import BERND
-
-BERND_ACTOR = Actor(slack_user_id=BERND, role="backoffice", name="Bernd Berger")
 
 
 def broker_actor(broker: Broker) -> Actor:

@@ -17,7 +17,8 @@ from store.db import transaction
 from store.errors import AccessDenied, ConversationNotOpen, InvalidInput, TenderClosed
 from store.models import Broker, Conversation, Message, QueueRow
 from store.tenders import close_tender
-from tests.store.helpers import BERND_ACTOR, broker_actor, started_tender
+from tests.conftest import BERND_ACTOR
+from tests.store.helpers import broker_actor, started_tender
 
 
 async def test_it_refuses_a_broker_who_writes_first_and_stores_nothing(

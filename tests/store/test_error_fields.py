@@ -13,7 +13,8 @@ from store.db import transaction
 from store.errors import DomainError, InvalidInput
 from store.models import Broker
 from store.tenders import add_offer, start_tender
-from tests.store.helpers import BERND_ACTOR, broker_actor, start_request, started_tender
+from tests.conftest import BERND_ACTOR
+from tests.store.helpers import broker_actor, start_request, started_tender
 
 TODAY = date(2026, 11, 23)
 

@@ -17,7 +17,8 @@ from store.db import transaction
 from store.models import Broker, Consultation, ProductLine, Tender
 from store.tender_queries import HomeSummary, home_summary
 from store.tenders import add_calculator_offer, add_offer, close_tender, start_tender
-from tests.store.helpers import BERND_ACTOR, broker_actor, start_request, started_tender
+from tests.conftest import BERND_ACTOR
+from tests.store.helpers import broker_actor, start_request, started_tender
 
 TODAY = date(2026, 11, 23)
 VALID = date(2026, 12, 31)

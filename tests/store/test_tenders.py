@@ -32,8 +32,8 @@ from store.tenders import (
     select_offer,
     start_tender,
 )
-from tests.conftest import BACKOFFICE_USERS, BERND
-from tests.store.helpers import BERND_ACTOR, broker_actor, start_request, started_tender
+from tests.conftest import BACKOFFICE_USERS, BERND, BERND_ACTOR
+from tests.store.helpers import broker_actor, start_request, started_tender
 
 TODAY = date(2026, 11, 23)
 

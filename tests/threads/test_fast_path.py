@@ -18,8 +18,8 @@ from store.mirroring import Place, delivery_job, prepare_in_thread, store_for_de
 from store.models import Broker, Message, ProcessedEvent, QueueRow
 from store.outbox import enqueue, enqueue_for_broker
 from store.tender_queries import get_tender_without_offers
-from tests.conftest import BACKOFFICE_CHANNEL, ON_POSTGRES
-from tests.store.helpers import BERND_ACTOR, broker_actor
+from tests.conftest import BACKOFFICE_CHANNEL, BERND_ACTOR, ON_POSTGRES
+from tests.store.helpers import broker_actor
 from tests.threads.conftest import ANNA_DM, BACKOFFICE_CARD_TS, BROKER_CARD_TS, Threads
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

@@ -10,7 +10,6 @@ import time_machine
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from store.actors import Actor
 from store.db import transaction
 from store.errors import AccessDenied, ConversationNotOpen
 from store.mirroring import (
@@ -28,8 +27,8 @@ from store.mirroring import (
 from store.models import Broker, Message, MessageRevision, QueueRow
 from store.queue import Outcome, RetryPolicy, claim_due, record
 from store.threads import sync_rows_of
-from tests.conftest import BEATE
-from tests.store.helpers import BERND_ACTOR, broker_actor
+from tests.conftest import BEATE_ACTOR, BERND_ACTOR
+from tests.store.helpers import broker_actor
 from tests.threads.conftest import Threads
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -227,7 +226,7 @@ async def test_it_ignores_edits_by_someone_other_than_the_author(
     sessions: async_sessionmaker[AsyncSession], threads: Threads
 ) -> None:
     await _bernd_asks(sessions, threads)
-    beate = Actor(slack_user_id=BEATE, role="backoffice", name="Beate Backoffice")
+    beate = BEATE_ACTOR
     async with transaction(sessions) as session:
         assert (
             await edit_in_thread(session, beate, "C0BACKOFFICE", "1767000001.000001", "x") is None
