@@ -1,17 +1,22 @@
-"""End-to-end latency of the thread mirror, next to a bare app that only acks the event.
+"""Throughput and latency of the thread mirror at a fixed number in flight, next to a bare app.
 
 A message written in one tender thread is timed from the signed event leaving the client
-until the local Slack records the mirrored post in the other thread (store write, event
-claim, commit, users.info, chat.postMessage, delivery bookkeeping). The baseline in the same
-run is a bare Bolt ``AsyncApp`` that only acks the same events: its latency is the HTTP ack.
-Both apps are served the same way (bot.http.build_web_app on aiohttp) in this process,
-against the same local Slack, with the same bounded count and concurrency. Messages alternate
-between backoffice Bernd (backoffice thread → Anna's DM) and broker Anna (the other way).
+until the local Slack records the mirrored post in the other thread (signature check, Bolt
+dispatch, event claim, store write, commit, users.info, chat.postMessage through the queue,
+delivery bookkeeping). tenderbot runs as `tenderbot serve` does (``bot.http.serve``: the app,
+its queue worker woken on commit, the schedule) in its own process; the baseline in the same
+run is a bare Bolt ``AsyncApp`` that only acks the same events, served the same way in its
+own process. This process holds only the client and the local Slack, so neither app shares
+its event loop with the load it is measured by. Messages alternate between backoffice Bernd
+(backoffice thread → Anna's DM) and broker Anna (the other way), over ``--tenders`` tenders
+(default 1: every message goes through the same two threads, whose posts keep their order).
 
-    .venv/bin/python bench/mirror.py [--messages 400] [--concurrency 10]
-        [--database-url postgresql+asyncpg://postgres@127.0.0.1:5432/test]
+    .venv/bin/python bench/mirror.py [--messages 400] [--concurrency 10] [--tenders 1]
+        [--profile DIR] [--database-url postgresql+asyncpg://postgres@127.0.0.1:5432/test]
 
-With a PostgreSQL URL the run uses a fresh schema that it drops afterwards.
+``--profile DIR`` writes a cProfile of the app process (``DIR/mirror.prof``) and prints the
+SQL statements the app sent per mirrored message. With a PostgreSQL URL the run uses a fresh
+schema that it drops afterwards.
 """
 
 from __future__ import annotations
@@ -19,12 +24,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
+import os
+import signal
 import statistics
 import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable
+from multiprocessing.queues import Queue
 from pathlib import Path
 from typing import Any
 
@@ -33,12 +43,11 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from slack_bolt.async_app import AsyncApp  # noqa: E402
 from sqlalchemy import text  # noqa: E402
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker  # noqa: E402
 
-from bot.app import build_client, create_app  # noqa: E402
-from bot.localslack import LocalSlack  # noqa: E402
-from bot.localslack.running import LOCAL_SIGNING_SECRET, local_settings, running_app  # noqa: E402
-from bot.settings import Settings  # noqa: E402
+from bot.app import build_client  # noqa: E402
+from bot.localslack import LocalSlack, SignedSender  # noqa: E402
+from bot.localslack.running import LOCAL_BOT_TOKEN, LOCAL_SIGNING_SECRET  # noqa: E402
+from bot.settings import Settings, load_settings  # noqa: E402
 from store.actors import Actor  # noqa: E402
 from store.brokers import BrokerData, add_broker  # noqa: E402
 from store.conversation import post_message  # noqa: E402
@@ -54,8 +63,11 @@ CHANNEL = "C0BACKOFFICE"
 ANNA_DM = "D0ANNA"
 BARE = "bare AsyncApp (ack only)"
 REAL = "tenderbot thread mirror (end to end)"
+GOAL_RATE = 150.0
+GOAL_P99_MS = 250.0
 
 Send = Callable[[int], Awaitable[float]]
+Cards = list[tuple[str, str]]
 
 
 class MirrorIndex:
@@ -76,43 +88,54 @@ class MirrorIndex:
         return marker in self.seen
 
 
-async def prepare(sessions: async_sessionmaker[AsyncSession], slack: LocalSlack) -> tuple[str, str]:
-    """Anna's tender with both cards and an opened module; returns the two card ts."""
-    backoffice_card = slack.state.post(CHANNEL, {"text": "Karte", "bot_id": "B0TENDERBOT"})["ts"]
-    broker_card = slack.state.post(ANNA_DM, {"text": "Karte", "bot_id": "B0TENDERBOT"})["ts"]
-    async with transaction(sessions) as session:
-        anna = await add_broker(
-            session,
-            BrokerData(
-                slack_user_id=ANNA, number="4711", name="Anna Adler", email="anna@example.org"
-            ),
-        )
-        actor = Actor(slack_user_id=ANNA, role="broker", broker_id=anna.id, name="Anna Adler")
-        tender = await start_tender(
-            session,
-            actor,
-            StartTender(
-                product="haftpflicht",
-                customer_name="Bäckerei Korn GmbH",
-                risk=RiskData(deductible=None, prior_claims="keine", description="Backstube"),
-            ),
-        )
-        session.add_all(
-            [
-                ThreadLink(
-                    tender_id=tender.id, side="backoffice", channel=CHANNEL, ts=backoffice_card
+async def prepare(url: str, schema: str | None, slack: LocalSlack, tenders: int) -> Cards:
+    """Anna's tenders, each with both cards and an opened module; returns the card ts pairs."""
+    engine = make_engine(url, search_path=schema)
+    cards: Cards = []
+    try:
+        async with transaction(make_sessionmaker(engine)) as session:
+            anna = await add_broker(
+                session,
+                BrokerData(
+                    slack_user_id=ANNA, number="4711", name="Anna Adler", email="anna@example.org"
                 ),
-                ThreadLink(tender_id=tender.id, side="broker", channel=ANNA_DM, ts=broker_card),
-            ]
-        )
-        bernd = Actor(slack_user_id=BERND, role="backoffice", name="Bernd Backoffice")
-        await post_message(session, bernd, tender.reference, "Vorschäden?")
-    return backoffice_card, broker_card
+            )
+            actor = Actor(slack_user_id=ANNA, role="broker", broker_id=anna.id, name="Anna Adler")
+            bernd = Actor(slack_user_id=BERND, role="backoffice", name="Bernd Backoffice")
+            for number in range(tenders):
+                tender = await start_tender(
+                    session,
+                    actor,
+                    StartTender(
+                        product="haftpflicht",
+                        customer_name=f"Bäckerei Korn {number} GmbH",
+                        risk=RiskData(
+                            deductible=None, prior_claims="keine", description="Backstube"
+                        ),
+                    ),
+                )
+                card = {"text": "Karte", "bot_id": "B0TENDERBOT"}
+                backoffice = slack.state.post(CHANNEL, dict(card))["ts"]
+                broker = slack.state.post(ANNA_DM, dict(card))["ts"]
+                session.add_all(
+                    [
+                        ThreadLink(
+                            tender_id=tender.id, side="backoffice", channel=CHANNEL, ts=backoffice
+                        ),
+                        ThreadLink(tender_id=tender.id, side="broker", channel=ANNA_DM, ts=broker),
+                    ]
+                )
+                await post_message(session, bernd, tender.reference, "Vorschäden?")
+                cards.append((backoffice, broker))
+    finally:
+        await engine.dispose()
+    return cards
 
 
-def event_for(slack: LocalSlack, number: int, cards: tuple[str, str]) -> dict[str, Any]:
+def event_for(slack: LocalSlack, number: int, cards: Cards) -> dict[str, Any]:
+    backoffice, broker = cards[(number // 2) % len(cards)]
     user, channel, thread_ts = (
-        (BERND, CHANNEL, cards[0]) if number % 2 == 0 else (ANNA, ANNA_DM, cards[1])
+        (BERND, CHANNEL, backoffice) if number % 2 == 0 else (ANNA, ANNA_DM, broker)
     )
     event: dict[str, Any] = {
         "type": "message",
@@ -148,9 +171,25 @@ def summary(name: str, elapsed: float, latencies: list[float]) -> dict[str, floa
     # spread, so it tells a faster path from one that only moved waiting into the tail.
     print(
         f"{name:<38} {rate:8.1f} msg/s   p50 {p50:7.1f} ms   p99 {p99:7.1f} ms"
-        f"   mean {mean:7.1f} ms"
+        f"   mean {mean:7.1f} ms",
+        flush=True,
     )
     return {"rate": rate, "p50": p50, "p99": p99, "mean": mean}
+
+
+# -- the app processes ------------------------------------------------------------------
+
+
+def app_settings(url: str, schema: str | None, slack_url: str) -> Settings:
+    return load_settings(
+        database_url=url,
+        database_schema=schema,
+        slack_api_url=slack_url,
+        slack_bot_token=LOCAL_BOT_TOKEN,
+        slack_signing_secret=LOCAL_SIGNING_SECRET,
+        backoffice_users=frozenset({BERND}),
+        backoffice_channel=CHANNEL,
+    )
 
 
 def bare_app(settings: Settings) -> AsyncApp:
@@ -163,68 +202,195 @@ def bare_app(settings: Settings) -> AsyncApp:
     return app
 
 
-async def run(database_url: str, schema: str | None, total: int, concurrency: int) -> None:
-    engine = make_engine(database_url, search_path=schema)
+async def serve_bare(settings: Settings, ports: Queue[int]) -> None:
+    from bot.http import build_web_app, freeze_startup_heap, start_web_app, until_stopped
+
+    engine = make_engine(settings.database_url, search_path=settings.database_schema)
     sessions = make_sessionmaker(engine)
+    runner, port = await start_web_app(
+        build_web_app(settings, sessions, bare_app(settings)), "127.0.0.1", 0
+    )
+    freeze_startup_heap()  # as `tenderbot serve` does, for both apps
+    ports.put(port)
+    await until_stopped()
+    await runner.cleanup()
+    await engine.dispose()
+
+
+async def serve_real(settings: Settings, ports: Queue[int]) -> None:
+    from bot.http import serve
+
+    ready: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    ready.add_done_callback(lambda done: ports.put(done.result()))
+    await serve(settings, "127.0.0.1", 0, ready=ready)
+
+
+def count_statements() -> Counter[str]:
+    """Every SQL statement the app sends, by its first words (for --profile)."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    counts: Counter[str] = Counter()
+
+    @event.listens_for(Engine, "before_cursor_execute")
+    def _count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        words = statement.split()
+        head = " ".join(words[:3]) if words and words[0] in ("UPDATE", "INSERT") else words[0]
+        counts[head if words else "?"] += 1
+
+    @event.listens_for(Engine, "begin")
+    def _begin(_conn: Any) -> None:
+        counts["BEGIN"] += 1
+
+    @event.listens_for(Engine, "commit")
+    def _commit(_conn: Any) -> None:
+        counts["COMMIT"] += 1
+
+    return counts
+
+
+def app_process(
+    kind: str,
+    url: str,
+    schema: str | None,
+    slack_url: str,
+    ports: Queue[int],
+    profile: str | None,
+    statements: Queue[dict[str, int]],
+) -> None:
+    settings = app_settings(url, schema, slack_url)
+    if kind == BARE:
+        asyncio.run(serve_bare(settings, ports))
+        return
+    counts = count_statements() if profile else Counter[str]()
+    if profile is None:
+        asyncio.run(serve_real(settings, ports))
+        return
+    import cProfile
+
+    profiler = cProfile.Profile()
+    profiler.enable()
     try:
-        async with LocalSlack() as slack:
-            slack.add_user(ANNA, "Anna Adler")
-            slack.add_user(BERND, "Bernd Backoffice")
-            settings = local_settings(
-                slack,
-                database_url,
-                backoffice_users=frozenset({BERND}),
-                backoffice_channel=CHANNEL,
-            )
-            cards = await prepare(sessions, slack)
-            results: dict[str, dict[str, float]] = {}
-
-            async with running_app(settings, sessions, slack, app=bare_app(settings)) as bare:
-
-                async def ack(number: int) -> float:
-                    event = event_for(slack, number, cards)
-                    started = time.perf_counter()
-                    response = await bare.sender.send_event(event)
-                    if response.status != 200:
-                        raise SystemExit(f"bare app answered HTTP {response.status}")
-                    return time.perf_counter() - started
-
-                results[BARE] = summary(BARE, *await hammer(ack, total, concurrency))
-
-            app = create_app(settings, sessions)
-            async with running_app(settings, sessions, slack, app=app) as real:
-                index = MirrorIndex(slack)
-
-                async def mirrored(number: int) -> float:
-                    event = event_for(slack, number + total, cards)
-                    marker = event["text"].rsplit(" ", 1)[-1]
-                    started = time.perf_counter()
-                    response = await real.sender.send_event(event)
-                    if response.status != 200:
-                        raise SystemExit(f"tenderbot answered HTTP {response.status}")
-                    await slack.wait_for(lambda: index.has(marker), seconds=60)
-                    return time.perf_counter() - started
-
-                results[REAL] = summary(REAL, *await hammer(mirrored, total, concurrency))
-
-            bare_result, real_result = results[BARE], results[REAL]
-            print(
-                f"ratio tenderbot/bare: p50 ×{real_result['p50'] / bare_result['p50']:.1f}, "
-                f"p99 ×{real_result['p99'] / bare_result['p99']:.1f}, "
-                f"throughput {real_result['rate'] / bare_result['rate'] * 100:.0f} %"
-            )
-            where = "PostgreSQL" if schema else "SQLite"
-            row = {
-                "path": f"thread mirror, {concurrency} in flight ({where})",
-                "ours": f"{real_result['rate']:.0f} msg/s, p99 {real_result['p99']:.0f} ms",
-                "baseline": f"{bare_result['rate']:.0f} msg/s (bare ack)",
-                "ratio": f"{real_result['rate'] / bare_result['rate']:.0%}",
-                "goal": "≥ 150 msg/s, p99 < 250 ms",
-                "met": real_result["rate"] >= 150 and real_result["p99"] < 250,
-            }
-            print("RESULT " + json.dumps([row], ensure_ascii=False))
+        asyncio.run(serve_real(settings, ports))
     finally:
-        await engine.dispose()
+        profiler.disable()
+        profiler.dump_stats(os.path.join(profile, "mirror.prof"))
+        statements.put(dict(counts))
+
+
+class AppProcess:
+    """One app in its own process; stopped with SIGTERM like `tenderbot serve`."""
+
+    def __init__(
+        self, kind: str, url: str, schema: str | None, slack_url: str, profile: str | None
+    ):
+        context = multiprocessing.get_context("spawn")
+        self.ports: Queue[int] = context.Queue()
+        self.statements: Queue[dict[str, int]] = context.Queue()
+        self.process = context.Process(
+            target=app_process,
+            args=(kind, url, schema, slack_url, self.ports, profile, self.statements),
+        )
+        self.profile = profile
+
+    async def start(self) -> str:
+        self.process.start()
+        port = await asyncio.to_thread(self.ports.get, True, 120)
+        return f"http://127.0.0.1:{port}/slack/events"
+
+    async def stop(self) -> dict[str, int]:
+        assert self.process.pid is not None
+        os.kill(self.process.pid, signal.SIGTERM)
+        counts: dict[str, int] = {}
+        if self.profile:
+            counts = await asyncio.to_thread(self.statements.get, True, 120)
+        await asyncio.to_thread(self.process.join, 60)
+        return counts
+
+
+# -- the run ----------------------------------------------------------------------------
+
+
+async def measure(
+    slack: LocalSlack,
+    app: AppProcess,
+    cards: Cards,
+    total: int,
+    concurrency: int,
+    offset: int,
+    *,
+    mirrored: bool,
+) -> tuple[dict[str, float], dict[str, int]]:
+    events_url = await app.start()
+    index = MirrorIndex(slack)
+    name = REAL if mirrored else BARE
+    try:
+        async with SignedSender(events_url, LOCAL_SIGNING_SECRET, slack) as sender:
+
+            async def one(number: int) -> float:
+                event = event_for(slack, number + offset, cards)
+                marker = event["text"].rsplit(" ", 1)[-1]
+                started = time.perf_counter()
+                response = await sender.send_event(event)
+                if response.status != 200:
+                    raise SystemExit(f"{name} answered HTTP {response.status}")
+                if mirrored:
+                    await slack.wait_for(lambda: index.has(marker), seconds=60)
+                return time.perf_counter() - started
+
+            result = summary(name, *await hammer(one, total, concurrency))
+    finally:
+        counts = await app.stop()
+    return result, counts
+
+
+async def run(
+    url: str, schema: str | None, total: int, concurrency: int, tenders: int, profile: str | None
+) -> None:
+    async with LocalSlack() as slack:
+        slack.add_user(ANNA, "Anna Adler")
+        slack.add_user(BERND, "Bernd Backoffice")
+        slack.add_channel(CHANNEL, "backoffice")
+        cards = await prepare(url, schema, slack, tenders)
+        bare, _ = await measure(
+            slack,
+            AppProcess(BARE, url, schema, slack.url, None),
+            cards,
+            total,
+            concurrency,
+            0,
+            mirrored=False,
+        )
+        real, counts = await measure(
+            slack,
+            AppProcess(REAL, url, schema, slack.url, profile),
+            cards,
+            total,
+            concurrency,
+            total,
+            mirrored=True,
+        )
+    print(
+        f"ratio tenderbot/bare: p50 ×{real['p50'] / bare['p50']:.1f}, "
+        f"p99 ×{real['p99'] / bare['p99']:.1f}, "
+        f"throughput {real['rate'] / bare['rate'] * 100:.0f} %"
+    )
+    if counts:
+        print(f"SQL per mirrored message ({total} messages, start-up included):")
+        for head, count in sorted(counts.items(), key=lambda item: -item[1]):
+            print(f"  {count / total:6.2f}  {head}")
+        print(f"  {sum(counts.values()) / total:6.2f}  in all; profile: {profile}/mirror.prof")
+    where = "PostgreSQL" if schema else "SQLite"
+    threads = "one tender" if tenders == 1 else f"{tenders} tenders"
+    row = {
+        "path": f"thread mirror, {concurrency} in flight, {threads} ({where})",
+        "ours": f"{real['rate']:.0f} msg/s, p99 {real['p99']:.0f} ms",
+        "baseline": f"{bare['rate']:.0f} msg/s (bare ack)",
+        "ratio": f"{real['rate'] / bare['rate']:.0%}",
+        "goal": f"≥ {GOAL_RATE:.0f} msg/s, p99 < {GOAL_P99_MS:.0f} ms",
+        "met": real["rate"] >= GOAL_RATE and real["p99"] < GOAL_P99_MS,
+    }
+    print("RESULT " + json.dumps([row], ensure_ascii=False))
 
 
 async def with_schema(url: str, schema: str, create: bool) -> None:
@@ -239,18 +405,34 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=400, help="messages per app (bounded)")
     parser.add_argument("--concurrency", type=int, default=10)
+    parser.add_argument("--tenders", type=int, default=1, help="tenders the messages go to")
+    parser.add_argument("--profile", default=None, help="directory for the app's cProfile")
     parser.add_argument("--database-url", default=None, help="default: a temporary SQLite file")
     args = parser.parse_args()
-    if args.messages < 1 or args.concurrency < 1:
-        parser.error("--messages and --concurrency must be at least 1")
-    print(f"{args.messages} messages per app, concurrency {args.concurrency}")
+    if not (1 <= args.messages <= 10000 and 1 <= args.concurrency <= 100):
+        parser.error("--messages 1…10000, --concurrency 1…100")
+    if not 1 <= args.tenders <= 1000:
+        parser.error("--tenders 1…1000")
+    print(
+        f"{args.messages} messages per app, concurrency {args.concurrency}, "
+        f"{args.tenders} tender(s)"
+    )
     if args.database_url and is_postgres(args.database_url):
         schema = f"bench_{uuid.uuid4().hex[:10]}"
         asyncio.run(with_schema(args.database_url, schema, create=True))
         try:
             upgrade(args.database_url, search_path=schema)
             print("database: PostgreSQL")
-            asyncio.run(run(args.database_url, schema, args.messages, args.concurrency))
+            asyncio.run(
+                run(
+                    args.database_url,
+                    schema,
+                    args.messages,
+                    args.concurrency,
+                    args.tenders,
+                    args.profile,
+                )
+            )
         finally:
             asyncio.run(with_schema(args.database_url, schema, create=False))
         return
@@ -258,7 +440,7 @@ def main() -> None:
         url = args.database_url or f"sqlite+aiosqlite:///{directory}/bench-mirror.db"
         upgrade(url)
         print("database: SQLite")
-        asyncio.run(run(url, None, args.messages, args.concurrency))
+        asyncio.run(run(url, None, args.messages, args.concurrency, args.tenders, args.profile))
 
 
 if __name__ == "__main__":

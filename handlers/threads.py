@@ -1,8 +1,9 @@
 """The message module's two Slack threads: messages, edits and deletions mirrored across.
 
-Each event is stored together with its ``event_id`` claim in one transaction, so Slack's
-retries change nothing; the post on the other side happens after the commit, from the
-stored row (a crash in between leaves it pending for the delivery worker).
+Each handler parses the Slack event, calls one use case of ``store.mirroring`` (which stores
+the message with its event claim in one transaction, so Slack's retries change nothing) and
+renders its answer; the post on the other side happens after the commit, from the stored
+row (a crash in between leaves it for the queue worker).
 """
 
 from __future__ import annotations
@@ -19,23 +20,21 @@ from handlers.blocks.base import escape
 from handlers.blocks.threads import NOT_DELIVERED_YET, closed_notice, ephemeral
 from handlers.cards import deliver_now
 from handlers.deps import Deps
-from handlers.threads_delivery import profile_of
+from handlers.threads_delivery import cached_profile, profile_of
 from handlers.threads_events import Deleted, Edited, Posted, parse_thread_event
 from handlers.threads_files import DownloadFailed, fetch_attachments
-from store.actors import Actor, resolve_actor
+from handlers.threads_refusals import file_refusal, refusal_text, said_in_thread
 from store.conversation import NewAttachment
-from store.db import take_write_turn, transaction
-from store.errors import DomainError, NotABroker, TenderClosed
-from store.events import claim_event
+from store.errors import DomainError
 from store.mirroring import (
-    ThreadPost,
-    check_side,
-    delete_in_thread,
-    edit_in_thread,
-    prepare_in_thread,
-    store_for_delivery,
+    ChangedInThread,
+    Refused,
+    WrittenInThread,
+    change_in_thread,
+    check_in_thread,
+    refuse_in_thread,
+    write_in_thread,
 )
-from store.threads import sync_rows_of, thread_link_at
 
 logger = logging.getLogger(__name__)
 
@@ -73,81 +72,68 @@ async def handle_message_event(
         await _changed(deps, client, parsed, event_id)
 
 
-async def with_slack_name(client: AsyncWebClient, actor: Actor) -> Actor:
-    """Backoffice members are not in the store: their name comes from Slack."""
-    if actor.name:
-        return actor
-    profile = await profile_of(client, actor.slack_user_id)
-    return dataclasses.replace(actor, name=profile.name or actor.slack_user_id)
-
-
 async def _posted(deps: Deps, client: AsyncWebClient, posted: Posted, event_id: str) -> None:
-    refusal: DomainError | DownloadFailed | None = None
-    actor: Actor | None = None
-    async with deps.sessions() as session:
-        link = await thread_link_at(session, posted.channel, posted.thread_ts)
-        if link is None:
-            return  # a thread that is not under a tender card
-        try:
-            actor = await resolve_actor(session, posted.user, deps.backoffice_users)
-            # Checked before any file is fetched; the store checks again when writing.
-            await check_side(session, actor, link)
-        except DomainError as error:
-            actor, refusal = None, error
-    attachments: list[NewAttachment] = []
-    if actor is not None:
-        # Slack is asked before the write transaction, so no lock waits on the network.
-        actor = await with_slack_name(client, actor)
-        try:
-            attachments = await fetch_attachments(client, posted.files)
-        except (DomainError, DownloadFailed) as error:
-            logger.info("file in thread %s refused: %s", posted.thread_ts, error)
-            refusal = error
-    rows: list[int] = []
-    # The claim commits with the stored message, or alone with a refusal: a retried event
-    # is a no-op either way. The checks only read and come first, so the claim and the
-    # writes are the last few statements: SQLite's single write lock is held only for them.
-    async with transaction(deps.sessions) as session:
-        post: ThreadPost | None = None
-        if actor is not None and refusal is None:
-            try:
-                post = await prepare_in_thread(
-                    session, actor, link, posted.text, source_ts=posted.ts, attachments=attachments
-                )
-            except DomainError as error:
-                refusal = error
-        await take_write_turn(session)
-        if not await claim_event(session, event_id):
-            return
-        if post is not None:
-            rows = await store_for_delivery(session, post)
-    if refusal is not None:
-        await _tell_refusal(client, posted, refusal, deps.contact)
+    written = WrittenInThread(
+        event_id=event_id,
+        channel=posted.channel,
+        thread_ts=posted.thread_ts,
+        ts=posted.ts,
+        user=posted.user,
+        text=posted.text,
+    )
+    backoffice = posted.user in deps.backoffice_users
+    known = cached_profile(client, posted.user) if backoffice else None
+    if posted.files or (backoffice and known is None):
+        # Slack is asked (files, a backoffice member's name) only for a message the store
+        # would take, and before its transaction, so no lock waits on the network.
+        checked = await check_in_thread(deps.sessions, written, deps.backoffice_users)
+        if checked is False:
+            return  # not a tender thread
+        if checked is True and posted.files:
+            attachments = await _attachments(deps, client, posted, written)
+            if attachments is None:
+                return
+            written = dataclasses.replace(written, attachments=attachments)
+    if backoffice:
+        # Backoffice members are not in the store: their name comes from Slack.
+        profile = known or await profile_of(client, posted.user)
+        written = dataclasses.replace(written, name=profile.name)
+    outcome = await write_in_thread(deps.sessions, written, deps.backoffice_users)
+    if outcome is None:
+        return  # not a tender thread, or Slack's retry of an event already handled
+    if isinstance(outcome, Refused):
+        await _tell_refusal(client, posted, outcome, deps.contact)
         return
-    if not rows:
-        return  # an internal note: it stays where it was written
-    if await deliver_now(deps, client, rows):
+    if outcome.rows and await deliver_now(deps, client, outcome.rows):
         await _ephemeral(client, posted, NOT_DELIVERED_YET)
 
 
+async def _attachments(
+    deps: Deps, client: AsyncWebClient, posted: Posted, written: WrittenInThread
+) -> tuple[NewAttachment, ...] | None:
+    """The message's files (rule M3), asked for once the writer may write there; None when
+    a file was refused or Slack would not hand it over (the writer is told)."""
+    try:
+        return tuple(await fetch_attachments(client, posted.files))
+    except (DomainError, DownloadFailed) as error:
+        logger.info("file in thread %s refused: %s", posted.thread_ts, error)
+        if await refuse_in_thread(deps.sessions, written.event_id):
+            await _ephemeral(client, posted, escape(file_refusal(error)))
+        return None
+
+
 async def _tell_refusal(
-    client: AsyncWebClient,
-    posted: Posted,
-    refusal: DomainError | DownloadFailed,
-    contact: str | None,
+    client: AsyncWebClient, posted: Posted, refused: Refused, contact: str | None
 ) -> None:
-    if isinstance(refusal, TenderClosed):
-        # Rule M4: the thread stays readable, and whoever writes learns where to turn.
-        try:
-            await client.chat_postMessage(
-                channel=posted.channel,
-                thread_ts=posted.thread_ts,
-                text=closed_notice(refusal.message_de, contact),
-            )
-        except Exception:
-            logger.exception("could not answer in the closed thread %s", posted.thread_ts)
+    if not said_in_thread(refused):
+        await _ephemeral(client, posted, escape(refusal_text(refused)))
         return
-    await _ephemeral(client, posted, escape(refusal.message_de))
+    # Rule M4: whoever writes under a closed tender learns where to turn instead.
+    text = closed_notice(refusal_text(refused), contact)
+    try:
+        await client.chat_postMessage(channel=posted.channel, thread_ts=posted.thread_ts, text=text)
+    except Exception:
+        logger.exception("could not answer in the closed thread %s", posted.thread_ts)
 
 
 async def _ephemeral(client: AsyncWebClient, posted: Posted, text: str) -> None:
@@ -163,19 +149,12 @@ async def _changed(
     deps: Deps, client: AsyncWebClient, change: Edited | Deleted, event_id: str
 ) -> None:
     """Edits and deletions of stored messages; the history keeps the earlier text (M4)."""
-    rows: list[int] = []
-    async with transaction(deps.sessions) as session:
-        await take_write_turn(session)
-        if not await claim_event(session, event_id):
-            return
-        try:
-            actor = await resolve_actor(session, change.user, deps.backoffice_users)
-        except NotABroker:
-            return
-        if isinstance(change, Edited):
-            message = await edit_in_thread(session, actor, change.channel, change.ts, change.text)
-        else:
-            message = await delete_in_thread(session, actor, change.channel, change.ts)
-        if message is not None:
-            rows = await sync_rows_of(session, message.id)
+    changed = ChangedInThread(
+        event_id=event_id,
+        channel=change.channel,
+        ts=change.ts,
+        user=change.user,
+        text=change.text if isinstance(change, Edited) else None,
+    )
+    rows = await change_in_thread(deps.sessions, changed, deps.backoffice_users)
     await deliver_now(deps, client, rows)

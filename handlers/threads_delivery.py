@@ -23,9 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from handlers.blocks.threads import PENDING_REACTION, mirrored_posts
 from handlers.slack_errors import transport_error
 from store.db import transaction
-from store.mirroring import (
+from store.queue import Job, TransportError
+from store.thread_delivery import (
     DeliveryJob,
-    Place,
     delivery_job,
     mark_delivered,
     note_failure,
@@ -33,8 +33,7 @@ from store.mirroring import (
     record_mirror_post,
     record_origin_post,
 )
-from store.queue import Job, TransportError
-from store.threads import THREAD_KIND
+from store.threads import THREAD_KIND, Place
 
 logger = logging.getLogger(__name__)
 
@@ -58,12 +57,20 @@ class Profile:
 _profiles: dict[tuple[str, str], tuple[float, Profile]] = {}
 
 
-async def profile_of(client: AsyncWebClient, user_id: str) -> Profile:
-    """Name and avatar from users.info, cached: one lookup per author, not per message."""
-    key = (client.base_url, user_id)
-    cached = _profiles.get(key)
+def cached_profile(client: AsyncWebClient, user_id: str) -> Profile | None:
+    """The profile ``profile_of`` would give without asking Slack, if it has one."""
+    cached = _profiles.get((client.base_url, user_id))
     if cached is not None and time.monotonic() - cached[0] < PROFILE_TTL_SECONDS:
         return cached[1]
+    return None
+
+
+async def profile_of(client: AsyncWebClient, user_id: str) -> Profile:
+    """Name and avatar from users.info, cached: one lookup per author, not per message."""
+    cached = cached_profile(client, user_id)
+    if cached is not None:
+        return cached
+    key = (client.base_url, user_id)
     try:
         answer = await client.users_info(user=user_id)
     except (SlackClientError, aiohttp.ClientError, TimeoutError):

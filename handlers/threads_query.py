@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from typing import Any
 
@@ -29,11 +28,9 @@ from handlers.blocks.threads import (
 from handlers.cards import deliver_now
 from handlers.deps import Deps
 from handlers.threads_delivery import profile_of
-from store.actors import require_backoffice, resolve_actor
-from store.db import transaction
 from store.errors import DomainError
-from store.mirroring import post_from_modal
-from store.threads import BACKOFFICE, reference_for_thread, sync_rows_of
+from store.mirroring import AskedInModal, ask_in_modal
+from store.threads import BACKOFFICE, reference_for_thread
 
 logger = logging.getLogger(__name__)
 
@@ -74,18 +71,16 @@ def register(app: AsyncApp, deps: Deps) -> None:
         user = body["user"]["id"]
         # Slack is asked before the write transaction, so no lock waits on the network.
         name = (await profile_of(client, user)).name if user in deps.backoffice_users else ""
+        asked = AskedInModal(user, name, reference, text, internal)
         try:
-            async with transaction(deps.sessions) as session:
-                actor = await resolve_actor(session, user, deps.backoffice_users)
-                require_backoffice(actor, QUERY_BACKOFFICE_ONLY)
-                actor = dataclasses.replace(actor, name=name or user)
-                message = await post_from_modal(session, actor, reference, text, internal=internal)
-                rows = await sync_rows_of(session, message.id)
+            stored = await ask_in_modal(
+                deps.sessions, asked, deps.backoffice_users, QUERY_BACKOFFICE_ONLY
+            )
         except DomainError as error:
             await ack(response_action="errors", errors={QUERY_BLOCK: error.message_de})
             return
         await ack()
-        await deliver_now(deps, client, rows)
+        await deliver_now(deps, client, stored.rows)
 
 
 def _query_values(view: dict[str, Any]) -> tuple[str, bool]:

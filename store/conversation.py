@@ -59,13 +59,6 @@ def check_attachment(name: str, mimetype: str, size: int) -> None:
         raise InvalidInput(f"Dateien dieses Typs („{name}“) können nicht angehängt werden.")
 
 
-async def is_open(session: AsyncSession, tender: Tender) -> bool:
-    opened = await session.scalar(
-        select(Conversation.opened_at).where(Conversation.tender_id == tender.id)
-    )
-    return opened is not None
-
-
 @dataclass(frozen=True)
 class MessageDraft:
     """A message every rule has accepted, and what storing it needs; nothing written yet.
@@ -166,11 +159,21 @@ async def _conversation_of(session: AsyncSession, tender_id: int, now: datetime)
 
 
 async def store_message(session: AsyncSession, draft: MessageDraft) -> Message:
+    """``store_message_queued`` for callers that deliver nothing right away."""
+    message, _rows = await store_message_queued(session, draft)
+    return message
+
+
+async def store_message_queued(
+    session: AsyncSession, draft: MessageDraft
+) -> tuple[Message, list[int]]:
     """Write a checked message; a backoffice message to the broker is a query and
     triggers N2 (M5). Only writes, so the write lock is held for a few statements.
 
     A message for the other side also gets its queue row (``store.threads``) in this
     transaction, behind the earlier posts of that thread; an internal note stays put.
+    Returns the message and its queue row (none for an internal note), so the caller can
+    deliver it after the commit without reading it back.
     """
     actor, tender = draft.actor, draft.tender
     now = utcnow()
@@ -210,9 +213,11 @@ async def store_message(session: AsyncSession, draft: MessageDraft) -> Message:
     )
     session.add(message)
     await session.flush()
+    rows: list[int] = []
     if not draft.internal:
         target = BROKER if actor.is_backoffice else BACKOFFICE
-        await queue_message_sync(session, message.id, tender.id, target)
+        row = await queue_message_sync(session, message.id, tender.id, target)
+        rows = [] if row is None else [row]
     if actor.is_backoffice and not draft.internal:
         broker_thread = draft.broker_thread
         if broker_thread is None:
@@ -233,7 +238,7 @@ async def store_message(session: AsyncSession, draft: MessageDraft) -> Message:
             # thread is the notice; a DM only where that thread is missing (N2 e-mail stays).
             slack=not broker_thread,
         )
-    return message
+    return message, rows
 
 
 async def post_message(
@@ -303,16 +308,6 @@ async def delete_message(session: AsyncSession, actor: Actor, message_id: int) -
         message.deleted_at = utcnow()
         await session.flush()
     return message
-
-
-async def message_by_source(session: AsyncSession, channel: str, ts: str) -> Message | None:
-    """The stored message written or mirrored at a Slack (channel, ts)."""
-    return await session.scalar(
-        select(Message).where(
-            ((Message.source_channel == channel) & (Message.source_ts == ts))
-            | ((Message.mirror_channel == channel) & (Message.mirror_ts == ts))
-        )
-    )
 
 
 async def history(session: AsyncSession, actor: Actor, reference: str) -> list[Message]:

@@ -27,10 +27,10 @@ from store.conversation import NewAttachment, prepare_message
 from store.db import take_write_turn
 from store.errors import AccessDenied, NotFound
 from store.events import claim_event
-from store.mirroring import Place, ThreadPost, store_for_delivery
+from store.mirroring import ThreadPost, store_for_delivery
 from store.models import Broker, Conversation, Tender, ThreadLink
 from store.reply_tokens import ReplyTokens, normalise_address
-from store.threads import BACKOFFICE, BROKER
+from store.threads import BACKOFFICE, BROKER, Place
 
 VIA_EMAIL = "email"
 

@@ -1,64 +1,41 @@
-"""The message module shown as two Slack threads: who may write where, and delivery bookkeeping.
+"""Writing in the tender threads: each use case checks, claims the Slack event and stores the
+message, its edit or its deletion with its queue rows, in one transaction of its own.
 
-Every message is stored first (with the inbound event's claim, in one transaction) and only
-then shown on the other side. A message stays ``pending`` until Slack shows what the store
-holds: its mirror post, its edit or its deletion. Each of those is a row of the one queue
-(``store.queue``, kind ``thread``) written in the same transaction, with the thread's
-ordering key, so a thread's posts arrive in the order written and two workers never post
-the same message; a worker that dies mid-delivery only delays it until its lease runs out.
+The other side is shown later, from the stored row (``store.thread_delivery``); the queue
+rows written here keep a thread's posts in the order written. A refusal comes back as a
+code (``store.thread_access``, or the conversation's ``DomainError``) for the handler to
+say in German; a retried Slack event comes back as None and changes nothing.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Sequence
+from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import and_, case, exists, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import and_, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased, joinedload
 
-from store.actors import Actor
+from store.actors import Actor, require_backoffice, resolve_actor
 from store.conversation import (
     MessageDraft,
     NewAttachment,
     delete_message,
     edit_message,
     prepare_message,
-    store_message,
+    store_message_queued,
 )
-from store.db import take_write_turn
-from store.errors import AccessDenied
-from store.models import Attachment, Broker, Conversation, Message, Tender, ThreadLink
+from store.db import take_write_turn, transaction
+from store.errors import DomainError, NotABroker
+from store.events import claim_event
+from store.models import Broker, Conversation, Message, Tender, ThreadLink
 from store.tender_queries import get_tender_without_offers
-from store.threads import BACKOFFICE, CardSide, queue_message_sync, sync_rows_of
-
-logger = logging.getLogger(__name__)
-
-Side = CardSide
-
-PENDING = "pending"
-DELIVERED = "delivered"
-NOT_NEEDED = "not_needed"
+from store.thread_access import thread_refusal
+from store.thread_delivery import PENDING
+from store.threads import BACKOFFICE, BROKER, CardSide, Place, queue_message_sync
 
 INTERNAL_PREFIX = "intern:"
-
-BACKOFFICE_THREAD_ONLY = (
-    "In diesem Thread schreibt nur das Backoffice. Ihre Nachricht wurde nicht gespeichert "
-    "und nicht weitergeleitet."
-)
-BROKER_THREAD_NOT_YOURS = (
-    "Dieser Thread gehört nicht zu Ihren Ausschreibungen. Ihre Nachricht wurde nicht "
-    "gespeichert und nicht weitergeleitet."
-)
-BACKOFFICE_IN_BROKER_THREAD = (
-    "Dies ist der Thread des Vermittlers. Bitte schreiben Sie Rückfragen im Thread der "
-    "Ausschreibung im Backoffice-Kanal; Ihre Nachricht wurde nicht weitergeleitet."
-)
-
-
-def other_side(side: Side) -> Side:
-    return "broker" if side == "backoffice" else "backoffice"
 
 
 def split_internal(body: str) -> tuple[str, bool]:
@@ -69,25 +46,38 @@ def split_internal(body: str) -> tuple[str, bool]:
     return body, False
 
 
-# -- threads -------------------------------------------------------------------------------
+# -- a message written in a thread ---------------------------------------------------------
 
 
-def _check_side(actor: Actor, link: ThreadLink, tender: Tender) -> None:
-    if link.side == "backoffice" and not actor.is_backoffice:
-        raise AccessDenied(BACKOFFICE_THREAD_ONLY)
-    if link.side == "broker":
-        if actor.is_backoffice:
-            raise AccessDenied(BACKOFFICE_IN_BROKER_THREAD)
-        if actor.broker_id != tender.broker_id:
-            raise AccessDenied(BROKER_THREAD_NOT_YOURS)
+@dataclass(frozen=True)
+class WrittenInThread:
+    """A message someone wrote in a Slack thread, as the handler parsed it."""
+
+    event_id: str
+    channel: str
+    thread_ts: str
+    ts: str
+    user: str
+    text: str
+    # The writer's Slack name: backoffice members are not in the store ("" if unknown).
+    name: str = ""
+    attachments: tuple[NewAttachment, ...] = ()
 
 
-async def check_side(session: AsyncSession, actor: Actor, link: ThreadLink) -> Tender:
-    """The backoffice writes under its card, the owning broker under theirs; no one else."""
-    tender = await session.get(Tender, link.tender_id)
-    assert tender is not None  # foreign key
-    _check_side(actor, link, tender)
-    return tender
+@dataclass(frozen=True)
+class Stored:
+    message_id: int
+    # Queue rows to deliver right after the commit; none for an internal note (M5).
+    rows: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Refused:
+    """Nothing was stored. ``code``: a ``store.thread_access`` code or the ``error``'s."""
+
+    code: str
+    reference: str
+    error: DomainError | None = None
 
 
 @dataclass(frozen=True)
@@ -99,97 +89,198 @@ class ThreadPost:
     target: Place | None  # None while the other side's card was never posted
 
 
-async def prepare_in_thread(
-    session: AsyncSession,
-    actor: Actor,
-    link: ThreadLink,
-    body: str,
-    *,
-    source_ts: str,
-    attachments: Sequence[NewAttachment] = (),
-) -> ThreadPost:
-    """Check a message written in one of the tender's threads (M1–M3, M5); reads only.
+@dataclass(frozen=True)
+class _Thread:
+    """Everything the checks and the delivery need, read in one statement."""
 
-    Raises AccessDenied for a thread that is not the author's to write in (e.g. broker Carla
-    in a thread of Anna's card), and the conversation's own refusals (M2, closed tender).
-    """
+    link: ThreadLink
+    tender: Tender
+    broker: Broker
+    conversation: Conversation | None
+    other_card: ThreadLink | None
+    writer: Broker | None
+
+
+async def _thread_at(
+    session: AsyncSession, channel: str, thread_ts: str, user: str, *, backoffice: bool
+) -> _Thread | None:
+    """The card thread at (channel, thread_ts) with its tender (and product line: the N2
+    e-mail names it), the tender's broker, conversation and other card, and the writer's
+    broker row; None for a thread that is not under a tender card."""
     other_card = aliased(ThreadLink)
-    # One statement for all the checks and the delivery need: the tender with its product
-    # line (the N2 e-mail names it), its broker, its conversation and the other card.
-    row = (
-        await session.execute(
-            select(Tender, Broker, Conversation, other_card)
-            .join(Broker, Broker.id == Tender.broker_id)
-            .outerjoin(Conversation, Conversation.tender_id == Tender.id)
-            .outerjoin(
-                other_card,
-                and_(other_card.tender_id == Tender.id, other_card.side != link.side),
-            )
-            .options(joinedload(Tender.product_line, innerjoin=True))
-            .where(Tender.id == link.tender_id)
+    writer = aliased(Broker)
+    query = (
+        select(ThreadLink, Tender, Broker, Conversation, other_card)
+        .join(Tender, Tender.id == ThreadLink.tender_id)
+        .join(Broker, Broker.id == Tender.broker_id)
+        .outerjoin(Conversation, Conversation.tender_id == Tender.id)
+        .outerjoin(
+            other_card,
+            and_(other_card.tender_id == Tender.id, other_card.side != ThreadLink.side),
         )
-    ).one()
-    tender, broker, conversation, target = row
-    _check_side(actor, link, tender)
-    internal = False
-    if actor.is_backoffice:
-        body, internal = split_internal(body)
-    draft = await prepare_message(
-        session,
-        actor,
-        tender,
-        body,
-        internal=internal,
-        source_channel=link.channel,
-        source_ts=source_ts,
-        attachments=attachments,
-        known=(broker, conversation),
-        broker_thread=link.side == "broker" or target is not None,
+        .options(joinedload(Tender.product_line, innerjoin=True))
+        .where(ThreadLink.channel == channel, ThreadLink.ts == thread_ts)
     )
+    if not backoffice:
+        query = query.add_columns(writer).outerjoin(writer, writer.slack_user_id == user)
+    row = (await session.execute(query)).first()
+    if row is None:
+        return None
+    return _Thread(
+        link=row[0],
+        tender=row[1],
+        broker=row[2],
+        conversation=row[3],
+        other_card=row[4],
+        writer=None if backoffice else cast(Any, row)[5],
+    )
+
+
+async def _checked(
+    session: AsyncSession, thread: _Thread, written: WrittenInThread, backoffice: bool
+) -> ThreadPost | Refused:
+    """Rules M2, M3, M5 and the closed tender, on what ``_thread_at`` read; reads nothing."""
+    link, tender = thread.link, thread.tender
+    if backoffice:
+        actor = Actor(written.user, "backoffice", name=written.name or written.user)
+    elif thread.writer is not None:
+        actor = Actor(written.user, "broker", broker_id=thread.writer.id, name=thread.writer.name)
+    else:
+        try:
+            actor = await resolve_actor(session, written.user, ())
+        except NotABroker as error:
+            return Refused(error.code, tender.reference, error)
+    code = thread_refusal(actor, link.side, tender.broker_id)
+    if code is not None:
+        return Refused(code, tender.reference)
+    body, internal = split_internal(written.text) if backoffice else (written.text, False)
+    try:
+        draft = await prepare_message(
+            session,
+            actor,
+            tender,
+            body,
+            internal=internal,
+            source_channel=link.channel,
+            source_ts=written.ts,
+            attachments=written.attachments,
+            known=(thread.broker, thread.conversation),
+            broker_thread=link.side == BROKER or thread.other_card is not None,
+        )
+    except DomainError as error:
+        return Refused(error.code, tender.reference, error)
+    other = thread.other_card
     return ThreadPost(
         draft=draft,
         origin=Place(link.channel, link.ts),
-        target=Place(target.channel, target.ts) if target is not None else None,
+        target=Place(other.channel, other.ts) if other is not None else None,
     )
 
 
-async def post_in_thread(
-    session: AsyncSession,
-    actor: Actor,
-    link: ThreadLink,
-    body: str,
-    *,
-    source_ts: str,
-    attachments: Sequence[NewAttachment] = (),
-) -> Message:
-    """``prepare_in_thread`` and ``store_message`` in one call."""
-    post = await prepare_in_thread(
-        session, actor, link, body, source_ts=source_ts, attachments=attachments
-    )
-    return await store_message(session, post.draft)
+async def check_in_thread(
+    sessions: async_sessionmaker[AsyncSession],
+    written: WrittenInThread,
+    backoffice_users: Collection[str],
+) -> Refused | bool:
+    """Whether ``write_in_thread`` would take the message, without writing: asked before
+    files are loaded from Slack. False for a thread that is not under a tender card."""
+    backoffice = written.user in backoffice_users
+    async with sessions() as session:
+        thread = await _thread_at(
+            session, written.channel, written.thread_ts, written.user, backoffice=backoffice
+        )
+        if thread is None:
+            return False
+        checked = await _checked(session, thread, written, backoffice)
+    return checked if isinstance(checked, Refused) else True
+
+
+async def write_in_thread(
+    sessions: async_sessionmaker[AsyncSession],
+    written: WrittenInThread,
+    backoffice_users: Collection[str],
+) -> Stored | Refused | None:
+    """Store a message written in one of the tender's threads (M1–M3, M5) with its queue
+    row, and claim its Slack event, in one transaction.
+
+    None for a thread that is not under a tender card and for a retried event. A refused
+    message is claimed too, so Slack's retry is not refused twice. The checks only read and
+    come first, so on SQLite the single write lock is held only for the last statements.
+    """
+    backoffice = written.user in backoffice_users
+    async with transaction(sessions) as session:
+        thread = await _thread_at(
+            session, written.channel, written.thread_ts, written.user, backoffice=backoffice
+        )
+        if thread is None:
+            return None
+        checked = await _checked(session, thread, written, backoffice)
+        await take_write_turn(session)
+        if not await claim_event(session, written.event_id):
+            return None
+        if isinstance(checked, Refused):
+            return checked
+        message, rows = await store_message_queued(session, checked.draft)
+        return Stored(message.id, tuple(rows))
+
+
+async def refuse_in_thread(sessions: async_sessionmaker[AsyncSession], event_id: str) -> bool:
+    """A message refused before the store saw it (a file Slack would not hand over): its
+    event is claimed alone, so a retry is a no-op. False for a retry."""
+    async with transaction(sessions) as session:
+        await take_write_turn(session)
+        return await claim_event(session, event_id)
 
 
 async def store_for_delivery(session: AsyncSession, post: ThreadPost) -> list[int]:
     """Store a checked thread message; returns its queue rows for the delivery right after
     the commit (none for an internal note: it stays where it was written)."""
-    message = await store_message(session, post.draft)
-    return [] if message.internal else await sync_rows_of(session, message.id)
+    _message, rows = await store_message_queued(session, post.draft)
+    return rows
 
 
-async def post_from_modal(
-    session: AsyncSession, actor: Actor, reference: str, body: str, *, internal: bool
-) -> Message:
-    """A backoffice query or note written in the modal: it still has to appear in the
-    backoffice thread, so even an internal note waits for delivery there."""
-    tender = await get_tender_without_offers(session, actor, reference)
-    draft = await prepare_message(session, actor, tender, body, internal=internal)
-    await take_write_turn(session)
-    message = await store_message(session, draft)
-    message.delivery_state = PENDING
-    if internal:
-        await queue_message_sync(session, message.id, tender.id, BACKOFFICE)
-    await session.flush()
-    return message
+# -- an edit or a deletion in a thread ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChangedInThread:
+    """A thread message edited (``text``) or deleted (``text`` None) in Slack."""
+
+    event_id: str
+    channel: str
+    ts: str
+    user: str
+    text: str | None
+
+
+async def change_in_thread(
+    sessions: async_sessionmaker[AsyncSession],
+    change: ChangedInThread,
+    backoffice_users: Collection[str],
+) -> tuple[int, ...]:
+    """Store an edit or deletion of a stored thread message with its queue row and claim
+    its event, in one transaction; the history keeps the earlier text (M4). Returns the
+    rows to deliver after the commit: none when there is nothing of the writer's to change."""
+    async with transaction(sessions) as session:
+        await take_write_turn(session)
+        if not await claim_event(session, change.event_id):
+            return ()
+        try:
+            actor = await resolve_actor(session, change.user, backoffice_users)
+        except NotABroker:
+            return ()
+        message = await _source_message(session, actor, change.channel, change.ts)
+        if message is None or message.deleted_at is not None:
+            return ()
+        if change.text is None:
+            await delete_message(session, actor, message.id)
+        else:
+            body = split_internal(change.text)[0] if message.internal else change.text
+            if body.strip() == message.body:
+                return ()
+            await edit_message(session, actor, message.id, body)
+        row = await _request_sync(session, message)
+        return () if row is None else (row,)
 
 
 async def _source_message(
@@ -203,233 +294,58 @@ async def _source_message(
     return message
 
 
-async def _request_sync(session: AsyncSession, message: Message) -> None:
+async def _request_sync(session: AsyncSession, message: Message) -> int | None:
     """Slack must show the changed message: one more queue row behind the ones before it
     (a delivery running right now notices the change and leaves the message pending)."""
     if message.internal and message.source_ts is not None:
-        return
+        return None
     message.delivery_state = PENDING
     tender_id = await session.scalar(
         select(Conversation.tender_id).where(Conversation.id == message.conversation_id)
     )
     assert tender_id is not None  # foreign key
-    side: Side = "broker" if message.role == "backoffice" and not message.internal else "backoffice"
-    await queue_message_sync(session, message.id, tender_id, side)
-
-
-async def edit_in_thread(
-    session: AsyncSession, actor: Actor, channel: str, ts: str, body: str
-) -> Message | None:
-    """An edit of a stored thread message; None when there is nothing of ours to edit."""
-    message = await _source_message(session, actor, channel, ts)
-    if message is None or message.deleted_at is not None:
-        return None
-    new_body = split_internal(body)[0] if message.internal else body
-    if new_body.strip() == message.body:
-        return None
-    await edit_message(session, actor, message.id, new_body)
-    await _request_sync(session, message)
+    side: CardSide = BROKER if message.role == "backoffice" and not message.internal else BACKOFFICE
+    row = await queue_message_sync(session, message.id, tender_id, side)
     await session.flush()
-    return message
+    return row
 
 
-async def delete_in_thread(
-    session: AsyncSession, actor: Actor, channel: str, ts: str
-) -> Message | None:
-    message = await _source_message(session, actor, channel, ts)
-    if message is None or message.deleted_at is not None:
-        return None
-    await delete_message(session, actor, message.id)
-    await _request_sync(session, message)
-    await session.flush()
-    return message
-
-
-# -- delivery ------------------------------------------------------------------------------
+# -- a query or note written in the modal ----------------------------------------------------
 
 
 @dataclass(frozen=True)
-class Place:
-    channel: str
-    thread_ts: str
+class AskedInModal:
+    """A backoffice query (or internal note) written in the "Rückfrage stellen" modal."""
 
-
-@dataclass(frozen=True)
-class FileToShare:
-    attachment_id: int
+    user: str
     name: str
-    mimetype: str
-    content: bytes
-    mirror_file_id: str | None
-
-
-@dataclass(frozen=True)
-class DeliveryJob:
-    """A claimed message as plain data, so Slack is called with no session open."""
-
-    message_id: int
     reference: str
-    role: str
-    author_slack_id: str
-    author_name: str
-    body: str
+    text: str
     internal: bool
-    edited: bool
-    deleted: bool
-    source_channel: str | None
-    source_ts: str | None
-    mirror_ts: str | None
-    origin: Place | None
-    target: Place | None
-    files: tuple[FileToShare, ...]
-    failed_before: bool
-    via: str | None = None
 
 
-async def delivery_job(session: AsyncSession, message_id: int) -> DeliveryJob:
-    """The message, its tender's reference and both card threads in one statement; the
-    attachments only when it has any."""
-    backoffice_link = aliased(ThreadLink)
-    broker_link = aliased(ThreadLink)
-    row = (
-        await session.execute(
-            select(
-                Message,
-                Tender.reference,
-                backoffice_link,
-                broker_link,
-                exists().where(Attachment.message_id == Message.id),
-            )
-            .join(Conversation, Conversation.id == Message.conversation_id)
-            .join(Tender, Tender.id == Conversation.tender_id)
-            .outerjoin(
-                backoffice_link,
-                and_(backoffice_link.tender_id == Tender.id, backoffice_link.side == "backoffice"),
-            )
-            .outerjoin(
-                broker_link,
-                and_(broker_link.tender_id == Tender.id, broker_link.side == "broker"),
-            )
-            .where(Message.id == message_id)
-            .execution_options(populate_existing=True)
-        )
-    ).one()
-    message, reference, backoffice, broker, has_files = row
-    links: dict[Side, ThreadLink | None] = {"backoffice": backoffice, "broker": broker}
-    origin_side: Side = "backoffice" if message.role == "backoffice" else "broker"
-    origin = links[origin_side]
-    target = links[other_side(origin_side)]
-    attachments: Sequence[Attachment] = ()
-    if has_files:
-        attachments = (
-            await session.scalars(
-                select(Attachment)
-                .where(Attachment.message_id == message.id)
-                .order_by(Attachment.id)
-            )
-        ).all()
-    return DeliveryJob(
-        message_id=message.id,
-        reference=reference,
-        role=message.role,
-        author_slack_id=message.author_slack_id,
-        author_name=message.author_name,
-        body=message.body,
-        internal=message.internal,
-        edited=message.edited_at is not None,
-        deleted=message.deleted_at is not None,
-        source_channel=message.source_channel,
-        source_ts=message.source_ts,
-        mirror_ts=message.mirror_ts,
-        origin=Place(origin.channel, origin.ts) if origin else None,
-        target=Place(target.channel, target.ts) if target else None,
-        files=tuple(
-            FileToShare(
-                attachment_id=attachment.id,
-                name=attachment.name,
-                mimetype=attachment.mimetype,
-                content=attachment.content or b"",
-                mirror_file_id=attachment.mirror_file_id,
-            )
-            for attachment in attachments
-        ),
-        failed_before=message.last_delivery_error is not None,
-        via=message.via,
-    )
+async def ask_in_modal(
+    sessions: async_sessionmaker[AsyncSession],
+    asked: AskedInModal,
+    backoffice_users: Collection[str],
+    what: str,
+) -> Stored:
+    """Store the modal's message with its queue rows in one transaction; it still has to
+    appear in the backoffice thread, so even an internal note waits for delivery there.
 
-
-async def record_origin_post(session: AsyncSession, message_id: int, place: Place, ts: str) -> None:
-    """A modal message got its post in the backoffice thread: that post is its source."""
-    await take_write_turn(session)
-    await session.execute(
-        update(Message)
-        .where(Message.id == message_id)
-        .values(source_channel=place.channel, source_ts=ts)
-    )
-
-
-async def record_mirror_post(session: AsyncSession, message_id: int, place: Place, ts: str) -> None:
-    await take_write_turn(session)
-    await session.execute(
-        update(Message)
-        .where(Message.id == message_id)
-        .values(mirror_channel=place.channel, mirror_ts=ts)
-    )
-
-
-async def record_file_share(session: AsyncSession, attachment_id: int, file_id: str) -> None:
-    await take_write_turn(session)
-    await session.execute(
-        update(Attachment).where(Attachment.id == attachment_id).values(mirror_file_id=file_id)
-    )
-
-
-async def mark_delivered(
-    session: AsyncSession,
-    job: DeliveryJob,
-    *,
-    mirror: tuple[Place, str] | None = None,
-) -> bool:
-    """Delivered, unless the message was edited or deleted meanwhile: then it stays pending
-    for the queue row that change wrote. ``mirror`` is a post made in this delivery and not
-    yet recorded. Returns whether Slack now shows exactly what the store holds.
-
-    One statement either way: on SQLite the write lock is held for nothing else.
+    Raises the DomainError that refuses it (``what`` names the feature in that refusal).
     """
-    unchanged = and_(
-        Message.body == job.body,
-        Message.deleted_at.is_not(None) if job.deleted else Message.deleted_at.is_(None),
-    )
-    values: dict[str, object] = {
-        "delivery_state": case((unchanged, DELIVERED), else_=Message.delivery_state),
-        "last_delivery_error": case((unchanged, None), else_=Message.last_delivery_error),
-    }
-    if mirror is not None:
-        place, ts = mirror
-        values |= {"mirror_channel": place.channel, "mirror_ts": ts}
-    await take_write_turn(session)
-    result = await session.execute(
-        update(Message)
-        .where(Message.id == job.message_id)
-        .values(values)
-        .returning(Message.delivery_state)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(result.one().delivery_state == DELIVERED)
-
-
-async def note_failure(session: AsyncSession, message_id: int, error: str) -> None:
-    """Why Slack does not show the message yet (the queue row keeps the retry schedule)."""
-    await take_write_turn(session)
-    await session.execute(
-        update(Message).where(Message.id == message_id).values(last_delivery_error=error[:2000])
-    )
-
-
-async def undelivered(session: AsyncSession) -> list[Message]:
-    """Messages Slack does not show yet, oldest first: for operators and tests."""
-    return list(
-        await session.scalars(
-            select(Message).where(Message.delivery_state == PENDING).order_by(Message.id)
-        )
-    )
+    async with transaction(sessions) as session:
+        actor = await resolve_actor(session, asked.user, backoffice_users)
+        require_backoffice(actor, what)
+        actor = Actor(actor.slack_user_id, actor.role, name=asked.name or asked.user)
+        tender = await get_tender_without_offers(session, actor, asked.reference)
+        draft = await prepare_message(session, actor, tender, asked.text, internal=asked.internal)
+        await take_write_turn(session)
+        message, rows = await store_message_queued(session, draft)
+        message.delivery_state = PENDING
+        if asked.internal:
+            row = await queue_message_sync(session, message.id, tender.id, BACKOFFICE)
+            rows = [] if row is None else [row]
+        await session.flush()
+        return Stored(message.id, tuple(rows))

@@ -7,6 +7,7 @@ module owns every thread-link lookup; mirroring, cards and the query modal all a
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 from sqlalchemy import select
@@ -18,6 +19,19 @@ from store.queue import PENDING, enqueue_rows, row_values
 CardSide = Literal["backoffice", "broker"]
 BACKOFFICE: CardSide = "backoffice"
 BROKER: CardSide = "broker"
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a thread is in Slack: its channel and the ts of the card that starts it."""
+
+    channel: str
+    thread_ts: str
+
+
+def other_side(side: CardSide) -> CardSide:
+    return BROKER if side == BACKOFFICE else BACKOFFICE
+
 
 # Queue rows that make Slack show a stored thread message as the store holds it.
 THREAD_KIND = "thread"

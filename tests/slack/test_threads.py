@@ -30,12 +30,14 @@ from bot.queue_worker import slack_senders
 from handlers.blocks.threads import NOT_DELIVERED_YET
 from handlers.deps import Deps
 from handlers.threads import handle_message_event
+from handlers.threads_refusals import REFUSALS
 from notifications import flush_outbox
 from store.conversation import BROKER_CANNOT_OPEN
 from store.db import transaction
-from store.mirroring import BROKER_THREAD_NOT_YOURS, post_in_thread
+from store.mirroring import WrittenInThread, write_in_thread
 from store.models import Attachment, Broker, MessageRevision, QueueRow, ThreadLink
 from store.tenders import close_tender
+from store.thread_access import NOT_YOUR_THREAD
 from store.threads import sync_rows_of, thread_link_at
 from tests.conftest import BACKOFFICE_CHANNEL, BACKOFFICE_USERS, BERND, BERND_ACTOR
 from tests.handlers.scenario import eventually, settled, start_tender, stored, thread_links
@@ -259,8 +261,9 @@ async def test_it_refuses_carla_writing_into_the_thread_of_annas_card(
 ) -> None:
     await bernd_asks(slack, slack_request, tender)
     await write(slack, slack_request, CARLA, tender.broker, "Ich mische mich ein")
+    # rule M3: only the owning broker answers under her card, and Carla learns why
     note = await ephemeral_for(slack, CARLA)
-    assert note["text"] == BROKER_THREAD_NOT_YOURS
+    assert note["text"] == REFUSALS[NOT_YOUR_THREAD]
     assert [m.author_slack_id for m in await stored(sessions)] == [BERND]
     assert len(replies(slack, tender.backoffice)) == 1  # only Bernd's own question
 
@@ -612,10 +615,11 @@ async def test_it_posts_a_message_stored_before_a_crash_exactly_once(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     # The process died after the commit and before the post: the row is pending.
-    async with transaction(sessions) as session:
-        await post_in_thread(
-            session, BERND_ACTOR, tender.backoffice, "Vorschäden?", source_ts="1795000000.000009"
-        )
+    link = tender.backoffice
+    written = WrittenInThread(
+        "Ev9", link.channel, link.ts, "1795000000.000009", BERND, "Vorschäden?"
+    )
+    await write_in_thread(sessions, written, BACKOFFICE_USERS)
     now = datetime.now(UTC) + timedelta(seconds=1)
     assert await deliver_pending(sessions, app.client, now) == 1
     assert await deliver_pending(sessions, app.client, now + timedelta(hours=1)) == 0

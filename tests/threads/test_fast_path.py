@@ -12,15 +12,24 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from store.db import take_write_turn, transaction
-from store.errors import AccessDenied, NotFound
+from store.errors import AccessDenied, ConversationNotOpen, NotFound
 from store.events import claim_event
-from store.mirroring import Place, delivery_job, prepare_in_thread, store_for_delivery
-from store.models import Broker, Message, ProcessedEvent, QueueRow
+from store.mirroring import Refused, Stored, check_in_thread
+from store.models import Broker, Message, ProcessedEvent, QueueRow, ThreadLink
 from store.outbox import enqueue, enqueue_for_broker
 from store.tender_queries import get_tender_without_offers
-from tests.conftest import BACKOFFICE_CHANNEL, BERND_ACTOR, ON_POSTGRES
+from store.thread_delivery import delivery_job
+from store.threads import Place
+from tests.conftest import BACKOFFICE_CHANNEL, BACKOFFICE_USERS, BERND, BERND_ACTOR, ON_POSTGRES
 from tests.store.helpers import broker_actor
-from tests.threads.conftest import ANNA_DM, BACKOFFICE_CARD_TS, BROKER_CARD_TS, Threads
+from tests.threads.conftest import (
+    ANNA_DM,
+    BACKOFFICE_CARD_TS,
+    BROKER_CARD_TS,
+    Threads,
+    write,
+    written,
+)
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 sqlite_only = pytest.mark.skipif(ON_POSTGRES, reason="SQLite's single write lock")
@@ -102,15 +111,40 @@ async def test_it_looks_up_a_tender_without_its_offers_with_the_same_refusals(
 async def test_it_checks_a_refused_message_without_writing_anything(
     sessions: async_sessionmaker[AsyncSession], threads: Threads, anna: Broker
 ) -> None:
-    # rule M2: Anna may not open the module; the refusal comes before any write
-    async with transaction(sessions) as session:
-        with pytest.raises(Exception) as refused:
-            await prepare_in_thread(
-                session, broker_actor(anna), threads.broker, "Hallo", source_ts="1767000002.1"
-            )
-        assert not session.new and not session.dirty
-    assert type(refused.value).__name__ == "ConversationNotOpen"
+    # rule M2: Anna may not open the module; asked before her files would be loaded
+    checked = await check_in_thread(
+        sessions, written(threads.broker, anna.slack_user_id, "Hallo", "17670.2"), BACKOFFICE_USERS
+    )
+    assert isinstance(checked, Refused) and checked.code == ConversationNotOpen.code
     assert await _count(sessions, Message) == 0
+    assert await _count(sessions, ProcessedEvent) == 0
+
+
+async def test_it_claims_a_refused_message_once_so_slacks_retry_changes_nothing(
+    sessions: async_sessionmaker[AsyncSession], threads: Threads, anna: Broker
+) -> None:
+    # rule M2: refused, and the retry of the same event is not refused a second time
+    first = await write(sessions, threads.broker, anna.slack_user_id, "Hallo", "17670.2")
+    again = await write(sessions, threads.broker, anna.slack_user_id, "Hallo", "17670.2")
+    assert isinstance(first, Refused) and again is None
+    assert await _count(sessions, Message) == 0
+    assert await _count(sessions, ProcessedEvent) == 1
+
+
+async def test_it_stores_bernds_message_once_when_slack_retries_the_event(
+    sessions: async_sessionmaker[AsyncSession], threads: Threads
+) -> None:
+    first = await write(sessions, threads.backoffice, BERND, "Vorschäden?", "17670.1")
+    again = await write(sessions, threads.backoffice, BERND, "Vorschäden?", "17670.1")
+    assert isinstance(first, Stored) and again is None
+    assert await _count(sessions, Message) == 1
+
+
+async def test_it_ignores_a_thread_that_is_not_under_a_tender_card(
+    sessions: async_sessionmaker[AsyncSession], threads: Threads
+) -> None:
+    elsewhere = ThreadLink(channel=BACKOFFICE_CHANNEL, ts="1767999999.000001")
+    assert await write(sessions, elsewhere, BERND, "Hallo", "17670.3") is None
     assert await _count(sessions, ProcessedEvent) == 0
 
 
@@ -118,11 +152,9 @@ async def test_it_checks_a_refused_message_without_writing_anything(
 async def test_it_stores_bernds_reply_with_its_queue_row_for_the_delivery_after_the_commit(
     sessions: async_sessionmaker[AsyncSession], threads: Threads
 ) -> None:
-    async with transaction(sessions) as session:
-        post = await prepare_in_thread(
-            session, BERND_ACTOR, threads.backoffice, "Vorschäden?", source_ts="1767000001.1"
-        )
-        [row_id] = await store_for_delivery(session, post)
+    stored = await write(sessions, threads.backoffice, BERND, "Vorschäden?", "1767000001.1")
+    assert isinstance(stored, Stored)
+    [row_id] = stored.rows
     async with sessions() as session:
         row = await session.get(QueueRow, row_id)
         assert row is not None
@@ -138,11 +170,9 @@ async def test_it_stores_bernds_reply_with_its_queue_row_for_the_delivery_after_
 async def test_it_leaves_an_internal_note_of_bernd_undelivered_and_unqueued(
     sessions: async_sessionmaker[AsyncSession], threads: Threads
 ) -> None:
-    async with transaction(sessions) as session:
-        post = await prepare_in_thread(
-            session, BERND_ACTOR, threads.backoffice, "intern: zahlt spät", source_ts="17670.1"
-        )
-        assert await store_for_delivery(session, post) == []
+    # rule M5: an internal note stays in the backoffice thread
+    stored = await write(sessions, threads.backoffice, BERND, "intern: zahlt spät", "17670.1")
+    assert isinstance(stored, Stored) and stored.rows == ()
     async with sessions() as session:
         note = await session.scalar(select(Message))
     assert note is not None

@@ -1,4 +1,5 @@
-"""Store side of the two mirrored threads: who may write where, and delivery bookkeeping."""
+"""Store side of the two mirrored threads: who may write where (rules M2, M3, M5), and
+delivery bookkeeping."""
 
 from __future__ import annotations
 
@@ -11,25 +12,22 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from store.db import transaction
-from store.errors import AccessDenied, ConversationNotOpen
+from store.errors import ConversationNotOpen
 from store.mirroring import (
-    BROKER_THREAD_NOT_YOURS,
-    Place,
-    delete_in_thread,
-    delivery_job,
-    edit_in_thread,
-    mark_delivered,
-    post_from_modal,
-    post_in_thread,
-    record_mirror_post,
+    AskedInModal,
+    ChangedInThread,
+    Refused,
+    ask_in_modal,
+    change_in_thread,
     split_internal,
 )
 from store.models import Broker, Message, MessageRevision, QueueRow
 from store.queue import Outcome, RetryPolicy, claim_due, record
-from store.threads import sync_rows_of
-from tests.conftest import BEATE_ACTOR, BERND_ACTOR
-from tests.store.helpers import broker_actor
-from tests.threads.conftest import Threads
+from store.thread_access import BACKOFFICE_THREAD_ONLY, NOT_YOUR_THREAD
+from store.thread_delivery import delivery_job, mark_delivered, record_mirror_post
+from store.threads import Place, sync_rows_of
+from tests.conftest import BACKOFFICE_USERS, BEATE, BERND
+from tests.threads.conftest import Threads, stored_message, write
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -37,10 +35,24 @@ NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 async def _bernd_asks(
     sessions: async_sessionmaker[AsyncSession], threads: Threads, text: str = "Vorschäden?"
 ) -> Message:
-    async with transaction(sessions) as session:
-        return await post_in_thread(
-            session, BERND_ACTOR, threads.backoffice, text, source_ts="1767000001.000001"
-        )
+    outcome = await write(sessions, threads.backoffice, BERND, text, "1767000001.000001")
+    return await stored_message(sessions, outcome)
+
+
+async def _change(
+    sessions: async_sessionmaker[AsyncSession], user: str, text: str | None, event: str
+) -> Message | None:
+    """``user`` edits (or with ``text`` None deletes) Bernd's first message; returns it as
+    stored afterwards, or None when nothing was changed."""
+    rows = await change_in_thread(
+        sessions,
+        ChangedInThread(event, "C0BACKOFFICE", "1767000001.000001", user, text),
+        BACKOFFICE_USERS,
+    )
+    if not rows:
+        return None
+    async with sessions() as session:
+        return await session.scalar(select(Message).where(Message.source_ts == "1767000001.000001"))
 
 
 async def _count(sessions: async_sessionmaker[AsyncSession]) -> int:
@@ -92,41 +104,35 @@ async def test_it_stores_backoffice_bernds_reply_in_his_thread_as_pending(
 async def test_it_refuses_carla_in_the_thread_of_annas_card(
     sessions: async_sessionmaker[AsyncSession], threads: Threads, carla: Broker
 ) -> None:
+    # rule M3: only the owning broker answers under her card
     await _bernd_asks(sessions, threads)
-    with pytest.raises(AccessDenied) as refused:
-        async with transaction(sessions) as session:
-            await post_in_thread(
-                session, broker_actor(carla), threads.broker, "Hallo", source_ts="1767000002.1"
-            )
-    assert refused.value.message_de == BROKER_THREAD_NOT_YOURS
+    refused = await write(sessions, threads.broker, carla.slack_user_id, "Hallo", "1767000002.1")
+    assert refused == Refused(NOT_YOUR_THREAD, threads.tender.reference)
     assert await _count(sessions) == 1
 
 
 async def test_it_refuses_a_broker_in_the_backoffice_thread(
     sessions: async_sessionmaker[AsyncSession], threads: Threads, anna: Broker
 ) -> None:
+    # rule M2: the backoffice thread is the backoffice's
     await _bernd_asks(sessions, threads)
-    with pytest.raises(AccessDenied):
-        async with transaction(sessions) as session:
-            await post_in_thread(
-                session, broker_actor(anna), threads.backoffice, "Hallo", source_ts="1767000002.1"
-            )
+    refused = await write(sessions, threads.backoffice, anna.slack_user_id, "Hallo", "17670.2")
+    assert refused == Refused(BACKOFFICE_THREAD_ONLY, threads.tender.reference)
     assert await _count(sessions) == 1
 
 
 async def test_it_refuses_anna_writing_first_under_her_card(
     sessions: async_sessionmaker[AsyncSession], threads: Threads, anna: Broker
 ) -> None:
-    # rule M2
-    with pytest.raises(ConversationNotOpen):
-        async with transaction(sessions) as session:
-            await post_in_thread(
-                session, broker_actor(anna), threads.broker, "Hallo", source_ts="1767000002.1"
-            )
+    # rule M2: refused with an explanation, nothing stored
+    refused = await write(sessions, threads.broker, anna.slack_user_id, "Hallo", "1767000002.1")
+    assert isinstance(refused, Refused) and isinstance(refused.error, ConversationNotOpen)
+    assert refused.code == ConversationNotOpen.code
+    assert "Backoffice" in refused.error.message_de
     assert await _count(sessions) == 0
 
 
-async def test_it_keeps_an_intern_note_out_of_delivery(
+async def test_it_keeps_an_intern_note_out_of_delivery(  # rule M5
     sessions: async_sessionmaker[AsyncSession], threads: Threads
 ) -> None:
     note = await _bernd_asks(sessions, threads, "intern: Kunde ist schwierig")
@@ -142,10 +148,10 @@ async def test_it_keeps_an_intern_note_out_of_delivery(
 async def test_it_queues_an_internal_modal_note_for_the_backoffice_thread_only(
     sessions: async_sessionmaker[AsyncSession], threads: Threads
 ) -> None:
-    async with transaction(sessions) as session:
-        note = await post_from_modal(
-            session, BERND_ACTOR, threads.tender.reference, "Nur für uns", internal=True
-        )
+    asked = AskedInModal(BERND, "Bernd Backoffice", threads.tender.reference, "Nur für uns", True)
+    stored = await ask_in_modal(sessions, asked, BACKOFFICE_USERS, "Rückfragen stellen")
+    note = await stored_message(sessions, stored)
+    assert [row.id for row in await _rows(sessions, note.id)] == list(stored.rows)
     [row] = await _rows(sessions, note.id)
     assert row.ordering_key == f"tender:{threads.tender.id}:backoffice"
     async with sessions() as session:
@@ -157,10 +163,9 @@ async def test_it_holds_a_later_message_of_the_thread_back_until_the_first_is_sh
     sessions: async_sessionmaker[AsyncSession], threads: Threads
 ) -> None:
     first = await _bernd_asks(sessions, threads, "Vorschäden?")
-    async with transaction(sessions) as session:
-        second = await post_in_thread(
-            session, BERND_ACTOR, threads.backoffice, "Baujahr?", source_ts="1767000002.000001"
-        )
+    second = await stored_message(
+        sessions, await write(sessions, threads.backoffice, BERND, "Baujahr?", "1767000002.1")
+    )
 
     assert await _claim(sessions) == [first.id]
     # Leased or not, the first one still blocks the thread: nothing overtakes it.
@@ -185,10 +190,7 @@ async def test_it_goes_round_again_when_the_message_was_edited_during_delivery(
     message = await _bernd_asks(sessions, threads, "Vorschäden?")
     async with transaction(sessions) as session:
         job = await delivery_job(session, message.id)
-    async with transaction(sessions) as session:
-        await edit_in_thread(
-            session, BERND_ACTOR, "C0BACKOFFICE", "1767000001.000001", "Vorschäden seit 2020?"
-        )
+    assert await _change(sessions, BERND, "Vorschäden seit 2020?", "EvEdit1") is not None
     async with transaction(sessions) as session:
         await record_mirror_post(session, message.id, threads_place(threads), "1767000009.1")
         assert not await mark_delivered(session, job)
@@ -209,15 +211,14 @@ async def test_it_requeues_a_delivered_message_after_an_edit_and_a_deletion(
     message = await _bernd_asks(sessions, threads, "Vorschäden?")
     async with transaction(sessions) as session:
         assert await mark_delivered(session, await delivery_job(session, message.id))
-    async with transaction(sessions) as session:
-        edited = await edit_in_thread(
-            session, BERND_ACTOR, "C0BACKOFFICE", "1767000001.000001", "Vorschäden 2024?"
-        )
-        assert edited is not None and edited.delivery_state == "pending"
+    edited = await _change(sessions, BERND, "Vorschäden 2024?", "EvEdit1")
+    assert edited is not None and edited.delivery_state == "pending"
     async with transaction(sessions) as session:
         assert await mark_delivered(session, await delivery_job(session, message.id))
-        deleted = await delete_in_thread(session, BERND_ACTOR, "C0BACKOFFICE", "1767000001.000001")
-        assert deleted is not None and deleted.delivery_state == "pending"
+    deleted = await _change(sessions, BERND, None, "EvDelete1")
+    assert deleted is not None and deleted.delivery_state == "pending"
+    assert deleted.deleted_at is not None
+    async with sessions() as session:
         revisions = list(await session.scalars(select(MessageRevision.change)))
     assert revisions == ["edited", "deleted"]
 
@@ -226,11 +227,8 @@ async def test_it_ignores_edits_by_someone_other_than_the_author(
     sessions: async_sessionmaker[AsyncSession], threads: Threads
 ) -> None:
     await _bernd_asks(sessions, threads)
-    beate = BEATE_ACTOR
-    async with transaction(sessions) as session:
-        assert (
-            await edit_in_thread(session, beate, "C0BACKOFFICE", "1767000001.000001", "x") is None
-        )
+    assert await _change(sessions, BEATE, "x", "EvEdit1") is None
+    async with sessions() as session:
         stored = await session.scalar(select(Message.body))
     assert stored == "Vorschäden?"
 
@@ -240,14 +238,7 @@ async def test_it_hands_a_thread_to_one_of_several_concurrent_workers_at_a_time(
     sessions: async_sessionmaker[AsyncSession], threads: Threads
 ) -> None:
     for number in range(30):
-        async with transaction(sessions) as session:
-            await post_in_thread(
-                session,
-                BERND_ACTOR,
-                threads.backoffice,
-                f"Frage {number}",
-                source_ts=f"1767000100.{number:06d}",
-            )
+        await write(sessions, threads.backoffice, BERND, f"Frage {number}", f"17670.{number:06d}")
 
     batches = await asyncio.gather(*(_claim(sessions, f"w{number}") for number in range(6)))
 
