@@ -38,13 +38,13 @@ from bot.scheduler import run_expiry_reminders
 from bot.settings import Settings
 from handlers.platform_api import PLATFORM_PATH, sign
 from notifications import LocalSinkNotifier, drain_outbox
+from pricing.formats import format_cents, format_date
 from store.brokers import BrokerData, add_broker
 from store.db import make_engine, make_sessionmaker, transaction
 from store.distribution import distribute_budget, due_year, queue_distribution_notices
 from store.fiv import import_fiv
 from store.migrate import upgrade
 from store.models import Tender, ThreadLink
-from store.money import format_eur
 
 DEMO_DATABASE = Path("tenderbot-demo.db")
 DEMO_MAILS = Path("tenderbot-demo-mails")
@@ -249,7 +249,7 @@ async def budget_is_distributed(demo: Demo) -> None:
     await queue_distribution_notices(demo.sessions)
     demo.out(
         f"  {imported.imported} FIV-Zeilen eingelesen; Budget {year} an {result.brokers} "
-        f"Vermittler verteilt: {format_eur(result.total_cents)}"
+        f"Vermittler verteilt: {format_cents(result.total_cents)}"
     )
     await demo.deliver_outbox()
 
@@ -348,7 +348,7 @@ async def bernd_posts_offer(demo: Demo) -> None:
     reference = demo.values["reference"]
     demo.say(f"Bernd stellt im Backoffice ein Angebot zu {reference} ein (N1)")
     # Valid for one more week, so that the expiry reminder (T10) is due at once.
-    valid_until = (demo.today() + timedelta(days=7)).strftime("%d.%m.%Y")
+    valid_until = format_date(demo.today() + timedelta(days=7))
     await demo.command(
         BERND,
         "/angebot",

@@ -21,6 +21,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.settings import Settings
+from pricing.formats import format_cents
 from store import metrics, wake
 from store.db import transaction
 from store.distribution import (
@@ -28,7 +29,6 @@ from store.distribution import (
     distribute_if_due,
     queue_distribution_notices,
 )
-from store.money import format_eur
 from store.reminders import (
     FollowupResult,
     ReminderResult,
@@ -94,7 +94,7 @@ async def run_budget_distribution(
             "%s unknown broker numbers in the FIV figures of %s",
             result.year,
             result.brokers,
-            format_eur(result.total_cents),
+            format_cents(result.total_cents),
             result.negative_offset,
             result.unknown_count,
             result.base_year,

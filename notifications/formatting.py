@@ -1,23 +1,20 @@
 """Filters the templates use: German money and dates, excerpts, Slack and header safety.
 
-Every function is pure and raises ``ValueError`` for values it cannot show correctly, so
-a broken context becomes a dead-lettered row with a clear error instead of a wrong e-mail.
+Money, dates and the Slack escape come from ``pricing.formats`` and ``pricing.slack_text``,
+so an e-mail and a DM write them exactly as Slack's blocks and ``/rabatt`` do. Every
+function is pure and raises ``ValueError`` for values it cannot show correctly, so a broken
+context becomes a dead-lettered row with a clear error instead of a wrong e-mail.
 """
 
 from __future__ import annotations
 
 import re
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 
-from babel import Locale
-from babel.numbers import parse_pattern
+from pricing.formats import format_date, format_euro
+from pricing.slack_text import escape
 
-CENT = Decimal("0.01")
-# format_currency parses the locale and its pattern on every call; every e-mail formats
-# money, so both are parsed once (same output: babel's own standard currency pattern).
-_GERMAN = Locale.parse("de_DE")
-_EUR_PATTERN = parse_pattern(_GERMAN.currency_formats["standard"])
 # Any control character would let user text leave its header line or break the layout.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _WHITESPACE_RUN = re.compile(r"\s+")
@@ -33,18 +30,15 @@ def eur(value: object) -> str:
         raise ValueError(f"not an amount of money: {value!r}") from None
     if not amount.is_finite():
         raise ValueError(f"not an amount of money: {value!r}")
-    formatted: str = _EUR_PATTERN.apply(
-        amount.quantize(CENT, rounding=ROUND_HALF_UP), _GERMAN, currency="EUR"
-    )
-    return formatted
+    return format_euro(amount)
 
 
 def german_date(value: object) -> str:
     """``"2026-12-31"`` → ``31.12.2026``."""
     if isinstance(value, date):
-        return value.strftime("%d.%m.%Y")
+        return format_date(value)
     try:
-        return date.fromisoformat(str(value)).strftime("%d.%m.%Y")
+        return format_date(date.fromisoformat(str(value)))
     except ValueError:
         raise ValueError(f"not an ISO date: {value!r}") from None
 
@@ -67,8 +61,9 @@ def single_line(text: object) -> str:
 
 
 def slack_escape(text: object) -> str:
-    """Slack reads ``<…>`` as links and mentions; user text must not be able to do that."""
-    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Slack reads ``<…>`` as links and mentions and ``@channel`` as a broadcast; user text
+    must not be able to do that."""
+    return escape(str(text))
 
 
 def days_phrase(value: object) -> str:

@@ -176,8 +176,7 @@ async def storno_policy(session: AsyncSession, policy_number: str) -> Booking | 
         session,
         broker,
         entry,
-        f"Storno ab Beginn: {format_eur(entry.amount_cents)} für {policy_number} "
-        "gutgeschrieben.",
+        f"Storno ab Beginn: {format_eur(entry.amount_cents)} für {policy_number} gutgeschrieben.",
     )
 
 

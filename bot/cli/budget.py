@@ -13,6 +13,7 @@ from bot.cli.platform import apply_text
 from bot.cli.progress import progress
 from bot.settings import Settings
 from handlers.blocks.budget import INTERNAL_REFERENCE_KINDS, KIND_LABELS
+from pricing.formats import format_cents, format_date, format_datetime, format_euro
 from store.brokers import broker_by_number
 from store.budget import Statement, statement
 from store.db import transaction
@@ -21,7 +22,7 @@ from store.distribution import (
     distribute_budget,
     queue_distribution_notices,
 )
-from store.money import format_eur, from_cents, to_cents
+from store.money import from_cents
 from store.platform import Outcome
 from store.types import utcnow
 
@@ -66,17 +67,17 @@ def budget_show(number: str, as_json: bool, limit: int) -> None:
         }
         click.echo(json.dumps(payload, ensure_ascii=False))
         return
-    click.echo(f"Konzeptrabattkonto {number}: {format_eur(to_cents(result.balance))}")
+    click.echo(f"Konzeptrabattkonto {number}: {format_euro(result.balance)}")
     if result.credit_limit > Decimal(0):
-        click.echo(f"Kreditrahmen: {format_eur(to_cents(result.credit_limit))}")
+        click.echo(f"Kreditrahmen: {format_euro(result.credit_limit)}")
     if not result.entries:
         click.echo("Noch keine Buchungen.")
     for entry in result.entries:
-        day = entry.created_at.astimezone(settings.zone).strftime("%d.%m.%Y")
+        day = format_date(entry.created_at.astimezone(settings.zone))
         label = KIND_LABELS.get(entry.kind, entry.kind)
         shown = entry.reference and entry.kind not in INTERNAL_REFERENCE_KINDS
         click.echo(
-            f"{day}  {format_eur(entry.amount_cents):>14}  {label}"
+            f"{day}  {format_cents(entry.amount_cents):>14}  {label}"
             + (f"  {entry.reference}" if shown else "")
         )
 
@@ -97,18 +98,14 @@ def budget_distribute(year: int) -> None:
 
     result, notices = run(with_sessions(settings, work))
     if not result.ran:
-        when = (
-            result.ran_at.astimezone(settings.zone).strftime("%d.%m.%Y %H:%M")
-            if result.ran_at
-            else "?"
-        )
+        when = format_datetime(result.ran_at.astimezone(settings.zone)) if result.ran_at else "?"
         click.echo(f"Das Budget {year} wurde bereits am {when} verteilt – nichts gebucht.")
         if notices:
             click.echo(f"{notices} ausstehende Benachrichtigungen nachgereicht.")
         return
     click.echo(
         f"Budget {year} verteilt: {result.brokers} Vermittler, zusammen "
-        f"{format_eur(result.total_cents)} (3 % des Neugeschäfts {result.base_year}); "
+        f"{format_cents(result.total_cents)} (3 % des Neugeschäfts {result.base_year}); "
         f"{result.negative_offset} negative Salden verrechnet, {notices} Benachrichtigungen."
     )
     if result.unknown_count:
@@ -146,7 +143,7 @@ def _apply_by_hand(settings: Settings, type_: str, data: dict[str, object]) -> N
 
 
 def _euro(value: object) -> str:
-    return format_eur(to_cents(Decimal(str(value))))
+    return format_euro(Decimal(str(value)))
 
 
 @budget.command("charge", help="Konzeptrabatt einer Police belasten (P3), z. B. --betrag 250,00.")

@@ -11,10 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.cli.common import in_transaction, run, settings_or_exit, with_sessions
 from bot.cli.progress import progress
 from bot.settings import Settings
+from pricing.formats import format_cents
 from store.db import transaction
 from store.distribution import DistributionResult, waits_for_figures
 from store.fiv import HEADER, FivImportResult, import_fiv_file
-from store.money import format_eur
 
 
 def _count(number: int, one: str, many: str) -> str:
@@ -95,5 +95,5 @@ def _distribute_if_waiting(settings: Settings, years: set[int]) -> None:
     if done is not None and done.ran:
         click.echo(
             f"Budget {done.year} verteilt: {done.brokers} Vermittler, zusammen "
-            f"{format_eur(done.total_cents)} (3 % des Neugeschäfts {done.base_year})."
+            f"{format_cents(done.total_cents)} (3 % des Neugeschäfts {done.base_year})."
         )

@@ -15,13 +15,14 @@ from bot.notifiers import slack_client_for
 from bot.queue_worker import queue_senders, retry_policy
 from bot.settings import Settings
 from notifications import FlushResult, drain_outbox, list_unsent, recover_leases, requeue_dead
+from pricing.formats import format_datetime
 from store.models import QueueRow
 
 STATUS_LABELS = {"pending": "wartend", "dead": "Dead-Letter", "sent": "gesendet"}
 
 
 def _when(moment: datetime | None, zone: ZoneInfo) -> str:
-    return moment.astimezone(zone).strftime("%d.%m.%Y %H:%M:%S") if moment else "-"
+    return format_datetime(moment.astimezone(zone), seconds=True) if moment else "-"
 
 
 def format_rows(rows: Sequence[QueueRow], zone: ZoneInfo) -> str:

@@ -14,7 +14,7 @@ from bot.logs import setup_logging
 from bot.notifiers import slack_client_for
 from bot.scheduler import run_daily_steps
 from bot.settings import Settings
-from store.money import format_eur
+from pricing.formats import format_cents
 
 
 async def _serve(settings: Settings, metrics_port: int | None) -> None:
@@ -57,7 +57,8 @@ async def _once(settings: Settings) -> list[str]:
         lines.append(f"Budget: Stichtag {settings.budget_day} noch nicht erreicht.")
     elif budget.ran:
         lines.append(
-            f"Budget {budget.year}: {budget.brokers} Vermittler, {format_eur(budget.total_cents)}."
+            f"Budget {budget.year}: {budget.brokers} Vermittler, "
+            f"{format_cents(budget.total_cents)}."
         )
     else:
         lines.append(f"Budget {budget.year}: bereits verteilt.")

@@ -5,37 +5,23 @@ Every text that came from a user goes through ``escape`` before it lands in a fi
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
-from datetime import date
 from typing import Any
 
 from handlers.blocks.split import pack, split_text
 
+# The builders' one escape, shared with the DM notices; re-exported for the builders.
+from pricing.slack_text import escape as escape
+
 Block = dict[str, Any]
 
-# Slack renders <!here>, <@U…> and <http://…|…> as mentions and links; &, < and > are the
-# three characters Slack asks to be escaped so user text can never form one.
-_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
-# A plain "@here" is harmless unless a client posts with link_names; a zero-width
-# space keeps it from ever becoming a broadcast.
-_BROADCAST = re.compile(r"@(?=(channel|here|everyone)\b)", re.IGNORECASE)
 # Section texts are limited to 3000 characters, section fields to 2000, headers to 150.
 SECTION_LIMIT = 3000
 FIELD_LIMIT = 2000
 
 
-def escape(text: str) -> str:
-    """User text made inert for mrkdwn and plain_text fields."""
-    return _BROADCAST.sub("@\u200b", text.translate(_ESCAPES))
-
-
 def truncate(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def german_date(value: date) -> str:
-    return value.strftime("%d.%m.%Y")
 
 
 def plain(text: str) -> dict[str, Any]:

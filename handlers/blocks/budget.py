@@ -6,9 +6,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from handlers.blocks.base import Block, context, escape, fields, header, line_sections, message
+from pricing.formats import format_cents, format_date, format_euro
 from store.budget import Statement
 from store.models import LedgerEntry
-from store.money import format_eur, to_cents
 
 # One label per booking kind, for Slack's /budget and App Home and for `tenderbot budget show`.
 KIND_LABELS = {
@@ -26,10 +26,10 @@ HOME_ENTRIES = 3
 
 
 def entry_line(entry: LedgerEntry, zone: ZoneInfo) -> str:
-    when = entry.created_at.astimezone(zone).strftime("%d.%m.%Y")
+    when = format_date(entry.created_at.astimezone(zone))
     label = KIND_LABELS.get(entry.kind, entry.kind)
     sign = "+" if entry.amount_cents > 0 else ""
-    line = f"• {when} · {label} · *{sign}{format_eur(entry.amount_cents)}*"
+    line = f"• {when} · {label} · *{sign}{format_cents(entry.amount_cents)}*"
     if entry.kind in POLICY_KINDS and entry.reference:
         line += f" · Police {escape(entry.reference)}"
     elif entry.reference and entry.kind not in INTERNAL_REFERENCE_KINDS:
@@ -45,14 +45,14 @@ def budget_message(
     statement: Statement, zone: ZoneInfo, *, owner: str | None = None
 ) -> dict[str, Any]:
     """The account; ``owner`` names the broker when the backoffice looks at it."""
-    balance = format_eur(to_cents(statement.balance))
-    available = format_eur(to_cents(statement.balance + statement.credit_limit))
+    balance = format_euro(statement.balance)
+    available = format_euro(statement.balance + statement.credit_limit)
     blocks: list[Block] = [
         header(f"Konzeptrabattkonto {owner}" if owner else "Ihr Konzeptrabattkonto"),
         fields(
             [
                 ("Saldo", balance),
-                ("Kreditrahmen", format_eur(to_cents(statement.credit_limit))),
+                ("Kreditrahmen", format_euro(statement.credit_limit)),
                 ("Verfügbar inkl. Kredit", available),
             ]
         ),

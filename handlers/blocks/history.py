@@ -21,6 +21,7 @@ from handlers.blocks.documents import Document, documents_texts
 from handlers.blocks.split import paginate
 from handlers.blocks.threads import VIA_LABELS
 from handlers.parsing import InputError, parse_reference
+from pricing.formats import format_datetime
 from store.models import Message
 
 # Slack refuses a message whose blocks hold much more than 12,000 characters in all
@@ -34,7 +35,7 @@ ROLE_LABELS = {"broker": "Vermittler", "backoffice": "Backoffice"}
 
 
 def message_line(item: Message, zone: ZoneInfo) -> str:
-    when = item.created_at.astimezone(zone).strftime("%d.%m.%Y %H:%M")
+    when = format_datetime(item.created_at.astimezone(zone))
     role = ROLE_LABELS.get(item.role, item.role)
     head = f"*{escape(item.author_name)}* ({role}) · {when}"
     if item.via in VIA_LABELS:

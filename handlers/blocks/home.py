@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 from handlers.blocks.base import Block, context, divider, escape, fields, header, line_sections
 from handlers.blocks.budget import entry_line
 from handlers.blocks.offers import offer_line
+from pricing.formats import format_euro
 from store.models import LedgerEntry, Offer, Tender
-from store.money import format_eur, to_cents
 from store.products import product_label
 
 HOME_LIMIT = 20
@@ -84,8 +84,8 @@ def broker_home(data: BrokerHome, *, today: date, zone: ZoneInfo = BERLIN) -> di
         section_title("Konzeptrabattkonto"),
         fields(
             [
-                ("Saldo", format_eur(to_cents(data.balance))),
-                ("Verfügbar inkl. Kredit", format_eur(to_cents(data.balance + data.credit_limit))),
+                ("Saldo", format_euro(data.balance)),
+                ("Verfügbar inkl. Kredit", format_euro(data.balance + data.credit_limit)),
             ]
         ),
     ]

@@ -12,7 +12,6 @@ from handlers.blocks.base import (
     context,
     divider,
     escape,
-    german_date,
     header,
     message,
     section,
@@ -20,8 +19,8 @@ from handlers.blocks.base import (
 from handlers.blocks.split import paginate
 from handlers.blocks.tenders import status_label
 from handlers.parsing import InputError, parse_reference
+from pricing.formats import format_cents, format_date
 from store.models import Offer, Tender
-from store.money import format_eur
 from store.products import product_label
 from store.tender_queries import OfferOverview
 from store.tender_status import OPEN
@@ -62,10 +61,10 @@ def parse_select_value(value: str) -> tuple[str, int]:
 
 def offer_line(offer: Offer, *, today: date, selected: bool) -> str:
     mark = TENDER_MARK if offer.source == "tender" else CALCULATOR_MARK
-    line = f"{mark} · *{escape(offer.insurer)}* – {format_eur(offer.premium_cents)} Jahresbeitrag"
+    line = f"{mark} · *{escape(offer.insurer)}* – {format_cents(offer.premium_cents)} Jahresbeitrag"
     if offer.valid_until is not None:
         expired = offer.valid_until < today
-        line += f"\ngültig bis {german_date(offer.valid_until)}"
+        line += f"\ngültig bis {format_date(offer.valid_until)}"
         if expired:
             line += " – _abgelaufen_"
     if selected:
@@ -168,7 +167,7 @@ def _page_buttons(reference: str, page: int, pages: int) -> Block:
 def offer_selected(tender: Tender, offer: Offer) -> dict[str, Any]:
     text = (
         f"✅ Sie haben für {tender.reference} das Angebot von *{escape(offer.insurer)}* "
-        f"({format_eur(offer.premium_cents)} Jahresbeitrag) ausgewählt. Die Ausschreibung ist "
+        f"({format_cents(offer.premium_cents)} Jahresbeitrag) ausgewählt. Die Ausschreibung ist "
         "damit abgeschlossen; weiter geht es mit Antrag oder Deckungsauftrag."
     )
     return message(text, [section(text)])

@@ -25,8 +25,8 @@ from handlers.blocks.base import (
 )
 from handlers.blocks.documents import Document, documents_texts
 from handlers.blocks.split import paginate, split_text
+from pricing.formats import format_euro
 from store.models import Broker, Tender
-from store.money import format_eur, to_cents
 from store.products import product_label
 from store.tender_status import CLOSED, NO_OFFERS, OPEN, SELECTED
 
@@ -60,7 +60,7 @@ def deductible_text(risk: dict[str, Any]) -> str:
     raw = risk.get("deductible")
     if raw is None or raw == "":
         return "keine"
-    return format_eur(to_cents(Decimal(str(raw))))
+    return format_euro(Decimal(str(raw)))
 
 
 def risk_fields(tender: Tender) -> list[tuple[str, str]]:

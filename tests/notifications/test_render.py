@@ -78,6 +78,14 @@ def test_it_escapes_user_text_in_html_and_slack_but_not_in_plain_text() -> None:
     assert "<script>alert(1)</script> & <@U0CARLA>" in rendered.text
 
 
+def test_it_keeps_a_typed_broadcast_from_notifying_anyone_in_the_dm() -> None:
+    # The DM escapes user text with the Block Kit builders' escape: @here stays inert.
+    rendered = render("query", {**QUERY, "body": "@channel bitte @Here prüfen"})
+
+    assert "@\u200bchannel bitte @\u200bHere prüfen" in rendered.slack
+    assert "@channel bitte @Here prüfen" in rendered.text
+
+
 def test_it_keeps_the_subject_on_one_line_whatever_the_context_holds() -> None:
     rendered = render("offer_available", {**OFFER, "reference": "AS-1\r\nBcc: x@evil.example"})
 
