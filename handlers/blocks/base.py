@@ -32,8 +32,11 @@ def mrkdwn(text: str) -> dict[str, Any]:
     return {"type": "mrkdwn", "text": text}
 
 
-def header(text: str) -> Block:
-    return {"type": "header", "text": plain(truncate(text, 150))}
+def header(text: str, *, block_id: str | None = None) -> Block:
+    block: Block = {"type": "header", "text": plain(truncate(text, 150))}
+    if block_id is not None:
+        block["block_id"] = block_id
+    return block
 
 
 def section(text: str, *, accessory: Block | None = None, block_id: str | None = None) -> Block:
@@ -84,8 +87,11 @@ def labelled_sections(label: str, value: str) -> list[Block]:
     return text_sections(field_text(label, value))
 
 
-def context(text: str) -> Block:
-    return {"type": "context", "elements": [mrkdwn(text)]}
+def context(text: str, *, block_id: str | None = None) -> Block:
+    block: Block = {"type": "context", "elements": [mrkdwn(text)]}
+    if block_id is not None:
+        block["block_id"] = block_id
+    return block
 
 
 def divider() -> Block:

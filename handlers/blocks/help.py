@@ -10,6 +10,8 @@ from store.products import PRODUCT_LABELS
 
 _PRODUCTS = ", ".join(f"`{key}`" for key in PRODUCT_LABELS)
 
+HEADER_BLOCK = "help_header"
+
 HELP: dict[str, tuple[str, str]] = {
     "/ausschreibung": (
         "Ausschreibungen starten und ansehen",
@@ -47,7 +49,7 @@ HELP: dict[str, tuple[str, str]] = {
 def help_message(command: str) -> dict[str, Any]:
     title, body = HELP[command]
     blocks = [
-        header(f"{command} – Hilfe"),
+        header(f"{command} – Hilfe", block_id=HEADER_BLOCK),
         section(f"*{title}*\n{body}"),
         context("Fragen zu Rabatten: `/rabatt hilfe`"),
     ]

@@ -54,13 +54,16 @@ def _open_lines(open_tenders: Sequence[OpenTender]) -> list[str]:
     return lines
 
 
+HEADER_BLOCK = "home_header"
+
+
 def _view(blocks: list[Block]) -> dict[str, Any]:
     return {"type": "home", "blocks": blocks}
 
 
 def broker_home(data: BrokerHome, *, today: date, zone: ZoneInfo = BERLIN) -> dict[str, Any]:
     blocks: list[Block] = [
-        header(f"Ausschreibungen – {data.name}"),
+        header(f"Ausschreibungen – {data.name}", block_id=HEADER_BLOCK),
         section_title("Offene Ausschreibungen"),
     ]
     if data.open_tenders:
@@ -97,7 +100,7 @@ def broker_home(data: BrokerHome, *, today: date, zone: ZoneInfo = BERLIN) -> di
 
 def backoffice_home(data: BackofficeHome) -> dict[str, Any]:
     blocks: list[Block] = [
-        header("Backoffice – Ausschreibungen"),
+        header("Backoffice – Ausschreibungen", block_id=HEADER_BLOCK),
         section_title("Offene Ausschreibungen"),
     ]
     if data.open_tenders:
@@ -110,7 +113,7 @@ def backoffice_home(data: BackofficeHome) -> dict[str, Any]:
 
 def stranger_home(explanation: str) -> dict[str, Any]:
     """Someone neither broker nor backoffice opened the app: say why nothing is shown."""
-    return _view([header("tenderbot"), context(escape(explanation))])
+    return _view([header("tenderbot", block_id=HEADER_BLOCK), context(escape(explanation))])
 
 
 def section_title(text: str) -> Block:

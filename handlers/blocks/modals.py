@@ -27,6 +27,7 @@ from store.tender_input import CUSTOMER_NAME_MAX, DESCRIPTION_MAX, PRIOR_CLAIMS_
 
 START_CALLBACK = "tender_start"
 OFFER_CALLBACK = "tender_offer"
+RESTART_NOTE_BLOCK = "start_restart_note"
 
 
 def _input(
@@ -111,7 +112,8 @@ def start_modal(prefill: StartPrefill | None = None) -> dict[str, Any]:
         intro.append(
             context(
                 f"Neuer Anlauf nach *{prefill.previous_reference}* (keine Angebote): passen "
-                "Sie die Angaben an. Die neue Ausschreibung wird mit der vorigen verknüpft."
+                "Sie die Angaben an. Die neue Ausschreibung wird mit der vorigen verknüpft.",
+                block_id=RESTART_NOTE_BLOCK,
             )
         )
     blocks: list[Block] = [

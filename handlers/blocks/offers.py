@@ -29,6 +29,10 @@ SELECT_ACTION = "offer_select"
 NEXT_PAGE_ACTION = "offers_page_next"
 PREVIOUS_PAGE_ACTION = "offers_page_previous"
 PAGE_ACTIONS_BLOCK = "offers_pages"
+HEADER_BLOCK = "offers_header"
+SUMMARY_BLOCK = "offers_summary"
+TENDER_GROUP_BLOCK = "offers_from_tender"
+CALCULATOR_GROUP_BLOCK = "offers_from_calculator"
 TENDER_MARK = "🟢 aus Ausschreibung"
 CALCULATOR_MARK = "⚪ Tarifrechner"
 # One offer is one block (its select button is the section's accessory); a message holds at
@@ -72,6 +76,11 @@ def offer_line(offer: Offer, *, today: date, selected: bool) -> str:
     return line
 
 
+def offer_block_id(offer_id: int) -> str:
+    """Each offer's section has its own id: the select button's click names it."""
+    return f"offer_{offer_id}"
+
+
 def _offer_block(offer: Offer, tender: Tender, *, today: date, selectable: bool) -> Block:
     selected = tender.selected_offer_id == offer.id
     expired = offer.valid_until is not None and offer.valid_until < today
@@ -80,7 +89,11 @@ def _offer_block(offer: Offer, tender: Tender, *, today: date, selectable: bool)
         accessory = button(
             "Auswählen", SELECT_ACTION, select_value(tender.reference, offer.id), style="primary"
         )
-    return section(offer_line(offer, today=today, selected=selected), accessory=accessory)
+    return section(
+        offer_line(offer, today=today, selected=selected),
+        accessory=accessory,
+        block_id=offer_block_id(offer.id),
+    )
 
 
 def offer_count_text(count: int) -> str:
@@ -115,21 +128,26 @@ def offers_message(
     )
     if pages > 1:
         summary += f" · Seite {page} von {pages}"
-    blocks: list[Block] = [header(f"Angebote zu {tender.reference}"), section(summary)]
+    blocks: list[Block] = [
+        header(f"Angebote zu {tender.reference}", block_id=HEADER_BLOCK),
+        section(summary, block_id=SUMMARY_BLOCK),
+    ]
     groups = (
         (
+            TENDER_GROUP_BLOCK,
             "*Angebote aus der Ausschreibung*",
             overview.from_tender,
             "Noch keine Angebote aus der Ausschreibung.",
         ),
         (
+            CALCULATOR_GROUP_BLOCK,
             "*Angebote aus dem Tarifrechner*",
             overview.calculator,
             "Keine Angebote aus dem Tarifrechner.",
         ),
     )
     start = 0  # where the group begins in the list of all offers
-    for heading, offers, empty in groups:
+    for group_block, heading, offers, empty in groups:
         on_page = list(offers[max(first - start, 0) : max(last - start, 0)])
         start += len(offers)
         if not on_page and (offers or page > 1):
@@ -137,7 +155,7 @@ def offers_message(
         if pages > 1:
             heading += f" ({len(offers)})"
         blocks.append(divider())
-        blocks.append(section(heading if offers else f"{heading}\n_{empty}_"))
+        blocks.append(section(heading if offers else f"{heading}\n_{empty}_", block_id=group_block))
         blocks.extend(
             _offer_block(offer, tender, today=today, selectable=selectable) for offer in on_page
         )

@@ -36,6 +36,11 @@ NO_OFFERS_ACTION = "tender_no_offers"
 RISK_MORE_ACTION = "tender_risk_more"
 CARD_ACTIONS_BLOCK = "tender_card_actions"
 RISK_MORE_BLOCK = "tender_risk_more"
+# Both cards: the title and the line with who asks and the status, found by these ids.
+CARD_HEADER_BLOCK = "tender_card_header"
+CARD_STATUS_BLOCK = "tender_card_status"
+CARD_NOTE_BLOCK = "tender_card_note"
+RISK_HEADING_BLOCK = "risk_heading"
 # The risk texts a card shows in full; past it (the texts are long and full of characters
 # Slack escapes) the card shows their beginnings and "mehr anzeigen" opens the whole risk,
 # so the card stays within what one Slack message holds (msg_blocks_too_long).
@@ -127,7 +132,8 @@ def risk_modal(tender: Tender) -> dict[str, Any]:
         "blocks": [
             context(
                 f"*{tender.reference}* · {product_label(tender.product_line.product)} für "
-                f"{escape(tender.customer_name)} · eingefroren seit dem Start (T3)"
+                f"{escape(tender.customer_name)} · eingefroren seit dem Start (T3)",
+                block_id=RISK_HEADING_BLOCK,
             ),
             *risk_blocks(tender),
         ],
@@ -146,15 +152,17 @@ def backoffice_card(
     if offer_count:
         status += f" · Angebote eingestellt: {offer_count}"
     blocks: list[Block] = [
-        header(f"Ausschreibung {reference}"),
+        header(f"Ausschreibung {reference}", block_id=CARD_HEADER_BLOCK),
         section(
             f"*{escape(broker.name)}* (Vermittler {escape(broker.number)}) bittet um Angebote."
-            f"\n{status}"
+            f"\n{status}",
+            block_id=CARD_STATUS_BLOCK,
         ),
         *_risk_blocks(tender, documents),
         context(
             "Die Risikodaten sind eingefroren (T3). Rückfragen an den Vermittler "
-            "schreiben Sie im Thread dieser Nachricht."
+            "schreiben Sie im Thread dieser Nachricht.",
+            block_id=CARD_NOTE_BLOCK,
         ),
     ]
     if tender.status == OPEN:
@@ -188,16 +196,18 @@ def broker_card(tender: Tender, documents: Sequence[Document] = ()) -> dict[str,
     """Rule T4: the request confirmation with the reference."""
     reference = tender.reference
     blocks: list[Block] = [
-        header(f"Anfragebestätigung {reference}"),
+        header(f"Anfragebestätigung {reference}", block_id=CARD_HEADER_BLOCK),
         section(
             f"Ihre Ausschreibung *{reference}* ist beim Backoffice eingegangen. "
             "Sobald Angebote vorliegen, erhalten Sie eine Nachricht und eine E-Mail."
-            f"\nStatus: *{status_label(tender.status)}*"
+            f"\nStatus: *{status_label(tender.status)}*",
+            block_id=CARD_STATUS_BLOCK,
         ),
         *_risk_blocks(tender, documents),
         context(
             f"Angebote ansehen: `/angebote {reference}` · Verlauf: `/verlauf {reference}` · "
-            "Rückfragen des Backoffice erscheinen im Thread dieser Nachricht."
+            "Rückfragen des Backoffice erscheinen im Thread dieser Nachricht.",
+            block_id=CARD_NOTE_BLOCK,
         ),
     ]
     text = (

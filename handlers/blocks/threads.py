@@ -24,6 +24,8 @@ INTERNAL_BLOCK = "query_internal"
 INTERNAL_INPUT = "internal"
 INTERNAL_VALUE = "internal"
 INTERNAL_NOTE_SHORTCUT = "tender_internal_note"
+# The line under a mirrored post: author, reference, part, files, internal, edited.
+NOTES_BLOCK = "mirror_notes"
 
 PENDING_REACTION = "hourglass_flowing_sand"
 
@@ -106,7 +108,10 @@ def mirrored_posts(
             text = f"{escape(label)} (Teil {number} von {len(parts)})"
         payload: dict[str, Any] = {
             "text": truncate(text, SECTION_LIMIT),
-            "blocks": [*(section(piece) for piece in part), context(" · ".join(notes))],
+            "blocks": [
+                *(section(piece) for piece in part),
+                context(" · ".join(notes), block_id=NOTES_BLOCK),
+            ],
             "username": label,
         }
         if icon_url:

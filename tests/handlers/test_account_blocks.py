@@ -7,6 +7,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from handlers.blocks.budget import budget_message, entry_line
+from handlers.blocks.help import HEADER_BLOCK as HELP_HEADER_BLOCK
 from handlers.blocks.help import HELP, help_message
 from handlers.blocks.history import history_message
 from handlers.blocks.home import (
@@ -19,6 +20,7 @@ from handlers.blocks.home import (
 from handlers.blocks.modals import offer_modal, start_modal
 from store.budget import Statement
 from store.models import Attachment, LedgerEntry, Message, Offer, Tender
+from tests.blocks import block
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NBSP = "\xa0"
@@ -170,7 +172,11 @@ def test_it_gives_the_broker_a_home_with_tenders_offers_and_budget(
     assert broker_home(data, today=date(2026, 11, 23)) == {
         "type": "home",
         "blocks": [
-            {"type": "header", "text": plain("Ausschreibungen – Anna Adler")},
+            {
+                "type": "header",
+                "text": plain("Ausschreibungen – Anna Adler"),
+                "block_id": "home_header",
+            },
             mrkdwn_section("*Offene Ausschreibungen*"),
             mrkdwn_section(
                 "• *AS-2026-0001* – Betriebshaftpflicht für Bäckerei &lt;Korn&gt; &amp; Söhne "
@@ -201,7 +207,11 @@ def test_it_gives_the_backoffice_a_home_with_offer_counts(tender: Tender) -> Non
     assert backoffice_home(BackofficeHome([OpenTender(tender, 2)])) == {
         "type": "home",
         "blocks": [
-            {"type": "header", "text": plain("Backoffice – Ausschreibungen")},
+            {
+                "type": "header",
+                "text": plain("Backoffice – Ausschreibungen"),
+                "block_id": "home_header",
+            },
             mrkdwn_section("*Offene Ausschreibungen*"),
             mrkdwn_section(
                 "• *AS-2026-0001* – Betriebshaftpflicht für Bäckerei &lt;Korn&gt; &amp; Söhne "
@@ -293,8 +303,9 @@ def test_it_asks_for_every_risk_field_in_the_start_modal_and_the_reason_optional
 
 def test_it_has_help_for_every_command() -> None:
     for command in ("/ausschreibung", "/angebote", "/angebot", "/budget", "/verlauf"):
-        assert help_message(command)["blocks"][0] == {
+        assert block(help_message(command), HELP_HEADER_BLOCK) == {
             "type": "header",
             "text": plain(f"{command} – Hilfe"),
+            "block_id": HELP_HEADER_BLOCK,
         }
     assert set(HELP) == {"/ausschreibung", "/angebote", "/angebot", "/budget", "/verlauf"}

@@ -6,11 +6,25 @@ from datetime import date
 
 import pytest
 
-from handlers.blocks.offers import offers_message, parse_select_value, select_value
-from handlers.blocks.tenders import backoffice_card, broker_card, tender_list
+from handlers.blocks.offers import (
+    CALCULATOR_GROUP_BLOCK,
+    offer_block_id,
+    offers_message,
+    parse_select_value,
+    select_value,
+)
+from handlers.blocks.tenders import (
+    CARD_HEADER_BLOCK,
+    CARD_NOTE_BLOCK,
+    CARD_STATUS_BLOCK,
+    backoffice_card,
+    broker_card,
+    tender_list,
+)
 from handlers.parsing import InputError
 from store.models import Broker, Offer, Tender
 from store.tender_queries import OfferOverview
+from tests.blocks import block, block_text
 from tests.handlers.conftest import make_tender
 
 NBSP = "\xa0"
@@ -29,13 +43,18 @@ def test_it_shows_the_backoffice_the_frozen_risk_with_three_buttons(
         "text": "Neue Ausschreibung AS-2026-0001 von Anna Adler: Betriebshaftpflicht für "
         "Bäckerei &lt;Korn&gt; &amp; Söhne",
         "blocks": [
-            {"type": "header", "text": plain("Ausschreibung AS-2026-0001")},
+            {
+                "type": "header",
+                "text": plain("Ausschreibung AS-2026-0001"),
+                "block_id": "tender_card_header",
+            },
             {
                 "type": "section",
                 "text": {
                     "type": "mrkdwn",
                     "text": "*Anna Adler* (Vermittler 4711) bittet um Angebote.\nStatus: *läuft*",
                 },
+                "block_id": "tender_card_status",
             },
             {
                 "type": "section",
@@ -66,6 +85,7 @@ def test_it_shows_the_backoffice_the_frozen_risk_with_three_buttons(
                         "Vermittler schreiben Sie im Thread dieser Nachricht.",
                     }
                 ],
+                "block_id": "tender_card_note",
             },
             {
                 "type": "actions",
@@ -119,7 +139,7 @@ def test_it_drops_the_buttons_from_a_finished_tender_card(anna_broker: Broker) -
         "section",
         "context",
     ]
-    assert card["blocks"][1]["text"]["text"].endswith("Status: *keine Angebote*")
+    assert block_text(card, CARD_STATUS_BLOCK).endswith("Status: *keine Angebote*")
 
 
 def test_it_confirms_the_request_to_the_broker_with_the_reference(tender: Tender) -> None:
@@ -128,16 +148,21 @@ def test_it_confirms_the_request_to_the_broker_with_the_reference(tender: Tender
     assert card["text"] == (
         "Anfragebestätigung AS-2026-0001: Betriebshaftpflicht für Bäckerei &lt;Korn&gt; &amp; Söhne"
     )
-    assert card["blocks"][0] == {"type": "header", "text": plain("Anfragebestätigung AS-2026-0001")}
-    assert card["blocks"][1] == {
+    assert block(card, CARD_HEADER_BLOCK) == {
+        "type": "header",
+        "text": plain("Anfragebestätigung AS-2026-0001"),
+        "block_id": CARD_HEADER_BLOCK,
+    }
+    assert block(card, CARD_STATUS_BLOCK) == {
         "type": "section",
         "text": {
             "type": "mrkdwn",
             "text": "Ihre Ausschreibung *AS-2026-0001* ist beim Backoffice eingegangen. Sobald "
             "Angebote vorliegen, erhalten Sie eine Nachricht und eine E-Mail.\nStatus: *läuft*",
         },
+        "block_id": CARD_STATUS_BLOCK,
     }
-    assert card["blocks"][-1] == {
+    assert block(card, CARD_NOTE_BLOCK) == {
         "type": "context",
         "elements": [
             {
@@ -147,8 +172,9 @@ def test_it_confirms_the_request_to_the_broker_with_the_reference(tender: Tender
                 "dieser Nachricht.",
             }
         ],
+        "block_id": CARD_NOTE_BLOCK,
     }
-    assert all(block["type"] != "actions" for block in card["blocks"])
+    assert all(item["type"] != "actions" for item in card["blocks"])
 
 
 def test_it_marks_tender_offers_apart_from_calculator_offers(
@@ -162,7 +188,11 @@ def test_it_marks_tender_offers_apart_from_calculator_offers(
         "text": "Angebote zu AS-2026-0001: Betriebshaftpflicht für Bäckerei &lt;Korn&gt; "
         "&amp; Söhne",
         "blocks": [
-            {"type": "header", "text": plain("Angebote zu AS-2026-0001")},
+            {
+                "type": "header",
+                "text": plain("Angebote zu AS-2026-0001"),
+                "block_id": "offers_header",
+            },
             {
                 "type": "section",
                 "text": {
@@ -170,11 +200,13 @@ def test_it_marks_tender_offers_apart_from_calculator_offers(
                     "text": "Betriebshaftpflicht für *Bäckerei &lt;Korn&gt; &amp; Söhne* · "
                     "Status: *läuft* · 3 Angebote",
                 },
+                "block_id": "offers_summary",
             },
             {"type": "divider"},
             {
                 "type": "section",
                 "text": {"type": "mrkdwn", "text": "*Angebote aus der Ausschreibung*"},
+                "block_id": "offers_from_tender",
             },
             {
                 "type": "section",
@@ -190,6 +222,7 @@ def test_it_marks_tender_offers_apart_from_calculator_offers(
                     "value": "AS-2026-0001|7",
                     "style": "primary",
                 },
+                "block_id": "offer_7",
             },
             {
                 "type": "section",
@@ -198,11 +231,13 @@ def test_it_marks_tender_offers_apart_from_calculator_offers(
                     "text": f"🟢 aus Ausschreibung · *HDI* – 999,00{NBSP}€ Jahresbeitrag\n"
                     "gültig bis 01.11.2026 – _abgelaufen_",
                 },
+                "block_id": "offer_8",
             },
             {"type": "divider"},
             {
                 "type": "section",
                 "text": {"type": "mrkdwn", "text": "*Angebote aus dem Tarifrechner*"},
+                "block_id": "offers_from_calculator",
             },
             {
                 "type": "section",
@@ -217,6 +252,7 @@ def test_it_marks_tender_offers_apart_from_calculator_offers(
                     "value": "AS-2026-0001|3",
                     "style": "primary",
                 },
+                "block_id": "offer_3",
             },
             {
                 "type": "context",
@@ -237,21 +273,23 @@ def test_it_shows_the_selected_offer_without_buttons(tender: Tender, allianz: Of
     tender.status = "selected"
     tender.selected_offer_id = allianz.id
     overview = OfferOverview(tender=tender, calculator=[], from_tender=[allianz])
-    blocks = offers_message(overview, today=date(2026, 11, 23), broker_view=True)["blocks"]
-    assert blocks[4] == {
+    overview_message = offers_message(overview, today=date(2026, 11, 23), broker_view=True)
+    assert block(overview_message, offer_block_id(allianz.id)) == {
         "type": "section",
         "text": {
             "type": "mrkdwn",
             "text": f"🟢 aus Ausschreibung · *Allianz* – 1.234,50{NBSP}€ Jahresbeitrag\n"
             "gültig bis 31.12.2026\n✅ *ausgewählt*",
         },
+        "block_id": offer_block_id(allianz.id),
     }
-    assert blocks[6] == {
+    assert block(overview_message, CALCULATOR_GROUP_BLOCK) == {
         "type": "section",
         "text": {
             "type": "mrkdwn",
             "text": "*Angebote aus dem Tarifrechner*\n_Keine Angebote aus dem Tarifrechner._",
         },
+        "block_id": CALCULATOR_GROUP_BLOCK,
     }
 
 
@@ -310,11 +348,12 @@ def test_it_reads_the_select_button_value_and_refuses_a_forged_one() -> None:
 
 def test_it_counts_the_offers_on_the_backoffice_card(tender: Tender, anna_broker: Broker) -> None:
     card = backoffice_card(tender, anna_broker, offer_count=2)
-    assert card["blocks"][1] == {
+    assert block(card, CARD_STATUS_BLOCK) == {
         "type": "section",
         "text": {
             "type": "mrkdwn",
             "text": "*Anna Adler* (Vermittler 4711) bittet um Angebote.\n"
             "Status: *läuft* · Angebote eingestellt: 2",
         },
+        "block_id": CARD_STATUS_BLOCK,
     }

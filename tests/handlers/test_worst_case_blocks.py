@@ -27,6 +27,7 @@ from bot.localslack.limits import message_problems, view_problems
 from handlers.blocks.base import escape, notice
 from handlers.blocks.budget import budget_message
 from handlers.blocks.help import HELP, help_message
+from handlers.blocks.history import PAGE_ACTIONS_BLOCK as HISTORY_PAGES_BLOCK
 from handlers.blocks.history import history_message
 from handlers.blocks.home import (
     BackofficeHome,
@@ -37,13 +38,21 @@ from handlers.blocks.home import (
     stranger_home,
 )
 from handlers.blocks.modals import StartPrefill, field_errors, offer_modal, start_modal
+from handlers.blocks.offers import SUMMARY_BLOCK as OFFERS_SUMMARY_BLOCK
 from handlers.blocks.offers import offer_selected, offers_message
 from handlers.blocks.restart import no_offers_notice
-from handlers.blocks.tenders import backoffice_card, broker_card, risk_modal, tender_list
+from handlers.blocks.tenders import (
+    RISK_MORE_BLOCK,
+    backoffice_card,
+    broker_card,
+    risk_modal,
+    tender_list,
+)
 from handlers.blocks.threads import ephemeral, mirrored_posts, query_modal
 from store.budget import Statement
 from store.models import Attachment, Broker, LedgerEntry, Message, Offer, ProductLine, Tender
 from store.tender_queries import OfferOverview
+from tests.blocks import block, block_text, find_block, sections_text
 
 BERLIN = ZoneInfo("Europe/Berlin")
 TODAY = date(2026, 11, 23)
@@ -113,8 +122,8 @@ def history_of(body: str, count: int) -> list[Message]:
 
 def valid_message(payload: dict[str, Any]) -> dict[str, Any]:
     assert message_problems(payload) == []
-    for block in payload["blocks"]:
-        parsed = Block.parse(block)
+    for item in payload["blocks"]:
+        parsed = Block.parse(item)
         assert parsed is not None
         parsed.to_dict()
     return payload
@@ -124,16 +133,6 @@ def valid_view(view: dict[str, Any]) -> dict[str, Any]:
     assert view_problems(view) == []
     View(**view).to_dict()
     return view
-
-
-def shown_text(payloads: list[dict[str, Any]]) -> str:
-    """All section texts of the payloads, in order."""
-    return "".join(
-        block["text"]["text"]
-        for payload in payloads
-        for block in payload["blocks"]
-        if block["type"] == "section" and "text" in block
-    )
 
 
 # -- every builder, over every worst case --------------------------------------------------
@@ -149,13 +148,10 @@ def test_it_keeps_the_tender_cards_within_slacks_limits_and_shows_the_whole_risk
             valid_message(card)
         modal = valid_view(risk_modal(started))
         # The card shows all of it, or the modal behind "mehr anzeigen" does.
-        whole = shown_text([broker_card(started)])
+        whole = sections_text([broker_card(started)])
         if escape(TEXTS[kind]) not in whole.replace("*Risikobeschreibung*\n", ""):
-            assert any(
-                block.get("block_id") == "tender_risk_more"
-                for block in broker_card(started)["blocks"]
-            )
-            whole = shown_text([modal])
+            assert find_block(broker_card(started), RISK_MORE_BLOCK) is not None
+            whole = sections_text([modal])
         assert escape(TEXTS[kind]) in whole.replace("*Risikobeschreibung*\n", "")
         assert escape(started.reason or "") in whole
 
@@ -171,13 +167,13 @@ def test_it_keeps_cards_and_history_with_ten_long_named_start_documents_within_l
         backoffice_card(started, BROKER, offer_count=60, documents=documents),
         broker_card(started, documents=documents),
     ):
-        shown = shown_text([valid_message(card)])
+        shown = sections_text([valid_message(card)])
         assert all(escape(name) in shown for name in FILE_NAMES)
     for messages in ([], history_of(TEXTS[kind], 12)):
         first = valid_message(
             history_message("AS-2026-0001", messages, BERLIN, documents=documents)
         )
-        assert all(escape(name) in shown_text([first]) for name in FILE_NAMES)
+        assert all(escape(name) in sections_text([first]) for name in FILE_NAMES)
 
 
 def test_it_keeps_the_tender_list_within_slacks_limits() -> None:
@@ -198,12 +194,13 @@ def test_it_shows_every_one_of_60_offers_over_pages(broker_view: bool) -> None:
         payload = valid_message(
             offers_message(overview, today=TODAY, broker_view=broker_view, page=page)
         )
-        assert "60 Angebote" in payload["blocks"][1]["text"]["text"]
-        pages = int(payload["blocks"][1]["text"]["text"].rsplit(" von ", 1)[1])
+        summary = block_text(payload, OFFERS_SUMMARY_BLOCK)
+        assert "60 Angebote" in summary
+        pages = int(summary.rsplit(" von ", 1)[1])
         seen += [
-            block["text"]["text"]
-            for block in payload["blocks"]
-            if block["type"] == "section" and "Jahresbeitrag" in block["text"]["text"]
+            item["text"]["text"]
+            for item in payload["blocks"]
+            if item["type"] == "section" and "Jahresbeitrag" in item["text"]["text"]
         ]
         page += 1
     assert pages == 3
@@ -221,8 +218,8 @@ def test_it_shows_a_whole_history_of_long_messages_over_pages(kind: str) -> None
         for page in range(2, pages + 1)
     ]
     assert pages > 1
-    assert shown_text(payloads).count(escape(TEXTS[kind])) == 12
-    assert all(payload["blocks"][-1]["type"] == "actions" for payload in payloads)
+    assert sections_text(payloads).count(escape(TEXTS[kind])) == 12
+    assert all(block(payload, HISTORY_PAGES_BLOCK)["type"] == "actions" for payload in payloads)
     valid_message(history_message("AS-2026-0001", [], BERLIN))
 
 
@@ -240,9 +237,9 @@ def test_it_mirrors_a_long_thread_message_whole(kind: str) -> None:
     )
     for post in posts:
         valid_message(post)
-    assert shown_text(posts).startswith(escape(body))
+    assert sections_text(posts).startswith(escape(body))
     for name in FILE_NAMES:
-        assert escape(name) in shown_text(posts)
+        assert escape(name) in sections_text(posts)
 
 
 def test_it_keeps_the_modals_within_slacks_limits() -> None:

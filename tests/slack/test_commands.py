@@ -17,12 +17,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.localslack import LocalSlack, SignedSender
 from bot.personas import ANNA, CARLA
+from handlers.blocks.help import HEADER_BLOCK as HELP_HEADER_BLOCK
+from handlers.blocks.offers import offer_block_id
+from handlers.blocks.restart import RESTART_BLOCK
+from handlers.blocks.tenders import CARD_ACTIONS_BLOCK, CARD_HEADER_BLOCK
 from store.bookings import charge_policy
 from store.budget import post_entry, set_credit_limit
 from store.conversation import post_message
 from store.db import transaction
 from store.models import Broker, QueueRow, Tender
 from store.tenders import add_offer, close_tender
+from tests.blocks import block, block_text
 from tests.conftest import BACKOFFICE_CHANNEL, BERND, BERND_ACTOR
 from tests.handlers.scenario import (
     STRANGER,
@@ -82,16 +87,16 @@ async def test_it_starts_a_tender_from_text_and_posts_both_cards(
     assert reference == "AS-2026-0001"
     assert "Ihre Ausschreibung *AS-2026-0001* ist gestartet" in slack.responses(ANNA)[0]["text"]
     [card] = slack.messages(BACKOFFICE_CHANNEL)
-    assert card["blocks"][0]["text"]["text"] == "Ausschreibung AS-2026-0001"
+    assert block_text(card, CARD_HEADER_BLOCK) == "Ausschreibung AS-2026-0001"
     assert "Backstube mit Café, 12 Mitarbeiter" in all_text(card)
-    actions = card["blocks"][-1]["elements"]
+    actions = block(card, CARD_ACTIONS_BLOCK)["elements"]
     assert [(a["action_id"], a["value"]) for a in actions] == [
         ("tender_offer_open", "AS-2026-0001"),
         ("tender_query_open", "AS-2026-0001"),
         ("tender_no_offers", "AS-2026-0001"),
     ]
     [confirmation] = slack.messages("D0ANNA")
-    assert confirmation["blocks"][0]["text"]["text"] == "Anfragebestätigung AS-2026-0001"
+    assert block_text(confirmation, CARD_HEADER_BLOCK) == "Anfragebestätigung AS-2026-0001"
     assert slack.calls("conversations.open")[0].params["users"] == ANNA
 
     tender = await load_tender(sessions, reference)
@@ -249,7 +254,7 @@ async def test_it_explains_each_command_on_hilfe(
     anna: Broker, slack: LocalSlack, slack_request: SignedSender, command: str, title: str
 ) -> None:
     reply = await command_reply(slack_request, slack, ANNA, command, "hilfe")
-    assert reply["blocks"][0]["text"]["text"] == title
+    assert block_text(reply, HELP_HEADER_BLOCK) == title
 
 
 # -- /angebote and „Auswählen“ -------------------------------------------------------------
@@ -269,12 +274,12 @@ async def test_it_shows_offers_marked_by_source_and_selects_one(
     text = all_text(overview)
     assert "🟢 aus Ausschreibung · *Allianz* – 1.234,50\xa0€ Jahresbeitrag" in text
     assert "gültig bis 31.12.2026" in text
-    offer_block = overview["blocks"][4]
+    offer_block = block(overview, offer_block_id(offer_id))
     assert offer_block["accessory"]["action_id"] == "offer_select"
     assert offer_block["accessory"]["value"] == f"{reference}|{offer_id}"
 
     await slack_request.send_button(
-        ANNA, "offer_select", f"{reference}|{offer_id}", block_id=offer_block.get("block_id", "x")
+        ANNA, "offer_select", f"{reference}|{offer_id}", block_id=offer_block["block_id"]
     )
     updated = await command_response(slack, 2)
     assert "✅ *ausgewählt*" in all_text(updated)
@@ -431,7 +436,7 @@ async def test_it_marks_no_offers_from_the_card_and_tells_anna(
 
     notice = slack.messages("D0ANNA")[1]
     assert "konnte leider kein Versicherer ein Angebot abgeben" in notice["text"]
-    [restart] = [block for block in notice["blocks"] if block["type"] == "actions"]
+    restart = block(notice, RESTART_BLOCK)
     assert restart["elements"][0]["text"]["text"] == "Neue Ausschreibung mit angepassten Daten"
     assert restart["elements"][0]["value"] == reference
     assert (await load_tender(sessions, reference)).status == "no_offers"

@@ -14,11 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.localslack import LocalSlack, SignedSender
 from bot.personas import ANNA, CARLA
+from handlers.blocks.home import HEADER_BLOCK as HOME_HEADER_BLOCK
 from store.bookings import charge_policy
 from store.budget import post_entry
 from store.db import transaction
 from store.models import Broker
 from store.tenders import add_offer
+from tests.blocks import block_text
 from tests.conftest import BERND, BERND_ACTOR
 from tests.handlers.scenario import STRANGER, all_text, start_tender
 
@@ -80,7 +82,7 @@ async def test_it_shows_anna_her_open_tenders_newest_offers_and_budget(
 
     text = all_text(home)
     assert home["type"] == "home"
-    assert home["blocks"][0]["text"]["text"] == "Ausschreibungen – Anna Adler"
+    assert block_text(home, HOME_HEADER_BLOCK) == "Ausschreibungen – Anna Adler"
     assert "*AS-2026-0001* – Betriebshaftpflicht für Bäckerei Korn GmbH · 1 Angebot" in text
     assert "AS-2026-0001 · 🟢 aus Ausschreibung · *Allianz* – 1.234,50\xa0€" in text
     assert "*Saldo*\\n1.500,00\xa0€" in text
@@ -119,7 +121,7 @@ async def test_it_shows_bernd_all_open_tenders_with_offer_counts(
     home = await open_home(slack, slack_request, BERND)
 
     text = all_text(home)
-    assert home["blocks"][0]["text"]["text"] == "Backoffice – Ausschreibungen"
+    assert block_text(home, HOME_HEADER_BLOCK) == "Backoffice – Ausschreibungen"
     assert "*AS-2026-0001* – Betriebshaftpflicht für Bäckerei Korn GmbH · 2 Angebote" in text
     assert "*AS-2026-0002* – Cyberversicherung für Clausen-IT · 0 Angebote" in text
 

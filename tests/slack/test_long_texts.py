@@ -20,9 +20,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.localslack import LocalSlack, SignedSender
 from bot.personas import ANNA
 from handlers.blocks.base import escape
+from handlers.blocks.history import PAGE_ACTIONS_BLOCK as HISTORY_PAGES_BLOCK
+from handlers.blocks.offers import PAGE_ACTIONS_BLOCK as OFFERS_PAGES_BLOCK
+from handlers.blocks.offers import SUMMARY_BLOCK as OFFERS_SUMMARY_BLOCK
+from handlers.blocks.tenders import RISK_HEADING_BLOCK, RISK_MORE_BLOCK
+from handlers.blocks.threads import NOTES_BLOCK
 from store.db import transaction
 from store.models import Broker, Message, ThreadLink
 from store.tenders import add_offer
+from tests.blocks import block, block_text, find_block, sections_text
 from tests.conftest import BACKOFFICE_CHANNEL, BERND, BERND_ACTOR
 from tests.handlers.scenario import (
     command_reply,
@@ -44,15 +50,6 @@ def long_text(length: int, seed: str = "Rückfrage") -> str:
     sentence = f"{seed}: Lager & Büro <Halle 3> mit 12 Mitarbeitern, Sprinkler seit 2019. "
     paragraph = sentence * 6 + "\n\n"
     return (paragraph * (length // len(paragraph) + 1))[:length].rstrip() + "."
-
-
-def sections_text(posts: list[dict[str, Any]]) -> str:
-    return "".join(
-        block["text"]["text"]
-        for post in posts
-        for block in post.get("blocks", [])
-        if block["type"] == "section" and "text" in block
-    )
 
 
 async def write(
@@ -137,7 +134,7 @@ async def test_it_mirrors_a_40000_character_message_in_numbered_posts_in_order(
     posts = await mirrored(slack, broker, 5)
     assert len(posts) == 5
     assert sections_text(posts) == escape(text)
-    assert [post["blocks"][-1]["elements"][0]["text"].split(" · ")[2] for post in posts] == [
+    assert [block_text(post, NOTES_BLOCK).split(" · ")[2] for post in posts] == [
         f"Teil {n} von 5" for n in range(1, 6)
     ]
 
@@ -220,13 +217,13 @@ async def test_it_shows_the_whole_history_in_verlauf_paged_with_weiter(
 
     before = len(slack.responses(ANNA))
     pages = [await command_reply(slack_request, slack, ANNA, "/verlauf", reference)]
-    while pages[-1]["blocks"][-1]["type"] == "actions":
-        buttons = pages[-1]["blocks"][-1]["elements"]
+    while (page_buttons := find_block(pages[-1], HISTORY_PAGES_BLOCK)) is not None:
+        buttons = page_buttons["elements"]
         weiter = [button for button in buttons if button["text"]["text"] == "Weiter"]
         if not weiter:
             break
         await slack_request.send_button(
-            ANNA, weiter[0]["action_id"], weiter[0]["value"], block_id="history_pages"
+            ANNA, weiter[0]["action_id"], weiter[0]["value"], block_id=HISTORY_PAGES_BLOCK
         )
         pages.append(await response_to(slack, ANNA, before + len(pages) + 1))
 
@@ -258,12 +255,14 @@ async def test_it_lists_every_offer_with_their_count_and_more_on_the_next_page(
             )
     before = len(slack.responses(ANNA))
     first = await command_reply(slack_request, slack, ANNA, "/angebote", reference)
-    assert "25 Angebote · Seite 1 von 2" in first["blocks"][1]["text"]["text"]
-    [more] = first["blocks"][-2]["elements"]
+    assert "25 Angebote · Seite 1 von 2" in block_text(first, OFFERS_SUMMARY_BLOCK)
+    [more] = block(first, OFFERS_PAGES_BLOCK)["elements"]
     assert more["text"]["text"] == "Weitere Angebote anzeigen"
-    await slack_request.send_button(ANNA, more["action_id"], more["value"], block_id="offers_pages")
+    await slack_request.send_button(
+        ANNA, more["action_id"], more["value"], block_id=OFFERS_PAGES_BLOCK
+    )
     second = await response_to(slack, ANNA, before + 2)
-    assert "Seite 2 von 2" in second["blocks"][1]["text"]["text"]
+    assert "Seite 2 von 2" in block_text(second, OFFERS_SUMMARY_BLOCK)
     listed = sections_text([first, second])
     assert [f"Versicherer {n:02d}" in listed for n in range(25)] == [True] * 25
 
@@ -279,16 +278,16 @@ async def test_it_opens_the_whole_risk_from_a_card_that_shows_only_its_beginning
     text = f'neu sparte=sach kunde="Lager & Co" vorschaeden=keine beschreibung="{description}"'
     reference = await start_tender(slack_request, slack, sessions, text=text)
     card = slack.messages(BACKOFFICE_CHANNEL)[-1]
-    [more] = [b for b in card["blocks"] if b.get("block_id") == "tender_risk_more"]
+    [more] = block(card, RISK_MORE_BLOCK)["elements"]
     await slack_request.send_button(
         BERND,
-        more["elements"][0]["action_id"],
-        more["elements"][0]["value"],
+        more["action_id"],
+        more["value"],
         channel=BACKOFFICE_CHANNEL,
-        block_id="tender_risk_more",
+        block_id=RISK_MORE_BLOCK,
     )
     [opened] = await slack.wait_for_calls("views.open")
     view = opened.params["view"]
     view = json.loads(view) if isinstance(view, str) else view
-    assert reference in view["blocks"][0]["elements"][0]["text"]
+    assert reference in block_text(view, RISK_HEADING_BLOCK)
     assert escape(description.strip()) in sections_text([view])

@@ -12,7 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.localslack import LocalSlack, SignedSender
 from bot.personas import ANNA, CARLA
+from handlers.blocks.modals import RESTART_NOTE_BLOCK
+from handlers.blocks.restart import RESTART_BLOCK
 from store.models import Broker
+from tests.blocks import block, block_text
 from tests.conftest import BACKOFFICE_CHANNEL, BERND
 from tests.handlers.scenario import eventually, links_of, load_tender, start_tender
 
@@ -43,10 +46,10 @@ async def no_offers_notice(
 def submitted_values(view: dict[str, Any]) -> dict[str, Any]:
     """What Slack sends back for an untouched dialog: every input's initial value."""
     values: dict[str, Any] = {}
-    for block in view["blocks"]:
-        if block["type"] != "input":
+    for item in view["blocks"]:
+        if item["type"] != "input":
             continue
-        element = block["element"]
+        element = item["element"]
         entry: dict[str, Any] = {"type": element["type"]}
         if element["type"] == "static_select":
             entry["selected_option"] = element.get("initial_option")
@@ -54,7 +57,7 @@ def submitted_values(view: dict[str, Any]) -> dict[str, Any]:
             entry["value"] = element.get("initial_value")
         elif element["type"] == "file_input":
             entry["files"] = []
-        values[block["block_id"]] = {element["action_id"]: entry}
+        values[item["block_id"]] = {element["action_id"]: entry}
     return values
 
 
@@ -66,16 +69,15 @@ async def test_it_starts_a_linked_tender_from_the_prefilled_dialog_after_no_offe
 ) -> None:
     reference = await start_tender(slack_request, slack, sessions, text=START)
     notice = await no_offers_notice(slack, slack_request, reference)
-    [actions] = [block for block in notice["blocks"] if block["type"] == "actions"]
-    [button] = actions["elements"]
+    [button] = block(notice, RESTART_BLOCK)["elements"]
 
     await slack_request.send_button(
-        ANNA, button["action_id"], button["value"], message=notice, block_id="tender_restart"
+        ANNA, button["action_id"], button["value"], message=notice, block_id=RESTART_BLOCK
     )
     [opened] = await slack.wait_for_calls("views.open")
     view = opened.params["view"]
     assert view["private_metadata"] == reference
-    assert reference in str(view["blocks"][0])
+    assert reference in block_text(view, RESTART_NOTE_BLOCK)
     values = submitted_values(view)
     assert values["product"]["value"]["selected_option"]["value"] == "sach"
     assert values["customer"]["value"]["value"] == "Bäckerei Korn GmbH"

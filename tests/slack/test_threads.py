@@ -27,7 +27,7 @@ from bot.localslack import Fault, LocalSlack, SignedSender
 from bot.localslack.running import RunningApp
 from bot.personas import ANNA, CARLA
 from bot.queue_worker import slack_senders
-from handlers.blocks.threads import NOT_DELIVERED_YET
+from handlers.blocks.threads import INTERNAL_BLOCK, NOT_DELIVERED_YET, NOTES_BLOCK
 from handlers.deps import Deps
 from handlers.threads import handle_message_event
 from handlers.threads_refusals import REFUSALS
@@ -39,6 +39,7 @@ from store.models import Attachment, Broker, MessageRevision, QueueRow, ThreadLi
 from store.tenders import close_tender
 from store.thread_access import NOT_YOUR_THREAD
 from store.threads import sync_rows_of, thread_link_at
+from tests.blocks import block, block_text, sections_text
 from tests.conftest import BACKOFFICE_CHANNEL, BACKOFFICE_USERS, BERND, BERND_ACTOR
 from tests.handlers.scenario import eventually, settled, start_tender, stored, thread_links
 
@@ -153,7 +154,7 @@ async def test_it_opens_the_module_when_bernd_replies_under_the_backoffice_card(
     [mirror] = await bot_replies(slack, tender.broker, 1)
     assert mirror["username"] == "Bernd Backoffice (Backoffice)"
     assert mirror["icon_url"] == f"https://avatars.example/{BERND}.png"
-    assert "Gab es Vorschäden über 5.000 €?" in mirror["blocks"][0]["text"]["text"]
+    assert "Gab es Vorschäden über 5.000 €?" in sections_text([mirror])
     [message] = await settled(sessions, 1)
     assert (message.role, message.author_name, message.source_ts) == (
         "backoffice",
@@ -305,7 +306,7 @@ async def test_it_mirrors_annas_answer_with_a_file_to_the_backoffice_thread(
     assert download.headers["authorization"] == "Bearer xoxb-test"
     mirror = [m for m in replies(slack, tender.backoffice) if m.get("username")][-1]
     assert mirror["username"] == "Anna Adler (Vermittler)"
-    assert "schadenliste.pdf" in mirror["blocks"][-1]["elements"][0]["text"]
+    assert "schadenliste.pdf" in block_text(mirror, NOTES_BLOCK)
 
 
 async def test_it_refuses_an_executable_with_a_german_note_and_stores_nothing(
@@ -720,7 +721,7 @@ async def test_it_keeps_an_internal_modal_note_from_anna_and_does_not_open_the_m
     )
     assert answer.status == 200
     [note] = await bot_replies(slack, tender.backoffice, 1)
-    assert "🔒 Interne Notiz" in note["blocks"][-1]["elements"][0]["text"]
+    assert "🔒 Interne Notiz" in block_text(note, NOTES_BLOCK)
     [stored_note] = await settled(sessions, 1)
     assert (stored_note.internal, stored_note.source_ts, stored_note.mirror_ts) == (
         True,
@@ -759,7 +760,7 @@ async def test_it_opens_the_internal_note_modal_from_the_message_shortcut(
     view = opened.params["view"]
     view = json.loads(view) if isinstance(view, str) else view
     assert view["private_metadata"] == tender.reference
-    checkbox = view["blocks"][2]["element"]
+    checkbox = block(view, INTERNAL_BLOCK)["element"]
     assert checkbox["initial_options"] == checkbox["options"]
 
     elsewhere = {**shortcut, "message": {"type": "message", "user": BERND, "ts": "1700000000.1"}}

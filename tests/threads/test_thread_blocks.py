@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from handlers.blocks.threads import mirrored_posts, query_modal
+from handlers.blocks.threads import INTERNAL_BLOCK, NOTES_BLOCK, mirrored_posts, query_modal
+from tests.blocks import block, block_text
 
 
 def test_it_attributes_a_mirrored_post_to_its_author_and_escapes_the_text() -> None:
@@ -33,6 +34,7 @@ def test_it_attributes_a_mirrored_post_to_its_author_and_escapes_the_text() -> N
                         "_(bearbeitet)_",
                     }
                 ],
+                "block_id": "mirror_notes",
             },
         ],
     }
@@ -60,6 +62,7 @@ def test_it_marks_an_internal_note_and_names_a_file_only_post() -> None:
                         "🔒 Interne Notiz – nur für das Backoffice sichtbar",
                     }
                 ],
+                "block_id": "mirror_notes",
             }
         ],
     }
@@ -71,10 +74,10 @@ def test_it_builds_the_query_modal_with_the_internal_box_preset_for_the_shortcut
         "tender_query_submit",
         "AS-2026-0001",
     )
-    checkbox = modal["blocks"][2]["element"]
+    checkbox = block(modal, INTERNAL_BLOCK)["element"]
     assert checkbox["initial_options"] == checkbox["options"]
     assert [option["value"] for option in checkbox["options"]] == ["internal"]
-    assert "initial_options" not in query_modal("AS-2026-0001")["blocks"][2]["element"]
+    assert "initial_options" not in block(query_modal("AS-2026-0001"), INTERNAL_BLOCK)["element"]
 
 
 def test_it_mirrors_a_long_message_whole_over_sections_cut_between_words() -> None:
@@ -97,7 +100,7 @@ def test_it_goes_on_in_numbered_posts_past_what_one_message_holds() -> None:
     assert len(posts) == 4
     texts = [b["text"]["text"] for p in posts for b in p["blocks"] if b["type"] == "section"]
     assert "".join(texts) == body.replace("&", "&amp;")
-    assert [p["blocks"][-1]["elements"][0]["text"] for p in posts] == [
+    assert [block_text(p, NOTES_BLOCK) for p in posts] == [
         f"*Anna Adler (Vermittler)* · AS-2026-0001 · Teil {n} von 4" for n in range(1, 5)
     ]
     assert posts[1]["text"] == "Anna Adler (Vermittler) (Teil 2 von 4)"
