@@ -239,7 +239,7 @@ async def test_it_answers_422_not_500_for_broken_json_and_unknown_types(
 
     assert (broken.status, broken.body["errors"][0]["field"]) == (422, "body")
     assert (unknown.status, unknown.body["errors"][0]["field"]) == (422, "type")
-    assert listed.status == 422
+    assert (listed.status, listed.body["errors"][0]["field"]) == (422, "body")
 
 
 async def test_it_adds_recalculates_and_locks_calculator_offers(

@@ -128,8 +128,10 @@ async def test_it_keeps_the_old_figures_when_a_reimport_is_refused(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     await import_rows(sessions, "4711;2025;sach;1;1.000,00")
-    with pytest.raises(InvalidInput):
+    with pytest.raises(InvalidInput) as refused:
         await import_rows(sessions, "4711;2025;sach;1;9.000,00", "4711;2025;sach;1;x")
+    # The refusal names the bad line (the header is line 1) and the value at fault.
+    assert "Zeile 3" in refused.value.message_de and "„x“" in refused.value.message_de
     assert await figures(sessions) == [("4711", 2025, "sach", 1, 100000)]
 
 

@@ -176,7 +176,9 @@ async def test_it_shows_a_running_tender_on_the_product_field(
 
     again = await slack_request.send_view_submission(ANNA, view)
 
-    assert "läuft bereits die Ausschreibung AS-2026-0001" in again.json()["errors"]["product"]
+    errors = again.json()["errors"]
+    assert list(errors) == ["product"]
+    assert "läuft bereits die Ausschreibung AS-2026-0001" in errors["product"]
     assert await tender_count(sessions) == 1
 
 

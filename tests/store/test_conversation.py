@@ -111,19 +111,32 @@ async def test_it_stores_attachments_with_name_type_size_and_sha256(
     assert attachment.sha256 == hashlib.sha256(b"%PDF-1.4 test").hexdigest()
 
 
+@pytest.mark.parametrize(
+    ("attachment", "reason"),
+    [
+        (NewAttachment("tool.exe", "application/octet-stream", b"MZ"), "dieses Typs"),
+        (
+            NewAttachment("huge.pdf", "application/pdf", b"0" * (20 * 1024 * 1024 + 1)),
+            "zu groß",
+        ),
+    ],
+    ids=["executable", "oversized"],
+)
 async def test_it_refuses_executables_and_oversized_files(
-    sessions: async_sessionmaker[AsyncSession], anna: Broker
+    sessions: async_sessionmaker[AsyncSession],
+    anna: Broker,
+    attachment: NewAttachment,
+    reason: str,
 ) -> None:
     tender = await started_tender(sessions, anna)
-    for attachment in (
-        NewAttachment("tool.exe", "application/octet-stream", b"MZ"),
-        NewAttachment("huge.pdf", "application/pdf", b"0" * (20 * 1024 * 1024 + 1)),
-    ):
-        with pytest.raises(InvalidInput):
-            async with transaction(sessions) as session:
-                await post_message(
-                    session, BERND_ACTOR, tender.reference, "Datei", attachments=[attachment]
-                )
+    with pytest.raises(InvalidInput) as refused:
+        async with transaction(sessions) as session:
+            await post_message(
+                session, BERND_ACTOR, tender.reference, "Datei", attachments=[attachment]
+            )
+    # The refusal names the file and why, so the sender knows which one to replace.
+    assert f"„{attachment.name}“" in refused.value.message_de
+    assert reason in refused.value.message_de
 
 
 async def test_it_keeps_the_whole_history_readable_after_close(
