@@ -57,6 +57,16 @@ BACKOFFICE_USERS = personas.BACKOFFICE
 BACKOFFICE_CHANNEL = "C0BACKOFFICE"
 
 
+def broker_add_args(broker: BrokerData = ANNA, **changes: object) -> list[str]:
+    """``tenderbot broker add …`` for a persona; ``changes`` (name=…, cc_emails=()) override."""
+    data = broker.model_copy(update=changes)
+    args = ["broker", "add", "--slack-user", data.slack_user_id, "--nummer", data.number]
+    args += ["--name", data.name, "--email", str(data.email)]
+    for cc in data.cc_emails:
+        args += ["--cc", str(cc)]
+    return args
+
+
 def add_personas(slack: LocalSlack) -> None:
     """Give a local Slack the personas' user profiles, as the console and the demo do."""
     for user, name in personas.NAMES.items():
@@ -134,6 +144,18 @@ async def engine(database_url: str, search_path: str | None) -> AsyncIterator[As
             await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     yield engine
     await engine.dispose()
+
+
+@pytest.fixture
+def cli_database(
+    engine: AsyncEngine, database_url: str, search_path: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CLI, run in-process, uses this test's database (and schema on PostgreSQL).
+
+    Depends on ``engine`` so that PostgreSQL tables are emptied first."""
+    monkeypatch.setenv("TENDERBOT_DATABASE_URL", database_url)
+    if search_path:
+        monkeypatch.setenv("TENDERBOT_DATABASE_SCHEMA", search_path)
 
 
 @pytest.fixture

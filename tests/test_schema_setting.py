@@ -22,7 +22,7 @@ from sqlalchemy import text
 
 from bot.cli.main import cli
 from store.db import make_engine
-from tests.conftest import POSTGRES_URL
+from tests.conftest import ANNA, POSTGRES_URL, broker_add_args
 from tests.fresh_schema import fresh_schema
 from tests.slack.test_console import START
 
@@ -99,19 +99,7 @@ def migrated_with_broker(schema: str) -> str:
     """``db upgrade`` and ``broker add`` into ``schema``; returns the broker's unique name."""
     invoke(schema, "db", "upgrade")
     name = f"Anna Schema-{uuid.uuid4().hex[:6]}"
-    invoke(
-        schema,
-        "broker",
-        "add",
-        "--slack-user",
-        "U0ANNA",
-        "--nummer",
-        "4711",
-        "--name",
-        name,
-        "--email",
-        "anna@makler-adler.example",
-    )
+    invoke(schema, *broker_add_args(ANNA, name=name, cc_emails=()))
     return name
 
 

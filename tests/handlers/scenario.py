@@ -20,6 +20,8 @@ from store.models import Broker, Consultation, Message, ProductLine, Tender, Thr
 from store.tenders import add_calculator_offer
 
 STRANGER = "U0STRANGER"
+# A second broker's tender, for lists that must keep brokers apart.
+CARLA_START_TEXT = "neu sparte=cyber kunde=Clausen-IT vorschaeden=keine beschreibung=Server"
 START_TEXT = (
     'neu sparte=haftpflicht kunde="Bäckerei Korn GmbH" sb=1.000 vorschaeden=keine '
     "beschreibung=„Backstube mit Café, 12 Mitarbeiter“"

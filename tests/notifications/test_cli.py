@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.cli.main import cli
 from store.brokers import add_broker
@@ -18,17 +17,7 @@ from tests.notifications.helpers import OFFER_CONTEXT
 
 
 @pytest.fixture
-def runner(
-    engine: AsyncEngine,
-    database_url: str,
-    search_path: str | None,
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
-) -> CliRunner:
-    # Depends on ``engine`` so that PostgreSQL tables are emptied first.
-    monkeypatch.setenv("TENDERBOT_DATABASE_URL", database_url)
-    if search_path:
-        monkeypatch.setenv("TENDERBOT_DATABASE_SCHEMA", search_path)
+def runner(cli_database: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CliRunner:
     for variable in ("SMTP_HOST", "SLACK_BOT_TOKEN", "SLACK_API_URL"):
         monkeypatch.delenv(variable, raising=False)
     # No SMTP_HOST: e-mails land in ./outbox, and no stray .env is read.

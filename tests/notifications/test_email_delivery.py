@@ -163,15 +163,21 @@ async def test_it_sends_nothing_in_clear_text_when_starttls_is_required_but_not_
     assert all("STARTTLS" in (row.last_error or "") for row in await outbox(sessions, "email"))
 
 
-async def test_it_logs_in_when_credentials_are_set(
-    sessions: async_sessionmaker[AsyncSession], anna: Broker, start_smtp: StartSmtp, tls: Tls
-) -> None:
-    server = await start_smtp(
+@pytest.fixture
+async def login_smtp(start_smtp: StartSmtp, tls: Tls) -> SmtpServer:
+    """An SMTP server that takes mail only over STARTTLS and after a login."""
+    return await start_smtp(
         tls_context=tls.server,
         require_starttls=True,
         authenticator=password_check,
         auth_required=True,
     )
+
+
+async def test_it_logs_in_when_credentials_are_set(
+    sessions: async_sessionmaker[AsyncSession], anna: Broker, login_smtp: SmtpServer, tls: Tls
+) -> None:
+    server = login_smtp
     await offer_rows(sessions, anna)
     config = server.config(
         starttls_required=True, tls_context=tls.client, username=USERNAME, password=PASSWORD
@@ -184,14 +190,9 @@ async def test_it_logs_in_when_credentials_are_set(
 
 
 async def test_it_keeps_the_rows_for_a_retry_when_the_login_is_refused(
-    sessions: async_sessionmaker[AsyncSession], anna: Broker, start_smtp: StartSmtp, tls: Tls
+    sessions: async_sessionmaker[AsyncSession], anna: Broker, login_smtp: SmtpServer, tls: Tls
 ) -> None:
-    server = await start_smtp(
-        tls_context=tls.server,
-        require_starttls=True,
-        authenticator=password_check,
-        auth_required=True,
-    )
+    server = login_smtp
     await offer_rows(sessions, anna)
     config = server.config(
         starttls_required=True, tls_context=tls.client, username=USERNAME, password="falsch"

@@ -7,35 +7,16 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.cli.main import cli
+from tests.conftest import ANNA, broker_add_args
 from tests.platform.conftest import event_bytes
 
 
 @pytest.fixture
-def runner(
-    engine: AsyncEngine, database_url: str, search_path: str | None, monkeypatch: pytest.MonkeyPatch
-) -> CliRunner:
-    monkeypatch.setenv("TENDERBOT_DATABASE_URL", database_url)
-    if search_path:
-        monkeypatch.setenv("TENDERBOT_DATABASE_SCHEMA", search_path)
+def runner(cli_database: None) -> CliRunner:
     runner = CliRunner()
-    added = runner.invoke(
-        cli,
-        [
-            "broker",
-            "add",
-            "--slack-user",
-            "U0ANNA",
-            "--nummer",
-            "4711",
-            "--name",
-            "Anna Adler",
-            "--email",
-            "anna@makler-adler.example",
-        ],
-    )
+    added = runner.invoke(cli, broker_add_args(ANNA, cc_emails=()))
     assert added.exit_code == 0, added.output
     return runner
 

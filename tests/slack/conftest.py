@@ -34,8 +34,8 @@ async def slack() -> AsyncIterator[LocalSlack]:
         assert [(call.method, call.problems) for call in local.refusals()] == []
 
 
-@pytest.fixture
-def slack_settings(slack: LocalSlack, database_url: str) -> Settings:
+def app_settings(slack: LocalSlack, database_url: str, **changes: object) -> Settings:
+    """The app's settings against the local Slack; ``changes`` set further fields."""
     return local_settings(
         slack,
         database_url,
@@ -43,7 +43,13 @@ def slack_settings(slack: LocalSlack, database_url: str) -> Settings:
         slack_signing_secret=SIGNING_SECRET,
         backoffice_users=BACKOFFICE_USERS,
         backoffice_channel=BACKOFFICE_CHANNEL,
+        **changes,
     )
+
+
+@pytest.fixture
+def slack_settings(slack: LocalSlack, database_url: str) -> Settings:
+    return app_settings(slack, database_url)
 
 
 @pytest.fixture

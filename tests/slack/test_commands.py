@@ -30,6 +30,7 @@ from store.tenders import add_offer, close_tender
 from tests.blocks import block, block_text
 from tests.conftest import BACKOFFICE_CHANNEL, BERND, BERND_ACTOR
 from tests.handlers.scenario import (
+    CARLA_START_TEXT,
     STRANGER,
     all_text,
     calculator_offer_for,
@@ -122,13 +123,7 @@ async def test_it_lists_anna_s_tenders_and_all_open_ones_for_the_backoffice(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     await start_tender(slack_request, slack, sessions)
-    await start_tender(
-        slack_request,
-        slack,
-        sessions,
-        CARLA,
-        "neu sparte=cyber kunde=Clausen-IT vorschaeden=keine beschreibung=Server",
-    )
+    await start_tender(slack_request, slack, sessions, CARLA, CARLA_START_TEXT)
 
     anna_list = await command_reply(slack_request, slack, ANNA, "/ausschreibung", "liste")
     assert "AS-2026-0001" in all_text(anna_list)

@@ -11,31 +11,22 @@ import time_machine
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.localslack import LocalSlack, SignedSender
-from bot.localslack.running import local_settings
 from bot.personas import ANNA
 from bot.settings import Settings
 from store.conversation import post_message
 from store.db import transaction
 from store.models import Broker
 from store.tenders import add_offer, close_tender
-from tests.conftest import BACKOFFICE_CHANNEL, BACKOFFICE_USERS, BERND_ACTOR
+from tests.conftest import BERND_ACTOR
 from tests.handlers.scenario import start_tender, thread_links
-from tests.slack.conftest import BOT_TOKEN, SIGNING_SECRET
+from tests.slack.conftest import app_settings
 
 CONTACT = "Backoffice Sach, 0221 987 654-0, backoffice@makler-service.example"
 
 
 @pytest.fixture
 def slack_settings(slack: LocalSlack, database_url: str) -> Settings:
-    return local_settings(
-        slack,
-        database_url,
-        slack_bot_token=BOT_TOKEN,
-        slack_signing_secret=SIGNING_SECRET,
-        backoffice_users=BACKOFFICE_USERS,
-        backoffice_channel=BACKOFFICE_CHANNEL,
-        contact=f"  {CONTACT} ",
-    )
+    return app_settings(slack, database_url, contact=f"  {CONTACT} ")
 
 
 async def offer_until(

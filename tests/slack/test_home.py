@@ -22,7 +22,7 @@ from store.models import Broker
 from store.tenders import add_offer
 from tests.blocks import block_text
 from tests.conftest import BERND, BERND_ACTOR
-from tests.handlers.scenario import STRANGER, all_text, start_tender
+from tests.handlers.scenario import CARLA_START_TEXT, STRANGER, all_text, start_tender
 
 
 @pytest.fixture(autouse=True)
@@ -58,13 +58,7 @@ async def test_it_shows_anna_her_open_tenders_newest_offers_and_budget(
 ) -> None:
     """Rules T7 (offers marked) and B5 (balance at any time)."""
     reference = await start_tender(slack_request, slack, sessions)
-    await start_tender(
-        slack_request,
-        slack,
-        sessions,
-        CARLA,
-        "neu sparte=cyber kunde=Clausen-IT vorschaeden=keine beschreibung=Server",
-    )
+    await start_tender(slack_request, slack, sessions, CARLA, CARLA_START_TEXT)
     async with transaction(sessions) as session:
         await add_offer(
             session,
@@ -99,13 +93,7 @@ async def test_it_shows_bernd_all_open_tenders_with_offer_counts(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     reference = await start_tender(slack_request, slack, sessions)
-    await start_tender(
-        slack_request,
-        slack,
-        sessions,
-        CARLA,
-        "neu sparte=cyber kunde=Clausen-IT vorschaeden=keine beschreibung=Server",
-    )
+    await start_tender(slack_request, slack, sessions, CARLA, CARLA_START_TEXT)
     async with transaction(sessions) as session:
         for insurer in ("Allianz", "HDI"):
             await add_offer(

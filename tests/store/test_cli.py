@@ -5,40 +5,18 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.cli.main import cli
+from tests.conftest import ANNA, broker_add_args
 
 
 @pytest.fixture
-def runner(
-    engine: AsyncEngine, database_url: str, search_path: str | None, monkeypatch: pytest.MonkeyPatch
-) -> CliRunner:
-    # Depends on ``engine`` so that PostgreSQL tables are emptied first.
-    monkeypatch.setenv("TENDERBOT_DATABASE_URL", database_url)
-    if search_path:
-        monkeypatch.setenv("TENDERBOT_DATABASE_SCHEMA", search_path)
+def runner(cli_database: None) -> CliRunner:
     return CliRunner()
 
 
 def test_it_adds_lists_and_shows_a_broker_budget(runner: CliRunner) -> None:
-    added = runner.invoke(
-        cli,
-        [
-            "broker",
-            "add",
-            "--slack-user",
-            "U0ANNA",
-            "--nummer",
-            "4711",
-            "--name",
-            "Anna Adler",
-            "--email",
-            "anna@makler-adler.example",
-            "--cc",
-            "assistenz@makler-adler.example",
-        ],
-    )
+    added = runner.invoke(cli, broker_add_args(ANNA))
     assert added.exit_code == 0, added.output
     listed = runner.invoke(cli, ["broker", "list"])
     assert "4711\tU0ANNA\tAnna Adler" in listed.output
@@ -52,18 +30,7 @@ def test_it_adds_lists_and_shows_a_broker_budget(runner: CliRunner) -> None:
 
 
 def test_it_refuses_a_duplicate_broker_in_german(runner: CliRunner) -> None:
-    args = [
-        "broker",
-        "add",
-        "--slack-user",
-        "U0ANNA",
-        "--nummer",
-        "4711",
-        "--name",
-        "A",
-        "--email",
-        "a@b.example",
-    ]
+    args = broker_add_args(ANNA)
     runner.invoke(cli, args)
     again = runner.invoke(cli, args)
     assert again.exit_code == 1

@@ -27,6 +27,7 @@ TODAY = date(2026, 11, 23)
         ("Allianz", Decimal("0"), date(2026, 12, 31), "premium"),
         ("Allianz", Decimal("100"), date(2026, 11, 22), "valid_until"),
     ],
+    ids=["blank_insurer", "insurer_too_long", "free", "already_expired"],
 )
 @time_machine.travel("2026-11-23 10:00:00+01:00", tick=False)
 async def test_it_names_the_offer_field_backoffice_bernd_got_wrong(
@@ -49,7 +50,7 @@ async def test_it_names_the_offer_field_backoffice_bernd_got_wrong(
                 valid_until=valid_until,
                 today=TODAY,
             )
-    assert refused.value.field == field
+    assert (refused.value.code, refused.value.field) == ("invalid_input", field)
 
 
 async def test_it_names_the_product_line_of_a_running_tender(

@@ -193,36 +193,6 @@ async def test_it_lets_only_the_backoffice_add_offers(
             )
 
 
-@pytest.mark.parametrize(
-    ("premium", "valid_until", "field"),
-    [
-        (Decimal("100"), date(2026, 11, 1), "valid_until"),
-        (Decimal("0"), TODAY, "premium"),
-    ],
-    ids=["expired", "free"],
-)
-async def test_it_refuses_an_offer_that_is_already_expired_or_free(
-    sessions: async_sessionmaker[AsyncSession],
-    anna: Broker,
-    premium: Decimal,
-    valid_until: date,
-    field: str,
-) -> None:
-    tender = await started_tender(sessions, anna)
-    with pytest.raises(InvalidInput) as refused:
-        async with transaction(sessions) as session:
-            await add_offer(
-                session,
-                BERND_ACTOR,
-                tender.reference,
-                insurer="Alt AG",
-                premium=premium,
-                valid_until=valid_until,
-                today=TODAY,
-            )
-    assert (refused.value.code, refused.value.field) == ("invalid_input", field)
-
-
 async def test_it_lets_the_broker_select_an_offer_and_closes_the_tender(
     sessions: async_sessionmaker[AsyncSession], anna: Broker
 ) -> None:
