@@ -20,13 +20,29 @@ async def _credit(
         await post_entry(session, broker.id, cents, "distribution", str(year), f"Budget {year}")
 
 
+async def _charge(
+    sessions: async_sessionmaker[AsyncSession],
+    broker: Broker,
+    amount: str,
+    contract: str,
+    business: str = "neu",
+) -> None:
+    async with transaction(sessions) as session:
+        await charge_konzept(session, broker.id, Decimal(amount), contract, business)
+
+
+async def _balance(sessions: async_sessionmaker[AsyncSession], broker: Broker) -> Decimal:
+    async with transaction(sessions) as session:
+        return (await statement(session, broker.id)).balance
+
+
 async def test_it_shows_the_balance_and_latest_entries_at_any_time(
     sessions: async_sessionmaker[AsyncSession], anna: Broker
 ) -> None:
     # rule B5
     await _credit(sessions, anna, 40000)
+    await _charge(sessions, anna, "250.00", "ANTRAG-1")
     async with transaction(sessions) as session:
-        await charge_konzept(session, anna.id, Decimal("250.00"), "ANTRAG-1", "neu")
         result = await statement(session, anna.id)
     assert result.balance == Decimal("150.00")
     assert [(e.kind, e.amount_cents) for e in result.entries] == [
@@ -41,8 +57,8 @@ async def test_it_refuses_konzeptrabatt_in_replacement_business(
     # rule P3
     await _credit(sessions, anna, 40000)
     with pytest.raises(KonzeptOnlyNewBusiness) as refused:
-        async with transaction(sessions) as session:
-            await charge_konzept(session, anna.id, Decimal("10"), "ANTRAG-2", "ersatz")
+        await _charge(sessions, anna, "10", "ANTRAG-2", "ersatz")
+    assert refused.value.code == "konzept_only_new_business"
     assert "Ersatzgeschäft" in refused.value.message_de
 
 
@@ -52,8 +68,8 @@ async def test_it_refuses_a_charge_the_account_does_not_cover(
     # rule P3: not covered → contact the Geschäftsstelle; nothing is booked.
     await _credit(sessions, anna, 10000)
     with pytest.raises(BudgetNotCovered) as refused:
-        async with transaction(sessions) as session:
-            await charge_konzept(session, anna.id, Decimal("100.01"), "ANTRAG-3", "neu")
+        await _charge(sessions, anna, "100.01", "ANTRAG-3")
+    assert refused.value.code == "budget_not_covered"
     assert "Geschäftsstelle" in refused.value.message_de
     async with transaction(sessions) as session:
         result = await statement(session, anna.id)
@@ -69,14 +85,11 @@ async def test_it_lets_a_charge_use_the_granted_credit(
     async with transaction(sessions) as session:
         await set_credit_limit(session, anna.id, Decimal("50"))
         await charge_konzept(session, anna.id, Decimal("150.00"), "ANTRAG-4", "neu")
-    async with transaction(sessions) as session:
-        assert (await statement(session, anna.id)).balance == Decimal("-50.00")
+    assert await _balance(sessions, anna) == Decimal("-50.00")
     with pytest.raises(BudgetNotCovered):
-        async with transaction(sessions) as session:
-            await charge_konzept(session, anna.id, Decimal("0.01"), "ANTRAG-5", "neu")
+        await _charge(sessions, anna, "0.01", "ANTRAG-5")
     await _credit(sessions, anna, 30000, year=2027)
-    async with transaction(sessions) as session:
-        assert (await statement(session, anna.id)).balance == Decimal("250.00")
+    assert await _balance(sessions, anna) == Decimal("250.00")
 
 
 async def test_it_credits_back_a_storno_from_inception_once(
@@ -91,21 +104,17 @@ async def test_it_credits_back_a_storno_from_inception_once(
     with pytest.raises(AlreadyDone):
         async with transaction(sessions) as session:
             await storno_credit(session, anna.id, "ANTRAG-6")
-    async with transaction(sessions) as session:
-        assert (await statement(session, anna.id)).balance == Decimal("400.00")
+    assert await _balance(sessions, anna) == Decimal("400.00")
 
 
 async def test_it_books_one_konzeptrabatt_per_contract(
     sessions: async_sessionmaker[AsyncSession], anna: Broker
 ) -> None:
     await _credit(sessions, anna, 40000)
-    async with transaction(sessions) as session:
-        await charge_konzept(session, anna.id, Decimal("10"), "ANTRAG-7", "neu")
+    await _charge(sessions, anna, "10", "ANTRAG-7")
     with pytest.raises(AlreadyDone):
-        async with transaction(sessions) as session:
-            await charge_konzept(session, anna.id, Decimal("10"), "ANTRAG-7", "neu")
-    async with transaction(sessions) as session:
-        assert (await statement(session, anna.id)).balance == Decimal("390.00")
+        await _charge(sessions, anna, "10", "ANTRAG-7")
+    assert await _balance(sessions, anna) == Decimal("390.00")
 
 
 @pytest.mark.postgres_only
