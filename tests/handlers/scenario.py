@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -67,6 +68,68 @@ async def start_tender(
     reference = str(slack.calls("chat.postMessage")[-1].params["text"]).split()[1].rstrip(":")
     await eventually(lambda: links_of(sessions, reference, 2))
     return reference
+
+
+@dataclass(frozen=True)
+class TenderThreads:
+    """A started tender and the threads under its two cards."""
+
+    reference: str
+    backoffice: ThreadLink
+    broker: ThreadLink
+
+
+async def start_tender_threads(
+    slack_request: SignedSender, slack: LocalSlack, sessions: async_sessionmaker[AsyncSession]
+) -> TenderThreads:
+    reference = await start_tender(slack_request, slack, sessions)
+    backoffice, broker = await thread_links(sessions)
+    return TenderThreads(reference, backoffice, broker)
+
+
+async def write(
+    slack: LocalSlack,
+    slack_request: SignedSender,
+    user: str,
+    link: ThreadLink,
+    text: str,
+    *,
+    files: list[dict[str, Any]] | None = None,
+    event_id: str | None = None,
+) -> str:
+    """``user`` writes in the thread under the card of ``link``: Slack stores the message,
+    then sends the event. Returns the message ts."""
+    event: dict[str, Any] = {
+        "type": "message",
+        "channel": link.channel,
+        "user": user,
+        "text": text,
+        "thread_ts": link.ts,
+        "channel_type": "im" if link.channel.startswith("D") else "channel",
+    }
+    if files:
+        event["subtype"] = "file_share"
+        event["files"] = files
+    event["ts"] = slack.state.post(link.channel, dict(event))["ts"]
+    response = await slack_request.send_event(event, event_id=event_id)
+    assert response.status == 200
+    return str(event["ts"])
+
+
+def replies(slack: LocalSlack, link: ThreadLink) -> list[dict[str, Any]]:
+    """What the thread under the card shows, the card itself left out."""
+    return [m for m in slack.messages(link.channel, link.ts) if m["ts"] != link.ts]
+
+
+def bot_posts(slack: LocalSlack, link: ThreadLink) -> list[dict[str, Any]]:
+    """The app's posts in the thread under the card: the mirrored messages."""
+    return [m for m in replies(slack, link) if m.get("bot_id")]
+
+
+async def bot_replies(slack: LocalSlack, link: ThreadLink, count: int) -> list[dict[str, Any]]:
+    """The app's posts in the thread once there are at least ``count``."""
+    await slack.wait_for(lambda: len(bot_posts(slack, link)) >= count)
+    return bot_posts(slack, link)
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], seconds: float = 30.0) -> None:

@@ -19,7 +19,9 @@ from bot.app import create_app
 from bot.localslack import LocalSlack, SignedSender
 from bot.localslack.running import RunningApp, local_settings, running_app
 from bot.settings import Settings
+from store.models import Broker
 from tests.conftest import BACKOFFICE_CHANNEL, BACKOFFICE_USERS, add_personas
+from tests.handlers.scenario import TenderThreads, start_tender_threads
 
 SIGNING_SECRET = "test-signing-secret"
 BOT_TOKEN = "xoxb-test"
@@ -50,6 +52,17 @@ def app_settings(slack: LocalSlack, database_url: str, **changes: object) -> Set
 @pytest.fixture
 def slack_settings(slack: LocalSlack, database_url: str) -> Settings:
     return app_settings(slack, database_url)
+
+
+@pytest.fixture
+async def tender(
+    anna: Broker,
+    slack: LocalSlack,
+    slack_request: SignedSender,
+    sessions: async_sessionmaker[AsyncSession],
+) -> TenderThreads:
+    """Anna's tender, started by text, with the threads under its two cards."""
+    return await start_tender_threads(slack_request, slack, sessions)
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import json
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
-from typing import Any
 
 import pytest
 import time_machine
@@ -31,11 +30,14 @@ from store.tenders import add_offer
 from tests.blocks import block, block_text, find_block, sections_text
 from tests.conftest import BACKOFFICE_CHANNEL, BERND, BERND_ACTOR
 from tests.handlers.scenario import (
+    TenderThreads,
+    bot_posts,
+    bot_replies,
     command_reply,
     eventually,
     response_to,
     start_tender,
-    thread_links,
+    write,
 )
 
 
@@ -52,51 +54,9 @@ def long_text(length: int, seed: str = "Rückfrage") -> str:
     return (paragraph * (length // len(paragraph) + 1))[:length].rstrip() + "."
 
 
-async def write(
-    slack: LocalSlack, slack_request: SignedSender, user: str, link: ThreadLink, text: str
-) -> str:
-    """``user`` writes in the thread under a card: Slack stores it, then sends the event."""
-    event: dict[str, Any] = {
-        "type": "message",
-        "channel": link.channel,
-        "user": user,
-        "text": text,
-        "thread_ts": link.ts,
-        "channel_type": "im" if link.channel.startswith("D") else "channel",
-    }
-    event["ts"] = slack.state.post(link.channel, dict(event))["ts"]
-    assert (await slack_request.send_event(event)).status == 200
-    return str(event["ts"])
-
-
-def bot_posts(slack: LocalSlack, link: ThreadLink) -> list[dict[str, Any]]:
-    return [
-        m for m in slack.messages(link.channel, link.ts) if m["ts"] != link.ts and m.get("bot_id")
-    ]
-
-
-async def mirrored(slack: LocalSlack, link: ThreadLink, count: int) -> list[dict[str, Any]]:
-    def posts() -> list[dict[str, Any]]:
-        return [
-            m
-            for m in slack.messages(link.channel, link.ts)
-            if m["ts"] != link.ts and m.get("bot_id")
-        ]
-
-    await slack.wait_for(lambda: len(posts()) >= count)
-    return posts()
-
-
 @pytest.fixture
-async def links(
-    anna: Broker,
-    slack: LocalSlack,
-    slack_request: SignedSender,
-    sessions: async_sessionmaker[AsyncSession],
-) -> tuple[str, ThreadLink, ThreadLink]:
-    reference = await start_tender(slack_request, slack, sessions)
-    backoffice, broker = await thread_links(sessions)
-    return reference, backoffice, broker
+def links(tender: TenderThreads) -> tuple[str, ThreadLink, ThreadLink]:
+    return tender.reference, tender.backoffice, tender.broker
 
 
 async def test_it_mirrors_a_3500_character_message_whole_both_ways(
@@ -109,10 +69,10 @@ async def test_it_mirrors_a_3500_character_message_whole_both_ways(
     _reference, backoffice, broker = links
     question = long_text(3500, "Rückfrage")
     await write(slack, slack_request, BERND, backoffice, question)
-    [to_anna] = await mirrored(slack, broker, 1)
+    [to_anna] = await bot_replies(slack, broker, 1)
     answer = long_text(3500, "Antwort")
     await write(slack, slack_request, ANNA, broker, answer)
-    [to_bernd] = await mirrored(slack, backoffice, 1)
+    [to_bernd] = await bot_replies(slack, backoffice, 1)
 
     for post, text in ((to_anna, question), (to_bernd, answer)):
         sections = [block for block in post["blocks"] if block["type"] == "section"]
@@ -131,7 +91,7 @@ async def test_it_mirrors_a_40000_character_message_in_numbered_posts_in_order(
     _reference, backoffice, broker = links
     text = long_text(40_000)
     await write(slack, slack_request, BERND, backoffice, text)
-    posts = await mirrored(slack, broker, 5)
+    posts = await bot_replies(slack, broker, 5)
     assert len(posts) == 5
     assert sections_text(posts) == escape(text)
     assert [block_text(post, NOTES_BLOCK).split(" · ")[2] for post in posts] == [
@@ -154,7 +114,7 @@ async def test_it_replaces_and_deletes_the_continuations_of_an_edited_long_messa
     # rule M4: the other side shows what the writer sees, also after an edit or a deletion
     _reference, backoffice, broker = links
     ts = await write(slack, slack_request, BERND, backoffice, long_text(40_000))
-    await mirrored(slack, broker, 5)
+    await bot_replies(slack, broker, 5)
     # A change arriving while a delivery runs waits for the delivery worker's next round.
     await eventually(lambda: delivered(sessions))
     corrected = long_text(20_000, "Korrektur")
@@ -213,7 +173,7 @@ async def test_it_shows_the_whole_history_in_verlauf_paged_with_weiter(
             backoffice if n % 2 == 0 else broker,
             text,
         )
-        await mirrored(slack, broker if n % 2 == 0 else backoffice, n // 2 + 1)
+        await bot_replies(slack, broker if n % 2 == 0 else backoffice, n // 2 + 1)
 
     before = len(slack.responses(ANNA))
     pages = [await command_reply(slack_request, slack, ANNA, "/verlauf", reference)]

@@ -16,7 +16,7 @@ from email.message import EmailMessage
 from email.policy import default as default_policy
 from email.utils import make_msgid
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 import aiosmtplib
 import pytest
@@ -34,18 +34,19 @@ from bot.notifiers import reply_addresses
 from bot.settings import Settings
 from notifications import LocalSinkNotifier, flush_outbox
 from store.db import make_engine, make_sessionmaker, transaction
-from store.models import Attachment, Broker, ThreadLink
+from store.models import Attachment
 from store.reply_tokens import ReplyTokens, reply_address
 from store.tenders import close_tender
 from tests.conftest import ANNA as ANNA_DATA
 from tests.conftest import BERND, BERND_ACTOR, ON_POSTGRES
 from tests.handlers.scenario import (
+    TenderThreads,
     all_text,
     command_reply,
+    replies,
     settled,
-    start_tender,
     stored,
-    thread_links,
+    write,
 )
 
 REPLY_DOMAIN = "antwort.tenderbot.example"
@@ -84,13 +85,6 @@ async def mailin(
 
 
 @dataclass(frozen=True)
-class Tender:
-    reference: str
-    backoffice: ThreadLink
-    broker: ThreadLink
-
-
-@dataclass(frozen=True)
 class Notice:
     """The query e-mail as Anna's mail program shows it."""
 
@@ -98,33 +92,8 @@ class Notice:
     reply_to: str
 
 
-@pytest.fixture
-async def tender(
-    anna: Broker,
-    slack: LocalSlack,
-    slack_request: SignedSender,
-    sessions: async_sessionmaker[AsyncSession],
-) -> Tender:
-    reference = await start_tender(slack_request, slack, sessions)
-    backoffice, broker = await thread_links(sessions)
-    return Tender(reference, backoffice, broker)
-
-
-def replies(slack: LocalSlack, link: ThreadLink) -> list[dict[str, Any]]:
-    return [m for m in slack.messages(link.channel, link.ts) if m["ts"] != link.ts]
-
-
-async def bernd_asks(slack: LocalSlack, slack_request: SignedSender, tender: Tender) -> None:
-    event: dict[str, Any] = {
-        "type": "message",
-        "channel": tender.backoffice.channel,
-        "user": BERND,
-        "text": QUESTION,
-        "thread_ts": tender.backoffice.ts,
-        "channel_type": "channel",
-    }
-    event["ts"] = slack.state.post(tender.backoffice.channel, dict(event))["ts"]
-    assert (await slack_request.send_event(event)).status == 200
+async def bernd_asks(slack: LocalSlack, slack_request: SignedSender, tender: TenderThreads) -> None:
+    await write(slack, slack_request, BERND, tender.backoffice, QUESTION)
     await slack.wait_for(lambda: len(replies(slack, tender.broker)) >= 1)
 
 
@@ -147,7 +116,7 @@ def read_mails(paths: list[Path]) -> list[EmailMessage]:
 
 @pytest.fixture
 async def query_notices(
-    tender: Tender,
+    tender: TenderThreads,
     slack: LocalSlack,
     slack_request: SignedSender,
     reply_settings: Settings,
@@ -285,7 +254,7 @@ async def test_it_puts_only_the_new_text_of_a_reply_into_both_threads(
     body: str,
     expected: str,
     query_notice: Notice,
-    tender: Tender,
+    tender: TenderThreads,
     mailin: RunningMailIn,
     slack: LocalSlack,
     sessions: async_sessionmaker[AsyncSession],
@@ -310,7 +279,7 @@ async def test_it_puts_only_the_new_text_of_a_reply_into_both_threads(
 
 async def test_it_shows_the_answer_in_the_history_as_sent_by_e_mail(
     query_notice: Notice,
-    tender: Tender,
+    tender: TenderThreads,
     mailin: RunningMailIn,
     slack: LocalSlack,
     slack_request: SignedSender,
@@ -345,7 +314,7 @@ async def test_it_reads_an_html_only_reply_as_text(
 
 async def test_it_turns_an_attachment_into_a_thread_file(
     query_notice: Notice,
-    tender: Tender,
+    tender: TenderThreads,
     mailin: RunningMailIn,
     slack: LocalSlack,
     sessions: async_sessionmaker[AsyncSession],
@@ -392,7 +361,7 @@ async def test_it_takes_an_answer_from_the_cc_address_the_notice_went_to(
 
 async def test_it_makes_one_message_of_the_same_mail_delivered_twice(
     query_notice: Notice,
-    tender: Tender,
+    tender: TenderThreads,
     mailin: RunningMailIn,
     slack: LocalSlack,
     sessions: async_sessionmaker[AsyncSession],
@@ -517,7 +486,7 @@ async def test_it_refuses_an_executable_attachment_like_slack_does(
 
 async def test_it_refuses_an_answer_to_a_closed_tender_saying_so(
     query_notice: Notice,
-    tender: Tender,
+    tender: TenderThreads,
     mailin: RunningMailIn,
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
@@ -532,7 +501,7 @@ async def test_it_refuses_an_answer_to_a_closed_tender_saying_so(
 
 
 async def test_it_refuses_an_answer_before_the_backoffice_opened_the_conversation(
-    tender: Tender, mailin: RunningMailIn, sessions: async_sessionmaker[AsyncSession]
+    tender: TenderThreads, mailin: RunningMailIn, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     # Rule M2: e.g. an answer to the offer notice (N1) before the backoffice wrote anything.
     token = ReplyTokens(REPLY_SECRET).issue(tender.reference, ANNA_DATA.email)
@@ -565,7 +534,7 @@ async def test_it_drops_automatic_replies_silently(
     query_notice: Notice,
     mailin: RunningMailIn,
     slack: LocalSlack,
-    tender: Tender,
+    tender: TenderThreads,
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     mail = answer(query_notice, "Ich bin bis 14.12. nicht im Büro.", headers=headers)
