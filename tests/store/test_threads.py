@@ -7,7 +7,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from store.db import transaction
-from store.models import Broker
+from store.models import Broker, Tender
 from store.threads import (
     BACKOFFICE,
     BROKER,
@@ -24,14 +24,20 @@ from tests.store.helpers import started_tender
 ANNAS_DM = "D0ANNA"
 
 
+async def record_both_threads(sessions: async_sessionmaker[AsyncSession], tender: Tender) -> None:
+    """Both cards of ``tender`` posted: .000100 in the backoffice channel, .000200 in the DM."""
+    async with transaction(sessions) as session:
+        await record_thread(session, tender.id, BACKOFFICE, BACKOFFICE_CHANNEL, "1700000000.000100")
+        await record_thread(session, tender.id, BROKER, ANNAS_DM, "1700000000.000200")
+
+
 async def test_it_finds_anna_s_tender_from_either_card_thread(
     sessions: async_sessionmaker[AsyncSession], anna: Broker
 ) -> None:
     tender = await started_tender(sessions, anna)
     other = await started_tender(sessions, anna, customer_name="Metzgerei Wurst")
+    await record_both_threads(sessions, tender)
     async with transaction(sessions) as session:
-        await record_thread(session, tender.id, BACKOFFICE, BACKOFFICE_CHANNEL, "1700000000.000100")
-        await record_thread(session, tender.id, BROKER, ANNAS_DM, "1700000000.000200")
         await record_thread(session, other.id, BACKOFFICE, BACKOFFICE_CHANNEL, "1700000000.000300")
 
     async with transaction(sessions) as session:
@@ -81,9 +87,7 @@ async def test_it_gives_the_internal_note_shortcut_only_the_backoffice_thread_re
     sessions: async_sessionmaker[AsyncSession], anna: Broker
 ) -> None:
     tender = await started_tender(sessions, anna)
-    async with transaction(sessions) as session:
-        await record_thread(session, tender.id, BACKOFFICE, BACKOFFICE_CHANNEL, "1700000000.000100")
-        await record_thread(session, tender.id, BROKER, ANNAS_DM, "1700000000.000200")
+    await record_both_threads(sessions, tender)
 
     async with sessions() as session:
         in_channel = await reference_for_thread(
@@ -100,9 +104,7 @@ async def test_it_finds_a_card_thread_by_its_slack_place_and_both_threads_of_a_t
     sessions: async_sessionmaker[AsyncSession], anna: Broker
 ) -> None:
     tender = await started_tender(sessions, anna)
-    async with transaction(sessions) as session:
-        await record_thread(session, tender.id, BACKOFFICE, BACKOFFICE_CHANNEL, "1700000000.000100")
-        await record_thread(session, tender.id, BROKER, ANNAS_DM, "1700000000.000200")
+    await record_both_threads(sessions, tender)
 
     async with sessions() as session:
         link = await thread_link_at(session, ANNAS_DM, "1700000000.000200")
