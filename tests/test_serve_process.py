@@ -26,10 +26,9 @@ from store.brokers import add_broker
 from store.db import make_engine, make_sessionmaker, transaction
 from store.migrate import upgrade
 from store.models import Offer
-from store.outbox import enqueue
 from tests.conftest import ANNA, BERND, POSTGRES_URL, add_personas
 from tests.fresh_schema import fresh_schema
-from tests.notifications.helpers import OFFER_CONTEXT
+from tests.notifications.helpers import enqueue_offer_mail
 from tests.slack.test_observability import sample
 from tests.store.helpers import started_tender
 
@@ -166,13 +165,7 @@ async def test_it_shows_the_schedulers_own_deliveries_and_stops_cleanly_on_sigte
     schema, sessions = schema_sessions
     async with transaction(sessions) as session:
         anna = await add_broker(session, ANNA)
-        await enqueue(
-            session,
-            channel="email",
-            recipient=anna.email,
-            template="offer_available",
-            context=OFFER_CONTEXT,
-        )
+        await enqueue_offer_mail(session, anna)
     port = free_port()
     env = {
         **os.environ,

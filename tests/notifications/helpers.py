@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from store.conversation import post_message
 from store.db import transaction
 from store.models import Broker, QueueRow, Tender
-from store.outbox import enqueue_for_broker
+from store.outbox import enqueue, enqueue_for_broker
 from store.tenders import add_offer
 from tests.conftest import BERND_ACTOR
 from tests.store.helpers import started_tender
@@ -49,6 +49,19 @@ async def bernd_asks(sessions: async_sessionmaker[AsyncSession], reference: str,
     """Backoffice Bernd writes a query in the tender's conversation (rule N2 fires)."""
     async with transaction(sessions) as session:
         await post_message(session, BERND_ACTOR, reference, body)
+
+
+async def enqueue_offer_mail(
+    session: AsyncSession, broker: Broker, **context: object
+) -> int | None:
+    """One offer e-mail to ``broker`` (no CC, no DM), in the caller's transaction."""
+    return await enqueue(
+        session,
+        channel="email",
+        recipient=broker.email,
+        template="offer_available",
+        context={**OFFER_CONTEXT, **context},
+    )
 
 
 async def offer_rows(

@@ -27,11 +27,11 @@ from notifications import (
 )
 from store.db import transaction
 from store.models import Broker
-from store.outbox import enqueue
 from store.queue import claim_due
 from tests.notifications.conftest import MailHandler, SlackDouble, SmtpServer, StartSmtp
 from tests.notifications.helpers import (
     OFFER_CONTEXT,
+    enqueue_offer_mail,
     offer_rows,
     outbox,
     outbox_row,
@@ -70,13 +70,7 @@ async def test_it_sends_nothing_when_the_causing_transaction_rolls_back(
 ) -> None:
     with pytest.raises(RuntimeError):
         async with transaction(sessions) as session:
-            await enqueue(
-                session,
-                channel="email",
-                recipient=anna.email,
-                template="offer_available",
-                context=OFFER_CONTEXT,
-            )
+            await enqueue_offer_mail(session, anna)
             raise RuntimeError("the offer could not be saved")
 
     result = await flush_outbox(sessions, [SmtpNotifier(smtp.config())])
@@ -237,13 +231,7 @@ async def test_it_dead_letters_a_row_it_cannot_render_and_an_operator_can_requeu
     sessions: async_sessionmaker[AsyncSession], anna: Broker, smtp: SmtpServer
 ) -> None:
     async with transaction(sessions) as session:
-        row_id = await enqueue(
-            session,
-            channel="email",
-            recipient=anna.email,
-            template="offer_available",
-            context={**OFFER_CONTEXT, "premium": 1234.5},
-        )
+        row_id = await enqueue_offer_mail(session, anna, premium=1234.5)
     assert row_id is not None
 
     broken = await flush_outbox(sessions, [SmtpNotifier(smtp.config())])

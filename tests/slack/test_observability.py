@@ -19,9 +19,8 @@ from store import metrics
 from store.db import make_engine, make_sessionmaker, transaction
 from store.migrate import upgrade
 from store.models import Broker, QueueRow
-from store.outbox import enqueue
 from store.types import utcnow
-from tests.notifications.helpers import OFFER_CONTEXT
+from tests.notifications.helpers import enqueue_offer_mail
 
 
 async def get(running: RunningApp, path: str) -> tuple[int, str]:
@@ -56,13 +55,7 @@ class Refusing:
 
 async def queue_mail(sessions: async_sessionmaker[AsyncSession], anna: Broker) -> None:
     async with transaction(sessions) as session:
-        await enqueue(
-            session,
-            channel="email",
-            recipient=anna.email,
-            template="offer_available",
-            context=OFFER_CONTEXT,
-        )
+        await enqueue_offer_mail(session, anna)
 
 
 async def test_it_counts_requests_by_listener_with_their_latency(
