@@ -12,7 +12,6 @@ import asyncio
 import hashlib
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -35,13 +34,21 @@ from notifications import flush_outbox
 from store.conversation import BROKER_CANNOT_OPEN
 from store.db import transaction
 from store.mirroring import WrittenInThread, write_in_thread
-from store.models import Attachment, Broker, MessageRevision, QueueRow, ThreadLink
+from store.models import Attachment, Broker, MessageRevision, QueueRow
 from store.tenders import close_tender
 from store.thread_access import NOT_YOUR_THREAD
 from store.threads import sync_rows_of, thread_link_at
 from tests.blocks import block, block_text, sections_text
 from tests.conftest import BACKOFFICE_CHANNEL, BACKOFFICE_USERS, BERND, BERND_ACTOR
-from tests.handlers.scenario import eventually, settled, start_tender, stored, thread_links
+from tests.handlers.scenario import (
+    TenderThreads,
+    bot_replies,
+    eventually,
+    replies,
+    settled,
+    stored,
+    write,
+)
 
 
 async def deliver_pending(
@@ -65,73 +72,13 @@ def november_2026() -> Iterator[None]:
         yield
 
 
-@dataclass(frozen=True)
-class Tender:
-    reference: str
-    backoffice: ThreadLink
-    broker: ThreadLink
-
-
-@pytest.fixture
-async def tender(
-    anna: Broker,
-    slack: LocalSlack,
-    slack_request: SignedSender,
-    sessions: async_sessionmaker[AsyncSession],
-) -> Tender:
-    reference = await start_tender(slack_request, slack, sessions)
-    backoffice, broker = await thread_links(sessions)
-    return Tender(reference, backoffice, broker)
-
-
-async def write(
-    slack: LocalSlack,
-    slack_request: SignedSender,
-    user: str,
-    link: ThreadLink,
-    text: str,
-    *,
-    files: list[dict[str, Any]] | None = None,
-    event_id: str | None = None,
-) -> str:
-    """``user`` writes in the thread under the card of ``link``; returns the message ts."""
-    event: dict[str, Any] = {
-        "type": "message",
-        "channel": link.channel,
-        "user": user,
-        "text": text,
-        "thread_ts": link.ts,
-        "channel_type": "im" if link.channel.startswith("D") else "channel",
-    }
-    if files:
-        event["subtype"] = "file_share"
-        event["files"] = files
-    event["ts"] = slack.state.post(link.channel, dict(event))["ts"]
-    response = await slack_request.send_event(event, event_id=event_id)
-    assert response.status == 200
-    return str(event["ts"])
-
-
-def replies(slack: LocalSlack, link: ThreadLink) -> list[dict[str, Any]]:
-    """What the thread under the card shows, the card itself left out."""
-    return [m for m in slack.messages(link.channel, link.ts) if m["ts"] != link.ts]
-
-
-async def bot_replies(slack: LocalSlack, link: ThreadLink, count: int) -> list[dict[str, Any]]:
-    def posted() -> list[dict[str, Any]]:
-        return [m for m in replies(slack, link) if m.get("bot_id")]
-
-    await slack.wait_for(lambda: len(posted()) >= count)
-    return posted()
-
-
 async def ephemeral_for(slack: LocalSlack, user: str, count: int = 1) -> dict[str, Any]:
     await slack.wait_for(lambda: len(slack.ephemerals(user)) >= count)
     return slack.ephemerals(user)[count - 1]
 
 
 async def bernd_asks(
-    slack: LocalSlack, slack_request: SignedSender, tender: Tender, text: str = "Vorschäden?"
+    slack: LocalSlack, slack_request: SignedSender, tender: TenderThreads, text: str = "Vorschäden?"
 ) -> str:
     ts = await write(slack, slack_request, BERND, tender.backoffice, text)
     await bot_replies(slack, tender.broker, 1)
@@ -142,7 +89,7 @@ async def bernd_asks(
 
 
 async def test_it_opens_the_module_when_bernd_replies_under_the_backoffice_card(
-    tender: Tender,
+    tender: TenderThreads,
     slack: LocalSlack,
     slack_request: SignedSender,
     sessions: async_sessionmaker[AsyncSession],
@@ -178,7 +125,7 @@ async def test_it_opens_the_module_when_bernd_replies_under_the_backoffice_card(
 
 
 async def test_it_opens_the_module_with_the_rueckfrage_modal_on_the_card(
-    tender: Tender,
+    tender: TenderThreads,
     slack: LocalSlack,
     slack_request: SignedSender,
     sessions: async_sessionmaker[AsyncSession],
@@ -221,7 +168,7 @@ async def test_it_opens_the_module_with_the_rueckfrage_modal_on_the_card(
 
 
 async def test_it_asks_for_text_when_the_modal_is_sent_empty(
-    tender: Tender, slack_request: SignedSender, sessions: async_sessionmaker[AsyncSession]
+    tender: TenderThreads, slack_request: SignedSender, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     answer = await slack_request.send_view_submission(
         BERND,
@@ -239,7 +186,7 @@ async def test_it_asks_for_text_when_the_modal_is_sent_empty(
 
 
 async def test_it_refuses_anna_writing_before_the_backoffice_and_stores_nothing(
-    tender: Tender,
+    tender: TenderThreads,
     slack: LocalSlack,
     slack_request: SignedSender,
     sessions: async_sessionmaker[AsyncSession],
@@ -254,7 +201,7 @@ async def test_it_refuses_anna_writing_before_the_backoffice_and_stores_nothing(
 
 
 async def test_it_refuses_carla_writing_into_the_thread_of_annas_card(
-    tender: Tender,
+    tender: TenderThreads,
     carla: Broker,
     slack: LocalSlack,
     slack_request: SignedSender,
@@ -273,7 +220,7 @@ async def test_it_refuses_carla_writing_into_the_thread_of_annas_card(
 
 
 async def test_it_mirrors_annas_answer_with_a_file_to_the_backoffice_thread(
-    tender: Tender,
+    tender: TenderThreads,
     slack: LocalSlack,
     slack_request: SignedSender,
     sessions: async_sessionmaker[AsyncSession],
@@ -310,7 +257,7 @@ async def test_it_mirrors_annas_answer_with_a_file_to_the_backoffice_thread(
 
 
 async def test_it_refuses_an_executable_with_a_german_note_and_stores_nothing(
-    tender: Tender,
+    tender: TenderThreads,
     slack: LocalSlack,
     slack_request: SignedSender,
     sessions: async_sessionmaker[AsyncSession],
@@ -325,7 +272,7 @@ async def test_it_refuses_an_executable_with_a_german_note_and_stores_nothing(
 
 
 async def test_it_mirrors_an_edit_and_keeps_the_earlier_text(
-    tender: Tender,
+    tender: TenderThreads,
     slack: LocalSlack,
     slack_request: SignedSender,
     sessions: async_sessionmaker[AsyncSession],
@@ -365,7 +312,7 @@ async def test_it_mirrors_an_edit_and_keeps_the_earlier_text(
 
 
 async def test_it_mirrors_a_deletion_and_keeps_it_in_the_history(
-    tender: Tender,
+    tender: TenderThreads,
     slack: LocalSlack,
     slack_request: SignedSender,
     sessions: async_sessionmaker[AsyncSession],
@@ -405,7 +352,7 @@ async def test_it_mirrors_a_deletion_and_keeps_it_in_the_history(
 
 
 async def test_it_keeps_bernds_intern_note_in_the_backoffice_thread(
-    tender: Tender,
+    tender: TenderThreads,
     slack: LocalSlack,
     slack_request: SignedSender,
     sessions: async_sessionmaker[AsyncSession],
@@ -428,7 +375,7 @@ async def test_it_keeps_bernds_intern_note_in_the_backoffice_thread(
 
 
 async def test_it_handles_a_redelivered_event_once(
-    tender: Tender,
+    tender: TenderThreads,
     slack: LocalSlack,
     slack_request: SignedSender,
     sessions: async_sessionmaker[AsyncSession],
@@ -456,7 +403,7 @@ async def test_it_handles_a_redelivered_event_once(
 
 
 async def test_it_stores_both_first_messages_when_they_arrive_at_once(
-    tender: Tender,
+    tender: TenderThreads,
     slack: LocalSlack,
     slack_request: SignedSender,
     sessions: async_sessionmaker[AsyncSession],
@@ -476,7 +423,7 @@ async def test_it_stores_both_first_messages_when_they_arrive_at_once(
 
 
 async def test_it_keeps_the_first_payload_when_a_retry_of_the_same_event_differs(
-    tender: Tender,
+    tender: TenderThreads,
     slack: LocalSlack,
     served: RunningApp,
     slack_request: SignedSender,
@@ -519,7 +466,7 @@ async def test_it_keeps_a_refused_mirror_pending_and_the_worker_delivers_it_late
     status: int,
     times: int,
     error: str | None,
-    tender: Tender,
+    tender: TenderThreads,
     app: AsyncApp,
     slack: LocalSlack,
     slack_request: SignedSender,
@@ -551,7 +498,7 @@ async def test_it_keeps_a_refused_mirror_pending_and_the_worker_delivers_it_late
 
 
 async def test_it_dead_letters_a_mirror_slack_refuses_for_good_and_tells_the_backoffice(
-    tender: Tender,
+    tender: TenderThreads,
     slack: LocalSlack,
     slack_request: SignedSender,
     sessions: async_sessionmaker[AsyncSession],
@@ -580,7 +527,7 @@ async def test_it_dead_letters_a_mirror_slack_refuses_for_good_and_tells_the_bac
 
 
 async def test_it_mirrors_a_thread_in_the_order_written_while_every_third_post_fails(
-    tender: Tender,
+    tender: TenderThreads,
     app: AsyncApp,
     slack: LocalSlack,
     slack_request: SignedSender,
@@ -610,7 +557,7 @@ async def _stored_count(sessions: async_sessionmaker[AsyncSession], count: int) 
 
 
 async def test_it_posts_a_message_stored_before_a_crash_exactly_once(
-    tender: Tender,
+    tender: TenderThreads,
     app: AsyncApp,
     slack: LocalSlack,
     sessions: async_sessionmaker[AsyncSession],
@@ -631,7 +578,7 @@ async def test_it_posts_a_message_stored_before_a_crash_exactly_once(
 
 
 async def test_it_answers_in_the_thread_of_a_closed_tender_and_stores_nothing_new(
-    tender: Tender,
+    tender: TenderThreads,
     slack: LocalSlack,
     slack_request: SignedSender,
     sessions: async_sessionmaker[AsyncSession],
@@ -651,7 +598,7 @@ async def test_it_answers_in_the_thread_of_a_closed_tender_and_stores_nothing_ne
 
 
 async def test_it_ignores_bots_broadcasts_and_threads_without_a_tender(
-    tender: Tender,
+    tender: TenderThreads,
     slack: LocalSlack,
     sessions: async_sessionmaker[AsyncSession],
     app: AsyncApp,
@@ -680,7 +627,7 @@ async def _count(sessions: async_sessionmaker[AsyncSession], count: int) -> bool
     return len(await stored(sessions)) >= count
 
 
-async def _closed(slack: LocalSlack, tender: Tender) -> list[dict[str, Any]]:
+async def _closed(slack: LocalSlack, tender: TenderThreads) -> list[dict[str, Any]]:
     def notices() -> list[dict[str, Any]]:
         return [
             m
@@ -710,7 +657,7 @@ def query_submission(reference: str, text: str, *, internal: bool) -> dict[str, 
 
 
 async def test_it_keeps_an_internal_modal_note_from_anna_and_does_not_open_the_module(
-    tender: Tender,
+    tender: TenderThreads,
     slack: LocalSlack,
     slack_request: SignedSender,
     sessions: async_sessionmaker[AsyncSession],
@@ -745,7 +692,7 @@ async def test_it_keeps_an_internal_modal_note_from_anna_and_does_not_open_the_m
 
 
 async def test_it_opens_the_internal_note_modal_from_the_message_shortcut(
-    tender: Tender, slack: LocalSlack, slack_request: SignedSender
+    tender: TenderThreads, slack: LocalSlack, slack_request: SignedSender
 ) -> None:
     ts = await bernd_asks(slack, slack_request, tender)
     shortcut = {
@@ -770,7 +717,7 @@ async def test_it_opens_the_internal_note_modal_from_the_message_shortcut(
 
 
 async def test_it_tells_anna_when_her_file_cannot_be_fetched_and_stores_nothing(
-    tender: Tender,
+    tender: TenderThreads,
     slack: LocalSlack,
     slack_request: SignedSender,
     sessions: async_sessionmaker[AsyncSession],
@@ -785,7 +732,7 @@ async def test_it_tells_anna_when_her_file_cannot_be_fetched_and_stores_nothing(
 
 
 async def test_it_reshares_a_file_whose_upload_failed_without_posting_the_text_twice(
-    tender: Tender,
+    tender: TenderThreads,
     app: AsyncApp,
     slack: LocalSlack,
     slack_request: SignedSender,
@@ -810,7 +757,7 @@ async def test_it_reshares_a_file_whose_upload_failed_without_posting_the_text_t
 
 
 async def test_it_redoes_everything_when_slack_retries_an_event_that_crashed_before_commit(
-    tender: Tender,
+    tender: TenderThreads,
     slack: LocalSlack,
     slack_request: SignedSender,
     sessions: async_sessionmaker[AsyncSession],
