@@ -20,6 +20,7 @@ from handlers.requests import (
     parse_start_text,
 )
 from store.tender_input import DESCRIPTION_MAX
+from tests.blocks import block
 
 
 def text(value: str) -> dict[str, Any]:
@@ -71,11 +72,7 @@ def test_it_names_the_start_field_the_request_model_refused_in_german() -> None:
 def test_it_holds_the_risk_description_to_one_limit_in_dialog_command_and_store() -> None:
     # Slack allows a plain-text input at most 3000 characters; the store may not allow more,
     # or the command would take what the dialog cannot (T1).
-    (element,) = [
-        block["element"]
-        for block in start_modal()["blocks"]
-        if block.get("block_id") == DESCRIPTION_BLOCK
-    ]
+    element = block(start_modal(), DESCRIPTION_BLOCK)["element"]
     assert element["max_length"] == DESCRIPTION_MAX == 3000
     longest = "Backstube " * 300
     assert parse_start_form(start_values(description=text(longest))).risk.description == (

@@ -20,7 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.localslack import LocalSlack, SignedSender
 from bot.personas import ANNA
+from handlers.requests import DOCUMENTS_BLOCK
 from store.models import Attachment, Broker
+from tests.blocks import block
 from tests.conftest import BACKOFFICE_CHANNEL
 from tests.handlers.scenario import (
     START_TEXT,
@@ -82,7 +84,7 @@ async def test_it_starts_with_the_dialogs_documents_and_refuses_a_program_with_a
     opened = await slack_request.send_command(ANNA, "/ausschreibung")
     assert opened.status == 200
     [call] = await slack.wait_for_calls("views.open")
-    [file_input] = [b for b in call.params["view"]["blocks"] if b.get("block_id") == "documents"]
+    file_input = block(call.params["view"], DOCUMENTS_BLOCK)
     assert file_input["element"]["type"] == "file_input"
     picked = [
         slack.file_input_upload(ANNA, "gebaeude.pdf", PDF, "application/pdf"),
