@@ -8,27 +8,14 @@ first time click asks for that command.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from importlib import import_module
+from collections.abc import Mapping
 from typing import Any
 
 import click
 
+from bot.cli.quick import Lazy
 
-@dataclass(frozen=True)
-class Lazy:
-    """``target`` is ``"package.module:attribute"``; ``summary`` is the first sentence of the
-    command's help (a test checks they agree)."""
-
-    target: str
-    summary: str
-
-    def load(self) -> click.Command:
-        module_name, _, attribute = self.target.partition(":")
-        command = getattr(import_module(module_name), attribute)
-        if not isinstance(command, click.Command):
-            raise TypeError(f"{self.target} is not a click command")
-        return command
+__all__ = ["Lazy", "LazyGroup", "make_group"]
 
 
 class LazyGroup(click.Group):
@@ -64,3 +51,14 @@ class LazyGroup(click.Group):
                 rows.append((name, command.get_short_help_str(limit)))
         with formatter.section("Commands"):
             formatter.write_dl(rows)
+
+
+def make_group(commands: Mapping[str, Lazy], text: str) -> LazyGroup:
+    """The `tenderbot` group over ``commands``, with ``text`` as its help."""
+
+    @click.group(cls=LazyGroup, lazy=dict(commands), help=text)
+    def cli() -> None:
+        pass
+
+    assert isinstance(cli, LazyGroup)
+    return cli

@@ -3,13 +3,22 @@
 Commands are imported only when they run (see bot.cli.lazy). To add one, write its module
 under bot/cli/ and add one line to COMMANDS: name → Lazy("module:attribute", first sentence
 of its help). Nothing else imports the module, so `tenderbot --help` stays quick.
+
+This module itself does not import click: `tenderbot --help` and `tenderbot rabatt …` are
+answered without it (bot.cli.quick), and ``cli``, the click group, is built on first use.
 """
 
 from __future__ import annotations
 
-import click
+import sys
+from typing import TYPE_CHECKING
 
-from bot.cli.lazy import Lazy, LazyGroup
+from bot.cli.quick import Lazy, answer_quickly
+
+if TYPE_CHECKING:
+    from bot.cli.lazy import LazyGroup
+
+HELP = "tenderbot – der Ausschreibungs-Schalter in Slack und E-Mail."
 
 COMMANDS: dict[str, Lazy] = {
     "broker": Lazy(
@@ -58,14 +67,19 @@ COMMANDS: dict[str, Lazy] = {
 }
 
 
-@click.group(
-    cls=LazyGroup,
-    lazy=COMMANDS,
-    help="tenderbot – der Ausschreibungs-Schalter in Slack und E-Mail.",
-)
-def cli() -> None:
-    pass
+def __getattr__(name: str) -> LazyGroup:
+    """``cli``: the click group, built (and click imported) when first asked for."""
+    if name != "cli":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from bot.cli.lazy import make_group
+
+    group = make_group(COMMANDS, HELP)
+    globals()["cli"] = group
+    return group
 
 
 def main() -> None:
-    cli(prog_name="tenderbot")
+    code = answer_quickly(sys.argv[1:], COMMANDS, HELP)
+    if code is not None:
+        sys.exit(code)
+    __getattr__("cli")(prog_name="tenderbot")

@@ -1,28 +1,20 @@
 """`tenderbot rabatt "<anfrage>"`: answer a FirmenKonzept discount query (rules P1–P5).
 
-The bot layer reads the Kombirabatt rate file; `pricing` itself stays free of I/O.
+The bot layer reads the Kombirabatt rate file; `pricing` itself stays free of I/O. The
+console script answers the usual forms of this command without click (bot.cli.quick, with
+the same ``rabatt_answer``); this click command answers the rest, its help and its errors.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
-from pricing import KombiRateTable, KombiTableError, QueryError, answer_request, parse_query
-from pricing.requests import KombiRequest
+from bot.cli.quick import KOMBI_RATES_ENV, USAGE_ERROR, rabatt_answer
+from pricing import KombiTableError, QueryError
 
-KOMBI_RATES_ENV = "TENDERBOT_KOMBI_RATES"
-# click's convention for a usage error; a query that does not parse is one.
-USAGE_ERROR = 2
-
-
-def load_kombi_table(path: Path) -> KombiRateTable:
-    try:
-        return KombiRateTable.from_toml(path.read_text(encoding="utf-8"))
-    except (OSError, KombiTableError) as error:
-        raise click.ClickException(f"Kombirabatt-Tabelle {path}: {error}") from error
+__all__ = ["KOMBI_RATES_ENV", "rabatt"]
 
 
 @click.command(
@@ -42,20 +34,11 @@ def load_kombi_table(path: Path) -> KombiRateTable:
 )
 def rabatt(query: tuple[str, ...], as_json: bool, kombi_table: Path | None) -> None:
     # Both `rabatt "umstellung …"` and `rabatt umstellung …` are natural on a shell.
-    text = " ".join(query)
     try:
-        request = parse_query(text)
-        # Only a kombi query needs the table, so a broken file cannot block other answers.
-        table = (
-            load_kombi_table(kombi_table)
-            if kombi_table is not None and isinstance(request, KombiRequest)
-            else None
-        )
-        answer = answer_request(request, kombi_table=table)
+        answer = rabatt_answer(" ".join(query), as_json, kombi_table)
     except QueryError as error:
         click.echo(str(error), err=True)
         raise SystemExit(USAGE_ERROR) from error
-    if as_json:
-        click.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
-    else:
-        click.echo(answer.to_text())
+    except (OSError, KombiTableError) as error:
+        raise click.ClickException(f"Kombirabatt-Tabelle {kombi_table}: {error}") from error
+    click.echo(answer)
