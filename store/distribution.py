@@ -1,9 +1,9 @@
 """The yearly Konzeptrabatt budget distribution (rules B1–B3) and its notices.
 
-Set-based on purpose: one ``INSERT … SELECT … GROUP BY`` sums the FIV figures, one
-``INSERT … SELECT`` books every broker's credit, one ``UPDATE … FROM`` moves the cached
-balances. A hundred thousand brokers cost a handful of statements, not a round trip each
-(timings: bench/budget.py).
+Set-based on purpose: one ``INSERT … SELECT … GROUP BY`` sums the FIV figures (and finds
+each number's broker), and on PostgreSQL one statement books every broker's credit in the
+ledger and moves the cached balances with the rows it booked. A hundred thousand brokers
+cost a handful of statements, not a round trip each (timings: bench/budget.py).
 
 "Once a year" (B2) is the ``job_runs`` primary key: the row is inserted in the same
 transaction as the bookings, so a second runner (another replica, a restart, the CLI) either
@@ -44,25 +44,70 @@ MAX_LISTED_UNKNOWN = 50
 # PostgreSQL agree to the cent; only positive sums reach it (see the WHERE below).
 _BUDGET = "(s.total * 3 + 50) / 100"
 
-# The sums are collected once into a temporary table: booking and the report of unknown
-# broker numbers both read them, and aggregating a million FIV rows twice would double the
-# run. DDL is transactional on both databases, so a rollback removes the table as well.
-_CREATE_SUMS = "CREATE TEMPORARY TABLE budget_sums (broker_number VARCHAR(32), total BIGINT)"
+# The sums are collected once into a temporary table, next to the broker each belongs to
+# (NULL for a number nobody has): booking and the report of unknown broker numbers both read
+# them, and neither aggregating a million FIV rows nor joining the brokers happens twice.
+# DDL is transactional on both databases, so a rollback removes the table as well.
+_CREATE_SUMS = (
+    "CREATE TEMPORARY TABLE budget_sums "
+    "(broker_number VARCHAR(32), broker_id INTEGER, total BIGINT)"
+)
 _COLLECT_SUMS = f"""
-    INSERT INTO budget_sums (broker_number, total)
-    SELECT broker_number, SUM(premium_cents)
-    FROM fiv_figures
-    WHERE year = :base_year AND access_type = {NEW_PREMIUM}
-    GROUP BY broker_number
+    INSERT INTO budget_sums (broker_number, broker_id, total)
+    SELECT s.broker_number, b.id, s.total
+    FROM (
+        SELECT broker_number, SUM(premium_cents) AS total
+        FROM fiv_figures
+        WHERE year = :base_year AND access_type = {NEW_PREMIUM}
+        GROUP BY broker_number
+    ) AS s
+    LEFT JOIN brokers AS b ON b.number = s.broker_number
 """
 _DROP_SUMS = "DROP TABLE budget_sums"
 
+# The brokers credited: known, and 3 % of their sum is at least a cent.
+_CREDITED = "s.broker_id IS NOT NULL AND s.total * 3 + 50 >= 100"
+
+# B3: brokers whose negative balance the new budget offsets, counted before it is booked.
+_COUNT_NEGATIVE = f"""
+    SELECT COUNT(*)
+    FROM budget_sums AS s
+    JOIN budget_accounts AS a ON a.broker_id = s.broker_id
+    WHERE {_CREDITED} AND a.balance_cents < 0
+"""
+
+# PostgreSQL books the ledger and moves the balances in one statement: the ledger rows come
+# back from the INSERT and feed the accounts' upsert directly, instead of a second pass
+# that finds them again in the ledger and a third that opens missing accounts. In broker
+# order, so the ledger's broker indexes, the foreign-key checks and the accounts are each
+# walked front to back. B3: the credit is added to whatever is there, so unspent budget
+# carries over and a negative balance is offset against the new budget by the same addition.
+_BOOK_AND_MOVE = f"""
+    WITH booked AS (
+        INSERT INTO ledger_entries (broker_id, amount_cents, kind, reference, note, created_at)
+        SELECT s.broker_id, s.amount, :kind, :reference, :note, :now
+        FROM (
+            SELECT s.broker_id, {_BUDGET} AS amount
+            FROM budget_sums AS s
+            WHERE {_CREDITED}
+            ORDER BY s.broker_id
+        ) AS s
+        RETURNING id, broker_id, amount_cents
+    ), moved AS (
+        INSERT INTO budget_accounts AS a (broker_id, balance_cents, credit_limit_cents)
+        SELECT broker_id, amount_cents, 0 FROM booked
+        ON CONFLICT (broker_id)
+        DO UPDATE SET balance_cents = a.balance_cents + excluded.balance_cents
+    )
+    SELECT COUNT(*), COALESCE(SUM(amount_cents), 0), MIN(id), MAX(id) FROM booked
+"""
+
+# SQLite has no INSERT inside WITH: the same three steps one after the other.
 _BOOK = f"""
     INSERT INTO ledger_entries (broker_id, amount_cents, kind, reference, note, created_at)
-    SELECT b.id, {_BUDGET}, :kind, :reference, :note, :now
+    SELECT s.broker_id, {_BUDGET}, :kind, :reference, :note, :now
     FROM budget_sums AS s
-    JOIN brokers AS b ON b.number = s.broker_number
-    WHERE s.total * 3 + 50 >= 100
+    WHERE {_CREDITED}
 """
 
 _OPEN_MISSING_ACCOUNTS = """
@@ -73,15 +118,6 @@ _OPEN_MISSING_ACCOUNTS = """
       AND NOT EXISTS (SELECT 1 FROM budget_accounts AS a WHERE a.broker_id = l.broker_id)
 """
 
-_COUNT_NEGATIVE = """
-    SELECT COUNT(*)
-    FROM budget_accounts AS a
-    JOIN ledger_entries AS l ON l.broker_id = a.broker_id
-    WHERE l.kind = :kind AND l.reference = :reference AND a.balance_cents < 0
-"""
-
-# B3: the credit is added to whatever is there, so unspent budget carries over and a
-# negative balance (credit used) is offset against the new budget by the same addition.
 _MOVE_BALANCES = """
     UPDATE budget_accounts
     SET balance_cents = budget_accounts.balance_cents + l.amount_cents
@@ -99,7 +135,7 @@ _TOTALS = """
 _UNKNOWN = """
     SELECT s.broker_number, s.total
     FROM budget_sums AS s
-    WHERE NOT EXISTS (SELECT 1 FROM brokers AS b WHERE b.number = s.broker_number)
+    WHERE s.broker_id IS NULL
     ORDER BY s.broker_number
 """
 
@@ -260,11 +296,19 @@ async def distribute_budget(
     if dialect == "postgresql":
         # Fresh rows have no statistics; without them the planner guesses a handful of rows.
         await session.execute(text("ANALYZE budget_sums"))
-    await session.execute(text(_BOOK).bindparams(when), {**keys, "note": note})
-    await session.execute(text(_OPEN_MISSING_ACCOUNTS), keys)
-    negative = (await session.execute(text(_COUNT_NEGATIVE), keys)).scalar_one()
-    await session.execute(text(_MOVE_BALANCES), keys)
-    brokers, total, first_id, last_id = (await session.execute(text(_TOTALS), keys)).one()
+    negative = (await session.execute(text(_COUNT_NEGATIVE))).scalar_one()
+    booking = {**keys, "note": note}
+    if dialect == "postgresql":
+        # The broker-ordered booking sorts ~100,000 narrow rows; the default 4 MB would
+        # spill them to disk.
+        await session.execute(text("SET LOCAL work_mem = '32MB'"))
+        totals = await session.execute(text(_BOOK_AND_MOVE).bindparams(when), booking)
+    else:
+        await session.execute(text(_BOOK).bindparams(when), booking)
+        await session.execute(text(_OPEN_MISSING_ACCOUNTS), keys)
+        await session.execute(text(_MOVE_BALANCES), keys)
+        totals = await session.execute(text(_TOTALS), keys)
+    brokers, total, first_id, last_id = totals.one()
     if brokers:
         session.add(
             BudgetNoticeRun(
