@@ -5,10 +5,12 @@ is ``COPY … FROM STDIN (FORMAT csv)`` of that file into a table of five text c
 asyncpg: reading the file into the server with no checks at all. Ours is the operator's
 command, `tenderbot fiv import FILE`, as its own process (start-up included): it checks
 every row, converts the amounts and replaces the figures in one transaction (on PostgreSQL:
-COPY into a temporary table, then one checking INSERT into the indexed fiv_figures). For
-reference the same COPY into a table with a serial key and fiv_figures' index is timed too:
-the cost of writing indexed rows alone. Rounds alternate which goes first; the median
-counts. Goal: at most 3× the plain COPY.
+COPY into a temporary table, checks in SQL, then the figures written into fiv_figures).
+The second baseline is the same COPY into a table shaped like the real target: a serial
+key and fiv_figures' (year, broker) index, i.e. the cost of writing a million indexed rows
+with no checks at all. Both ratios are printed and reported. From the second round on the
+import replaces every figure of the first (a yearly re-import). Rounds alternate which goes
+first; the median counts. Goal: at most 3× the plain COPY.
 
     TENDERBOT_DATABASE_URL=postgresql+asyncpg://postgres@127.0.0.1:5432/test \\
         .venv/bin/python bench/fiv.py [--rows 1000000] [--rounds 3]
@@ -150,16 +152,30 @@ async def main(url: str, rows: int, rounds: int) -> None:
     print(f"  COPY … FROM STDIN (csv, text columns)   {copy:7.2f} s")
     indexed = statistics.median(shaped)
     print(f"  the same COPY into a key and an index   {indexed:7.2f} s   ×{indexed / copy:.2f}")
-    print(f"  tenderbot fiv import (process)          {mine:7.2f} s   ×{mine / copy:.2f}")
-    row = {
-        "path": f"`tenderbot fiv import`, {rows:,} rows (PostgreSQL)",
-        "ours": f"{mine:.1f} s",
-        "baseline": f"{copy:.1f} s (COPY of the file)",
-        "ratio": f"×{mine / copy:.2f}",
-        "goal": f"≤ ×{GOAL_RATIO:.0f}",
-        "met": mine / copy <= GOAL_RATIO,
-    }
-    print("RESULT " + json.dumps([row], ensure_ascii=False))
+    print(
+        f"  tenderbot fiv import (process)          {mine:7.2f} s   ×{mine / copy:.2f} "
+        f"(×{mine / indexed:.2f} of the COPY into a key and an index)"
+    )
+    path = f"`tenderbot fiv import`, {rows:,} rows (PostgreSQL)"
+    rows_out = [
+        {
+            "path": path,
+            "ours": f"{mine:.1f} s",
+            "baseline": f"{copy:.1f} s (COPY of the file)",
+            "ratio": f"×{mine / copy:.2f}",
+            "goal": f"≤ ×{GOAL_RATIO:.0f}",
+            "met": mine / copy <= GOAL_RATIO,
+        },
+        {
+            "path": f"{path}, against a COPY into a key and an index",
+            "ours": f"{mine:.1f} s",
+            "baseline": f"{indexed:.1f} s (COPY into a key and an index)",
+            "ratio": f"×{mine / indexed:.2f}",
+            "goal": f"≤ ×{GOAL_RATIO:.0f}",
+            "met": mine / indexed <= GOAL_RATIO,
+        },
+    ]
+    print("RESULT " + json.dumps(rows_out, ensure_ascii=False))
 
 
 if __name__ == "__main__":

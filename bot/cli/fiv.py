@@ -8,7 +8,7 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.cli.common import in_transaction, run, settings_or_exit, with_sessions
+from bot.cli.common import run, settings_or_exit, with_sessions
 from bot.cli.progress import progress
 from bot.settings import Settings
 from pricing.formats import format_cents
@@ -47,11 +47,19 @@ def fiv_import(file: Path, skip_invalid: bool) -> None:
 
     with progress(f"FIV-Import {file.name}", file.stat().st_size) as advance:
 
-        async def work(session: AsyncSession) -> FivImportResult:
-            return await import_fiv_file(session, file, skip_invalid=skip_invalid, progress=advance)
+        async def work(
+            sessions: async_sessionmaker[AsyncSession],
+        ) -> tuple[FivImportResult, DistributionResult | None]:
+            # One engine (and one schema check) for the import and the distribution that
+            # may wait for it.
+            async with transaction(sessions) as session:
+                result = await import_fiv_file(
+                    session, file, skip_invalid=skip_invalid, progress=advance
+                )
+            return result, await _distribute_if_waiting(settings, sessions, result.years)
 
         try:
-            result = run(in_transaction(settings, work))
+            result, done = run(with_sessions(settings, work))
         except SQLAlchemyError as error:
             raise click.ClickException(
                 f"FIV import failed on {settings.database_url_for_logs}: "
@@ -68,7 +76,11 @@ def fiv_import(file: Path, skip_invalid: bool) -> None:
             f"{_count(result.ignored_positions, 'Zeile', 'Zeilen')} anderer Positionen als "
             "FirmenKonzept nicht berücksichtigt (B1)."
         )
-    _distribute_if_waiting(settings, result.years)
+    if done is not None and done.ran:
+        click.echo(
+            f"Budget {done.year} verteilt: {done.brokers} Vermittler, zusammen "
+            f"{format_cents(done.total_cents)} (3 % des Neugeschäfts {done.base_year})."
+        )
     if result.skipped_total:
         click.echo(
             f"{_count(result.skipped_total, 'fehlerhafte Zeile', 'fehlerhafte Zeilen')} "
@@ -81,19 +93,16 @@ def fiv_import(file: Path, skip_invalid: bool) -> None:
             click.echo(f"  … und {result.skipped_total - len(result.skipped)} weitere.", err=True)
 
 
-def _distribute_if_waiting(settings: Settings, years: set[int]) -> None:
+async def _distribute_if_waiting(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], years: set[int]
+) -> DistributionResult | None:
     """Rule B2: a yearly distribution waiting for these figures runs right after the import
     (still once: the run claims its year)."""
+    async with transaction(sessions) as session:
+        waiting = await waits_for_figures(session, years)
+    if not waiting:
+        return None
+    # The scheduler and what it imports only when a distribution is due.
     from bot.scheduler import run_budget_distribution
 
-    async def work(sessions: async_sessionmaker[AsyncSession]) -> DistributionResult | None:
-        async with transaction(sessions) as session:
-            waiting = await waits_for_figures(session, years)
-        return await run_budget_distribution(settings, sessions) if waiting else None
-
-    done = run(with_sessions(settings, work))
-    if done is not None and done.ran:
-        click.echo(
-            f"Budget {done.year} verteilt: {done.brokers} Vermittler, zusammen "
-            f"{format_cents(done.total_cents)} (3 % des Neugeschäfts {done.base_year})."
-        )
+    return await run_budget_distribution(settings, sessions)

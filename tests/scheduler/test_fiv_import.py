@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+import store.fiv_copy
 from store.db import transaction
 from store.errors import InvalidInput
 from store.fiv import FivImportResult, import_fiv, import_fiv_file, parse_german_amount
@@ -209,6 +210,96 @@ async def test_it_stores_the_same_figures_from_a_file_as_row_by_row(
         by_rows.years,
     )
     assert ("AB-9", 2025, "sach;inhalt", 1, 1) in expected
+
+
+TIDY_ROWS = (
+    "4711;2025;sach;1;1.234,56",
+    "4712;2024;Haftpflicht;2;-12,5",
+    '"AB-9";2025;"sach;inhalt";001;0,01',
+    "4711;2025;Cyber (Premium);1;1.234.567,8",
+    "4711;2025;rs;1;9.999.999,99",
+    "4713;1990;rs;0;12",
+)
+
+
+@pytest.mark.postgres_only
+@pytest.mark.parametrize("rebuild", [False, True])
+async def test_it_checks_a_tidy_file_per_distinct_value_and_stores_the_same_figures(
+    sessions: async_sessionmaker[AsyncSession],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    rebuild: bool,
+) -> None:
+    by_rows = await import_rows(sessions, *TIDY_ROWS, "4714;2025;sach;1;5,00")
+    expected = [row for row in await figures(sessions) if row[0] != "4714"]
+    await import_rows(sessions, "4714;2025;sach;1;5,00", "4711;2023;sach;1;7,00")
+    kept = await figures(sessions)
+    tidy: list[int] = []
+    original = store.fiv_copy._publish_tidy
+
+    async def publish_tidy(session: AsyncSession, copied: int) -> FivImportResult:
+        tidy.append(copied)
+        return await original(session, copied)
+
+    monkeypatch.setattr(store.fiv_copy, "_publish_tidy", publish_tidy)
+    # A file this small rebuilds the index only when the threshold is lowered.
+    monkeypatch.setattr(store.fiv_copy, "REBUILD_MIN_ROWS", 1 if rebuild else 10**9)
+    monkeypatch.setattr(store.fiv_copy, "REBUILD_SHARE", 0.0)
+    indexes_before = await secondary_indexes(sessions)
+
+    from_file = await import_file(sessions, tmp_path, *TIDY_ROWS)
+
+    assert tidy == [len(TIDY_ROWS)]
+    stored = await figures(sessions)
+    assert [row for row in stored if row[:2] not in {("4714", 2025), ("4711", 2023)}] == expected
+    assert [row for row in kept if row[:2] in {("4714", 2025), ("4711", 2023)}] == [
+        row for row in stored if row[:2] in {("4714", 2025), ("4711", 2023)}
+    ]
+    assert (from_file.imported, from_file.pairs, from_file.years) == (
+        by_rows.imported - 1,
+        by_rows.pairs - 1,
+        by_rows.years,
+    )
+    assert await secondary_indexes(sessions) == indexes_before != []
+
+
+@pytest.mark.postgres_only
+@pytest.mark.parametrize(
+    "untidy",
+    ["4712 ;2024;sach;1;1,00", "4712;2024;sach;1;12.345.678,00", "4712;2024;sach;1; 1,00"],
+)
+async def test_it_checks_an_untidy_file_row_by_row_in_sql(
+    sessions: async_sessionmaker[AsyncSession],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    untidy: str,
+) -> None:
+    by_rows = await import_rows(sessions, TIDY_ROWS[0], untidy)
+    expected = await figures(sessions)
+
+    async def publish_tidy(session: AsyncSession, copied: int) -> FivImportResult:
+        raise AssertionError("a cell with blanks or a large amount is not tidy")
+
+    monkeypatch.setattr(store.fiv_copy, "_publish_tidy", publish_tidy)
+    path = tmp_path / "fiv.csv"
+    path.write_text("\n".join([HEADER, TIDY_ROWS[0], untidy]) + "\n", encoding="utf-8")
+    async with transaction(sessions) as session:
+        copied = await import_by_copy(session, path, None)
+
+    assert copied is not None and copied.imported == by_rows.imported
+    assert await figures(sessions) == expected
+
+
+async def secondary_indexes(sessions: async_sessionmaker[AsyncSession]) -> list[str]:
+    async with transaction(sessions) as session:
+        rows = await session.scalars(
+            text(
+                "SELECT indexdef FROM pg_indexes WHERE tablename = 'fiv_figures' "
+                "AND schemaname = current_schema() AND indexname NOT LIKE 'pk_%' "
+                "ORDER BY indexname"
+            )
+        )
+        return list(rows)
 
 
 @pytest.mark.parametrize(
