@@ -215,9 +215,9 @@ async def test_it_stores_the_same_figures_from_a_file_as_row_by_row(
 TIDY_ROWS = (
     "4711;2025;sach;1;1.234,56",
     "4712;2024;Haftpflicht;2;-12,5",
-    '"AB-9";2025;"sach;inhalt";001;0,01',
-    "4711;2025;Cyber (Premium);1;1.234.567,8",
-    "4711;2025;rs;1;9.999.999,99",
+    "AB-9;2025;Gebäude-Inhalt;001;0,01",
+    "4711;2025;Cyber (Premium);1;999.999,8",
+    "4711;2025;rs;1;9999999,99",
     "4713;1990;rs;0;12",
 )
 
@@ -266,7 +266,14 @@ async def test_it_checks_a_tidy_file_per_distinct_value_and_stores_the_same_figu
 @pytest.mark.postgres_only
 @pytest.mark.parametrize(
     "untidy",
-    ["4712 ;2024;sach;1;1,00", "4712;2024;sach;1;12.345.678,00", "4712;2024;sach;1; 1,00"],
+    [
+        "4712 ;2024;sach;1;1,00",
+        "4712;2024;sach;1;12.345.678,00",
+        "4712;2024;sach;1;1.234.567,80",
+        "4712;2024;sach;1; 1,00",
+        '"AB-9";2025;"sach;inhalt";001;0,01',
+        "4712;2024;sach ;1;1,00",
+    ],
 )
 async def test_it_checks_an_untidy_file_row_by_row_in_sql(
     sessions: async_sessionmaker[AsyncSession],
@@ -288,6 +295,16 @@ async def test_it_checks_an_untidy_file_row_by_row_in_sql(
 
     assert copied is not None and copied.imported == by_rows.imported
     assert await figures(sessions) == expected
+
+
+def test_it_judges_a_file_tidy_however_it_is_cut_into_chunks() -> None:
+    for rows, tidy in ((TIDY_ROWS, True), ((*TIDY_ROWS[:2], "4712;2024;sach;1;1.0,00"), False)):
+        body = "\r\n".join(rows).encode("utf-8")  # the last line without its line break
+        for cut in range(len(body) + 1):
+            check = store.fiv_copy._TidyCheck()
+            check.feed(body[:cut])
+            check.feed(body[cut:])
+            assert check.finish() is tidy, (cut, tidy)
 
 
 async def secondary_indexes(sessions: async_sessionmaker[AsyncSession]) -> list[str]:
