@@ -242,7 +242,8 @@ async def _chunks(
     stream: Any, progress: Callable[[int], None] | None, tidy: _TidyCheck
 ) -> AsyncIterator[bytes]:
     while chunk := stream.read(CHUNK_BYTES):
-        tidy.feed(chunk)
         if progress is not None:
             progress(len(chunk))
         yield chunk
+        # Checked once sent: the server parses this chunk while Python checks it.
+        tidy.feed(chunk)
