@@ -63,6 +63,7 @@ CHANNEL = "C0BACKOFFICE"
 ANNA_DM = "D0ANNA"
 BARE = "bare AsyncApp (ack only)"
 REAL = "tenderbot thread mirror (end to end)"
+CPU_MS = "cpu_ms"
 GOAL_RATE = 150.0
 GOAL_P99_MS = 250.0
 
@@ -212,6 +213,7 @@ async def serve_bare(settings: Settings, ports: Queue[int]) -> None:
     )
     freeze_startup_heap()  # as `tenderbot serve` does, for both apps
     ports.put(port)
+    STARTED.append(cpu_ms())
     await until_stopped()
     await runner.cleanup()
     await engine.dispose()
@@ -221,8 +223,22 @@ async def serve_real(settings: Settings, ports: Queue[int]) -> None:
     from bot.http import serve
 
     ready: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-    ready.add_done_callback(lambda done: ports.put(done.result()))
+
+    def started(done: asyncio.Future[int]) -> None:
+        ports.put(done.result())
+        STARTED.append(cpu_ms())
+
+    ready.add_done_callback(started)
     await serve(settings, "127.0.0.1", 0, ready=ready)
+
+
+# The app process's CPU time when it was ready to serve.
+STARTED: list[int] = []
+
+
+def cpu_ms() -> int:
+    used = os.times()
+    return int((used.user + used.system) * 1000)
 
 
 def count_statements() -> Counter[str]:
@@ -259,23 +275,23 @@ def app_process(
     statements: Queue[dict[str, int]],
 ) -> None:
     settings = app_settings(url, schema, slack_url)
-    if kind == BARE:
-        asyncio.run(serve_bare(settings, ports))
-        return
-    counts = count_statements() if profile else Counter[str]()
-    if profile is None:
-        asyncio.run(serve_real(settings, ports))
-        return
-    import cProfile
+    counts = count_statements()
+    serving = serve_bare(settings, ports) if kind == BARE else serve_real(settings, ports)
+    profiler = None
+    if profile is not None:
+        import cProfile
 
-    profiler = cProfile.Profile()
-    profiler.enable()
+        profiler = cProfile.Profile()
+        profiler.enable()
     try:
-        asyncio.run(serve_real(settings, ports))
+        asyncio.run(serving)
     finally:
-        profiler.disable()
-        profiler.dump_stats(os.path.join(profile, "mirror.prof"))
-        statements.put(dict(counts))
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(os.path.join(profile, "mirror.prof"))
+        # On a shared machine the process gets only part of a core: its CPU time per
+        # message (after start-up) says more than the wall-clock time.
+        statements.put({**counts, CPU_MS: cpu_ms() - (STARTED[0] if STARTED else 0)})
 
 
 class AppProcess:
@@ -301,9 +317,7 @@ class AppProcess:
     async def stop(self) -> dict[str, int]:
         assert self.process.pid is not None
         os.kill(self.process.pid, signal.SIGTERM)
-        counts: dict[str, int] = {}
-        if self.profile:
-            counts = await asyncio.to_thread(self.statements.get, True, 120)
+        counts: dict[str, int] = await asyncio.to_thread(self.statements.get, True, 120)
         await asyncio.to_thread(self.process.join, 60)
         return counts
 
@@ -352,7 +366,7 @@ async def run(
         slack.add_user(BERND, "Bernd Backoffice")
         slack.add_channel(CHANNEL, "backoffice")
         cards = await prepare(url, schema, slack, tenders)
-        bare, _ = await measure(
+        bare, bare_counts = await measure(
             slack,
             AppProcess(BARE, url, schema, slack.url, None),
             cards,
@@ -375,11 +389,16 @@ async def run(
         f"p99 ×{real['p99'] / bare['p99']:.1f}, "
         f"throughput {real['rate'] / bare['rate'] * 100:.0f} %"
     )
-    if counts:
-        print(f"SQL per mirrored message ({total} messages, start-up included):")
+    real_cpu, bare_cpu = counts.pop(CPU_MS) / total, bare_counts.pop(CPU_MS) / total
+    print(
+        f"CPU of the app process per message: tenderbot {real_cpu:.1f} ms, "
+        f"bare {bare_cpu:.1f} ms (×{real_cpu / bare_cpu:.1f})"
+    )
+    print(f"SQL statements per mirrored message: {sum(counts.values()) / total:.1f}")
+    if profile:
         for head, count in sorted(counts.items(), key=lambda item: -item[1]):
             print(f"  {count / total:6.2f}  {head}")
-        print(f"  {sum(counts.values()) / total:6.2f}  in all; profile: {profile}/mirror.prof")
+        print(f"profile: {profile}/mirror.prof")
     where = "PostgreSQL" if schema else "SQLite"
     threads = "one tender" if tenders == 1 else f"{tenders} tenders"
     row = {

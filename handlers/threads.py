@@ -35,6 +35,7 @@ from store.mirroring import (
     refuse_in_thread,
     write_in_thread,
 )
+from store.wake import QUEUE, wake
 
 logger = logging.getLogger(__name__)
 
@@ -104,7 +105,13 @@ async def _posted(deps: Deps, client: AsyncWebClient, posted: Posted, event_id: 
     if isinstance(outcome, Refused):
         await _tell_refusal(client, posted, outcome, deps.contact)
         return
-    if outcome.rows and await deliver_now(deps, client, outcome.rows):
+    if not outcome.rows:
+        return  # an internal note (M5): it stays where it was written
+    left = await deliver_now(deps, client, outcome.rows)
+    # Later messages of this thread, written meanwhile, waited behind this one: now that its
+    # outcome is recorded, the worker may take them (their own commits rang too early).
+    wake(QUEUE)
+    if left:
         await _ephemeral(client, posted, NOT_DELIVERED_YET)
 
 
@@ -157,4 +164,6 @@ async def _changed(
         text=change.text if isinstance(change, Edited) else None,
     )
     rows = await change_in_thread(deps.sessions, changed, deps.backoffice_users)
-    await deliver_now(deps, client, rows)
+    if rows:
+        await deliver_now(deps, client, rows)
+        wake(QUEUE)

@@ -22,11 +22,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handlers.blocks.threads import PENDING_REACTION, mirrored_posts
 from handlers.slack_errors import transport_error
-from store.db import transaction
 from store.queue import Job, TransportError
 from store.thread_delivery import (
     DeliveryJob,
     delivery_job,
+    each_statement_alone,
     mark_delivered,
     note_failure,
     record_file_share,
@@ -34,6 +34,7 @@ from store.thread_delivery import (
     record_origin_post,
 )
 from store.threads import THREAD_KIND, Place
+from store.wake import QUEUE, wake
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +100,7 @@ class ThreadSender:
 
     async def send(self, row: Job) -> None:
         message_id = int(row.context["message_id"])
-        async with self.sessions() as session:
+        async with each_statement_alone(self.sessions) as session:
             job = await delivery_job(session, message_id)
         try:
             mirror = await _show(self.sessions, self.client, job)
@@ -109,7 +110,7 @@ class ThreadSender:
                 if isinstance(error, MissingThread)
                 else transport_error("thread delivery", error)
             )
-            async with transaction(self.sessions) as session:
+            async with each_statement_alone(self.sessions) as session:
                 await note_failure(session, message_id, failure.message)
             logger.warning(
                 "message %s of %s not delivered (%s)", message_id, job.reference, failure.message
@@ -117,8 +118,12 @@ class ThreadSender:
             if row.attempts == 1:
                 await _react(self.client, job, add=True)
             raise failure from error
-        async with transaction(self.sessions) as session:
+        async with each_statement_alone(self.sessions) as session:
             await mark_delivered(session, job, mirror=mirror)
+        # The thread's next row waited for this one (its ordering key) and no commit will
+        # ring for it: the worker looks again. Rung during the worker's own run, the wake is
+        # kept until this row's outcome is recorded; the fast path rings once more after it.
+        wake(QUEUE)
         if row.attempts > 1 or job.failed_before:
             await _react(self.client, job, add=False)
 
@@ -148,7 +153,7 @@ async def _show(
             await client.chat_postMessage(
                 channel=origin.channel, thread_ts=origin.thread_ts, **part
             )
-        async with transaction(sessions) as session:
+        async with each_statement_alone(sessions) as session:
             await record_origin_post(session, job.message_id, origin, str(posted["ts"]))
     if job.internal:
         return None
@@ -162,7 +167,7 @@ async def _show(
             # Recorded with the delivery mark: one commit instead of two.
             return target, str(posted["ts"])
         # Recorded at once: a failing continuation or file must not post the first part again.
-        async with transaction(sessions) as session:
+        async with each_statement_alone(sessions) as session:
             await record_mirror_post(session, job.message_id, target, str(posted["ts"]))
     else:
         await client.chat_update(
@@ -186,7 +191,7 @@ async def _show(
             filename=file.name,
             title=file.name,
         )
-        async with transaction(sessions) as session:
+        async with each_statement_alone(sessions) as session:
             await record_file_share(session, file.attachment_id, str(shared["file"]["id"]))
     return None
 

@@ -9,6 +9,7 @@ store holds. Rules M1–M5 and N2.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 from collections.abc import Iterator
@@ -25,7 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.localslack import Fault, LocalSlack, SignedSender
 from bot.localslack.running import RunningApp
 from bot.personas import ANNA, CARLA
-from bot.queue_worker import slack_senders
+from bot.queue_worker import queue_steps, slack_senders
+from bot.settings import Settings
 from handlers.blocks.threads import INTERNAL_BLOCK, NOT_DELIVERED_YET, NOTES_BLOCK
 from handlers.deps import Deps
 from handlers.threads import handle_message_event
@@ -38,6 +40,7 @@ from store.models import Attachment, Broker, MessageRevision, QueueRow
 from store.tenders import close_tender
 from store.thread_access import NOT_YOUR_THREAD
 from store.threads import sync_rows_of, thread_link_at
+from store.wake import QUEUE, run_when_woken
 from tests.blocks import block, block_text, sections_text
 from tests.conftest import BACKOFFICE_CHANNEL, BACKOFFICE_USERS, BERND, BERND_ACTOR
 from tests.handlers.scenario import (
@@ -550,6 +553,38 @@ async def test_it_mirrors_a_thread_in_the_order_written_while_every_third_post_f
     mirrored = [m["text"] for m in replies(slack, tender.broker) if m.get("bot_id")]
     assert [post.split(": ", 1)[1] for post in mirrored] == texts
     assert len(slack.calls("chat.postMessage")) > len(mirrored)  # the faults did happen
+
+
+async def test_it_mirrors_messages_held_back_behind_earlier_ones_without_waiting_for_the_poll(
+    tender: TenderThreads,
+    app: AsyncApp,
+    slack: LocalSlack,
+    slack_request: SignedSender,
+    slack_settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    # rule M3: Bernd writes five messages at once. Each one after the first waits in the
+    # queue behind the one before; it must not wait for the worker's next poll (an hour).
+    await bernd_asks(slack, slack_request, tender)
+    steps = queue_steps(slack_settings, sessions, app.client)
+    worker = asyncio.create_task(run_when_woken(sessions, QUEUE, steps.drain, interval=3600))
+    try:
+        texts = [f"Frage {number}" for number in range(1, 6)]
+        await asyncio.gather(
+            *(write(slack, slack_request, BERND, tender.backoffice, text) for text in texts)
+        )
+
+        def mirrored() -> list[str]:
+            posts = [m["text"] for m in replies(slack, tender.broker) if m.get("bot_id")]
+            return [post.split(": ", 1)[1] for post in posts[1:]]
+
+        await slack.wait_for(lambda: len(mirrored()) == len(texts), seconds=60)
+    finally:
+        worker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker
+    # Written at once, so in the order their events were stored: every one exactly once.
+    assert sorted(mirrored()) == texts
 
 
 async def _stored_count(sessions: async_sessionmaker[AsyncSession], count: int) -> bool:
