@@ -107,9 +107,16 @@ async def _posted(deps: Deps, client: AsyncWebClient, posted: Posted, event_id: 
         return
     if not outcome.rows:
         return  # an internal note (M5): it stays where it was written
+    if outcome.behind:
+        # Earlier messages of this thread are on their way: this one follows them, from
+        # the worker that delivers them (woken after each). The writer hears of a delay
+        # only when one of those could not be shown yet.
+        if outcome.behind_failed:
+            await _ephemeral(client, posted, NOT_DELIVERED_YET)
+        return
     left = await deliver_now(deps, client, outcome.rows)
-    # Later messages of this thread, written meanwhile, waited behind this one: now that its
-    # outcome is recorded, the worker may take them (their own commits rang too early).
+    # Later messages of this thread, written meanwhile, wait behind this one: now that its
+    # outcome is recorded, the worker may take them.
     wake(QUEUE)
     if left:
         await _ephemeral(client, posted, NOT_DELIVERED_YET)

@@ -33,7 +33,14 @@ from store.models import Broker, Conversation, Message, Tender, ThreadLink
 from store.tender_queries import get_tender_without_offers
 from store.thread_access import thread_refusal
 from store.thread_delivery import PENDING
-from store.threads import BACKOFFICE, BROKER, CardSide, Place, queue_message_sync
+from store.threads import (
+    BACKOFFICE,
+    BROKER,
+    CardSide,
+    Place,
+    queue_message_sync,
+    waiting_before,
+)
 
 INTERNAL_PREFIX = "intern:"
 
@@ -69,6 +76,10 @@ class Stored:
     message_id: int
     # Queue rows to deliver right after the commit; none for an internal note (M5).
     rows: tuple[int, ...]
+    # Earlier messages of the thread are still on their way: this one follows them (the
+    # worker delivers it), and ``behind_failed`` tells whether one of those is held up.
+    behind: int = 0
+    behind_failed: bool = False
 
 
 @dataclass(frozen=True)
@@ -221,7 +232,10 @@ async def write_in_thread(
         if isinstance(checked, Refused):
             return checked
         message, rows = await store_message_queued(session, checked.draft)
-        return Stored(message.id, tuple(rows))
+        if not rows:
+            return Stored(message.id, ())
+        waiting = await waiting_before(session, rows[0])
+        return Stored(message.id, tuple(rows), waiting.before, waiting.failed)
 
 
 async def refuse_in_thread(sessions: async_sessionmaker[AsyncSession], event_id: str) -> bool:

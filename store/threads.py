@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from store.models import QueueRow, Tender, ThreadLink
 from store.queue import PENDING, enqueue_rows, row_values
@@ -66,6 +67,28 @@ async def queue_message_sync(
         ],
     )
     return ids[0] if ids else None
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """What waits in a thread before a queue row: until those rows are shown, so is it."""
+
+    before: int
+    failed: bool  # one of them could not be shown yet (Slack refused or was down)
+
+
+async def waiting_before(session: AsyncSession, row_id: int) -> Waiting:
+    """The pending rows of the same thread (ordering key) written before ``row_id``."""
+    row = aliased(QueueRow)
+    found = (
+        await session.execute(
+            select(func.count(), func.count(QueueRow.last_error))
+            .select_from(QueueRow)
+            .join(row, row.ordering_key == QueueRow.ordering_key)
+            .where(row.id == row_id, QueueRow.status == PENDING, QueueRow.id < row_id)
+        )
+    ).one()
+    return Waiting(before=int(found[0]), failed=bool(found[1]))
 
 
 async def sync_rows_of(session: AsyncSession, message_id: int) -> list[int]:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 import time_machine
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from store.db import take_write_turn, transaction
@@ -245,3 +245,23 @@ async def test_it_passes_the_turn_on_when_a_writer_rolls_back(
     await _yield_to_others()
     assert acquired.is_set()
     await task
+
+
+async def test_it_lets_bernds_next_message_follow_the_one_still_on_its_way(
+    sessions: async_sessionmaker[AsyncSession], threads: Threads
+) -> None:
+    # rule M3: the thread shows them in the order written; the writer hears of a delay
+    # only when an earlier one could not be shown
+    first = await write(sessions, threads.backoffice, BERND, "Vorschäden?", "17670.1")
+    second = await write(sessions, threads.backoffice, BERND, "Baujahr?", "17670.2")
+    assert isinstance(first, Stored) and isinstance(second, Stored)
+    assert (first.behind, second.behind, second.behind_failed) == (0, 1, False)
+    async with transaction(sessions) as session:
+        await session.execute(
+            update(QueueRow).where(QueueRow.id == first.rows[0]).values(last_error="Slack 503")
+        )
+    third = await write(sessions, threads.backoffice, BERND, "Umsatz?", "17670.3")
+    assert isinstance(third, Stored) and (third.behind, third.behind_failed) == (2, True)
+    # Anna's side has a thread of its own: nothing waits before her answer.
+    answer = await write(sessions, threads.broker, "U0ANNA", "Keine.", "17670.4")
+    assert isinstance(answer, Stored) and answer.behind == 0
