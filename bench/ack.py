@@ -24,9 +24,7 @@ import multiprocessing
 import re
 import statistics
 import sys
-import tempfile
 import time
-import uuid
 from multiprocessing.queues import Queue
 from pathlib import Path
 
@@ -34,8 +32,8 @@ from pathlib import Path
 sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from slack_bolt.async_app import AsyncAck, AsyncApp  # noqa: E402
-from sqlalchemy import text  # noqa: E402
 
+from bench.harness import fresh_database  # noqa: E402
 from bot.app import build_client, create_app  # noqa: E402
 from bot.http import build_web_app, freeze_startup_heap, start_web_app  # noqa: E402
 from bot.localslack import LocalSlack, SignedSender  # noqa: E402
@@ -43,7 +41,6 @@ from bot.localslack.running import LOCAL_BOT_TOKEN, LOCAL_SIGNING_SECRET  # noqa
 from bot.settings import Settings, load_settings  # noqa: E402
 from store.brokers import BrokerData, add_broker  # noqa: E402
 from store.db import is_postgres, make_engine, make_sessionmaker, transaction  # noqa: E402
-from store.migrate import upgrade  # noqa: E402
 
 ANNA = "U0ANNA"
 GOAL_SHARE = 0.5
@@ -224,29 +221,12 @@ async def measure(
         process.join()
 
 
-async def run_schema(url: str, schema: str, statement: str) -> None:
-    engine = make_engine(url)
-    async with engine.begin() as connection:
-        await connection.execute(text(statement.format(schema=schema)))
-    await engine.dispose()
-
-
 async def main(total: int, concurrency: int, rate: float, postgres_url: str | None) -> None:
-    schema = f"bench_{uuid.uuid4().hex[:10]}" if postgres_url else None
-    with tempfile.TemporaryDirectory() as directory:
-        database_url = postgres_url or f"sqlite+aiosqlite:///{Path(directory) / 'bench.db'}"
-        if schema:
-            await run_schema(database_url, schema, 'CREATE SCHEMA "{schema}"')
-        try:
-            await asyncio.to_thread(upgrade, database_url, search_path=schema)
-            async with LocalSlack() as slack:
-                where = "PostgreSQL" if schema else "SQLite"
-                print(f"{total} signed requests, {concurrency} at a time, {where}, app apart")
-                bare = await measure(BARE, database_url, schema, slack, total, concurrency, rate)
-                real = await measure(REAL, database_url, schema, slack, total, concurrency, rate)
-        finally:
-            if schema:
-                await run_schema(database_url, schema, 'DROP SCHEMA "{schema}" CASCADE')
+    async with fresh_database(postgres_url) as database, LocalSlack() as slack:
+        url, schema = database.url, database.schema
+        print(f"{total} signed requests, {concurrency} at a time, {database.name}, app apart")
+        bare = await measure(BARE, url, schema, slack, total, concurrency, rate)
+        real = await measure(REAL, url, schema, slack, total, concurrency, rate)
     ratio = real["rps"] / bare["rps"]
     answered_ratio = real["answered_rps"] / bare["rps"]
     print(

@@ -27,7 +27,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 # Run as a script: the repository root, not bench/ (bench/pricing.py would shadow pricing/).
@@ -35,9 +34,9 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from sqlalchemy import text  # noqa: E402
 
+from bench.harness import fresh_database  # noqa: E402
 from store.db import is_postgres, make_engine  # noqa: E402
 from store.fiv import HEADER  # noqa: E402
-from store.migrate import upgrade  # noqa: E402
 
 GOAL_RATIO = 3.0
 PRODUCTS = ("sach", "haftpflicht", "rechtsschutz", "cyber")
@@ -117,19 +116,10 @@ async def tenderbot_import(url: str, schema: str, path: Path) -> float:
     return elapsed
 
 
-async def with_schema(url: str, schema: str, create: bool) -> None:
-    engine = make_engine(url)
-    async with engine.begin() as connection:
-        statement = f'CREATE SCHEMA "{schema}"' if create else f'DROP SCHEMA "{schema}" CASCADE'
-        await connection.execute(text(statement))
-    await engine.dispose()
-
-
 async def main(url: str, rows: int, rounds: int) -> None:
-    schema = f"bench_fiv_{uuid.uuid4().hex[:8]}"
-    await with_schema(url, schema, create=True)
-    try:
-        await asyncio.to_thread(upgrade, url, search_path=schema)
+    async with fresh_database(url, "bench_fiv") as database:
+        schema = database.schema
+        assert schema is not None  # a PostgreSQL URL, checked by the caller
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "fiv.csv"
             await asyncio.to_thread(write_file, path, rows)
@@ -146,8 +136,6 @@ async def main(url: str, rows: int, rounds: int) -> None:
                     else:
                         ours.append(await tenderbot_import(url, schema, path))
                 shaped.append(await copy_file(url, schema, path, shaped=True))
-    finally:
-        await with_schema(url, schema, create=False)
     copy, mine = statistics.median(copies), statistics.median(ours)
     print(f"  COPY … FROM STDIN (csv, text columns)   {copy:7.2f} s")
     indexed = statistics.median(shaped)

@@ -33,6 +33,7 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker  # noqa: E402
 
+from bench.harness import ANNA, BERND, CHANNEL, NAMES, p99, with_schema  # noqa: E402
 from bot.app import create_app  # noqa: E402
 from bot.localslack import LocalSlack  # noqa: E402
 from bot.localslack.running import local_settings, running_app  # noqa: E402
@@ -45,10 +46,7 @@ from store.models import Base  # noqa: E402
 from store.tender_input import RiskData, StartTender  # noqa: E402
 from store.tenders import add_offer, start_tender  # noqa: E402
 
-ANNA = "U0ANNA"
-BERND = "U0BERND"
 TEMPLATE = "U0VORLAGE"
-CHANNEL = "C0BACKOFFICE"
 GOAL_RATIO = 2.0
 
 
@@ -250,8 +248,8 @@ async def timings(
             await grow(engine, *size)
             print(f"  grown in {time.perf_counter() - started:.0f} s")
         async with LocalSlack() as slack:
-            slack.add_user(ANNA, "Anna Adler")
-            slack.add_user(BERND, "Bernd Backoffice")
+            slack.add_user(ANNA, NAMES[ANNA])
+            slack.add_user(BERND, NAMES[BERND])
             settings = local_settings(
                 slack,
                 url,
@@ -289,19 +287,6 @@ async def timings(
                 return {name: await measure(requests, run) for name, run in paths.items()}
     finally:
         await engine.dispose()
-
-
-def p99(seconds: list[float]) -> float:
-    ordered = sorted(seconds)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
-
-
-async def with_schema(url: str, schema: str, create: bool) -> None:
-    engine = make_engine(url)
-    async with engine.begin() as connection:
-        statement = f'CREATE SCHEMA "{schema}"' if create else f'DROP SCHEMA "{schema}" CASCADE'
-        await connection.execute(text(statement))
-    await engine.dispose()
 
 
 async def main(url: str, size: tuple[int, int, int], requests: int) -> None:

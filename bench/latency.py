@@ -25,14 +25,10 @@ import contextlib
 import json
 import os
 import re
-import socket
-import statistics
 import sys
-import tempfile
 import threading
 import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from email import policy
 from email.message import EmailMessage
@@ -47,31 +43,26 @@ import aiohttp  # noqa: E402
 import aiosmtplib  # noqa: E402
 from aiosmtpd.controller import Controller  # noqa: E402
 from slack_sdk.web.async_client import AsyncWebClient  # noqa: E402
-from sqlalchemy import text  # noqa: E402
 
+from bench.harness import (  # noqa: E402
+    ANNA,
+    BERND,
+    CHANNEL,
+    NAMES,
+    Cards,
+    Database,
+    free_port,
+    fresh_database,
+    paced,
+    percentiles,
+    seed_tenders,
+)
 from bot.localslack import LocalSlack, SignedSender  # noqa: E402
 from bot.localslack.running import LOCAL_BOT_TOKEN, LOCAL_SIGNING_SECRET  # noqa: E402
-from store.actors import Actor  # noqa: E402
-from store.brokers import BrokerData, add_broker  # noqa: E402
-from store.db import is_postgres, make_engine, make_sessionmaker, transaction  # noqa: E402
-from store.migrate import upgrade  # noqa: E402
-from store.models import ThreadLink  # noqa: E402
-from store.tender_input import RiskData, StartTender  # noqa: E402
-from store.tenders import start_tender  # noqa: E402
 
-ANNA = "U0ANNA"
-BERND = "U0BERND"
-CHANNEL = "C0BACKOFFICE"
-ANNA_DM = "D0ANNA"
 GOAL_SECONDS = 1.0
 WAIT_SECONDS = 30.0
 REFERENCE = re.compile(r"AS-\d{4}-\d{4}")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Arrivals:
@@ -149,54 +140,13 @@ class SlackWatch:
             await self.slack.wait_for(self.scan, seconds=3600)
 
 
-async def seed(url: str, schema: str | None, slack: LocalSlack, count: int) -> list[str]:
-    """Anna and ``count`` open tenders with both cards; returns the references."""
-    engine = make_engine(url, search_path=schema)
-    references: list[str] = []
-    try:
-        async with transaction(make_sessionmaker(engine)) as session:
-            anna = await add_broker(
-                session,
-                BrokerData(
-                    slack_user_id=ANNA, number="4711", name="Anna Adler", email="anna@example.org"
-                ),
-            )
-            actor = Actor(slack_user_id=ANNA, role="broker", broker_id=anna.id, name="Anna Adler")
-            for number in range(count):
-                tender = await start_tender(
-                    session,
-                    actor,
-                    StartTender(
-                        product="haftpflicht",
-                        customer_name=f"Kunde {number}",
-                        risk=RiskData(deductible=None, prior_claims="keine", description="Büro"),
-                    ),
-                )
-                backoffice = slack.state.post(CHANNEL, {"text": "Karte", "bot_id": "B0TB"})["ts"]
-                broker = slack.state.post(ANNA_DM, {"text": "Karte", "bot_id": "B0TB"})["ts"]
-                session.add_all(
-                    [
-                        ThreadLink(
-                            tender_id=tender.id, side="backoffice", channel=CHANNEL, ts=backoffice
-                        ),
-                        ThreadLink(tender_id=tender.id, side="broker", channel=ANNA_DM, ts=broker),
-                    ]
-                )
-                references.append(tender.reference)
-    finally:
-        await engine.dispose()
-    return references
-
-
 @contextlib.asynccontextmanager
-async def served(
-    url: str, schema: str | None, slack: LocalSlack, smtp_port: int
-) -> AsyncIterator[str]:
+async def served(database: Database, slack: LocalSlack, smtp_port: int) -> AsyncIterator[str]:
     """`tenderbot serve` in its own process; yields its events URL once /healthz answers."""
     port = free_port()
     environment = {
         **os.environ,
-        "TENDERBOT_DATABASE_URL": url,
+        "TENDERBOT_DATABASE_URL": database.url,
         "SLACK_API_URL": slack.url,
         "SLACK_BOT_TOKEN": LOCAL_BOT_TOKEN,
         "SLACK_SIGNING_SECRET": LOCAL_SIGNING_SECRET,
@@ -205,8 +155,8 @@ async def served(
         "SMTP_HOST": "127.0.0.1",
         "SMTP_PORT": str(smtp_port),
     }
-    if schema:
-        environment["TENDERBOT_DATABASE_SCHEMA"] = schema
+    if database.schema:
+        environment["TENDERBOT_DATABASE_SCHEMA"] = database.schema
     tenderbot = Path(sys.executable).with_name("tenderbot")
     process = await asyncio.create_subprocess_exec(
         str(tenderbot),
@@ -241,32 +191,15 @@ async def served(
             await process.wait()
 
 
-async def paced(count: int, rate: float, one: Callable[[int], Awaitable[None]]) -> None:
-    """Open loop: one start every 1/rate s, whatever the earlier ones do."""
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    tasks = []
-    for number in range(count):
-        await asyncio.sleep(max(0.0, started + number / rate - loop.time()))
-        tasks.append(asyncio.create_task(one(number)))
-    await asyncio.gather(*tasks)
-
-
-def percentiles(seconds: list[float]) -> tuple[float, float]:
-    ordered = sorted(seconds)
-    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-    return statistics.median(ordered) * 1000, p99 * 1000
-
-
 async def offers(
-    sender: SignedSender, references: list[str], arrivals: Arrivals, rate: float
+    sender: SignedSender, cards: list[Cards], arrivals: Arrivals, rate: float
 ) -> tuple[list[float], list[float]]:
     mails: list[float] = []
     dms: list[float] = []
     valid = (date.today() + timedelta(days=60)).strftime("%d.%m.%Y")
 
     async def one(number: int) -> None:
-        reference = references[number]
+        reference = cards[number].reference
         response = await sender.send_command(
             BERND,
             "/angebot",
@@ -282,34 +215,23 @@ async def offers(
         mails.append(mail - acked)
         dms.append(dm - acked)
 
-    await paced(len(references), rate, one)
+    await paced(len(cards), rate, one)
     return mails, dms
 
 
 async def thread_messages(
-    sender: SignedSender,
-    url: str,
-    schema: str | None,
-    count: int,
-    arrivals: Arrivals,
-    rate: float,
+    sender: SignedSender, cards: list[Cards], count: int, arrivals: Arrivals, rate: float
 ) -> list[float]:
-    engine = make_engine(url, search_path=schema)
-    async with engine.connect() as connection:
-        cards = [
-            str(ts)
-            for (ts,) in await connection.execute(
-                text("SELECT ts FROM thread_links WHERE side = 'backoffice' ORDER BY id")
-            )
-        ]
-    await engine.dispose()
     seconds: list[float] = []
 
     async def one(number: int) -> None:
         marker = f"m{number:06d}"
         started = time.perf_counter()
         response = await sender.send_message(
-            BERND, CHANNEL, f"Rückfrage {marker}", thread_ts=cards[number % len(cards)]
+            BERND,
+            CHANNEL,
+            f"Rückfrage {marker}",
+            thread_ts=cards[number % len(cards)].backoffice_ts,
         )
         if response.status != 200:
             raise SystemExit(f"the thread message answered HTTP {response.status}")
@@ -368,7 +290,7 @@ def row(
     }
 
 
-async def run(url: str, schema: str | None, count: int, messages: int, rate: float) -> None:
+async def run(database: Database, count: int, messages: int, rate: float) -> None:
     loop = asyncio.get_running_loop()
     arrivals = Arrivals(loop)
     smtp_port = free_port()
@@ -376,20 +298,20 @@ async def run(url: str, schema: str | None, count: int, messages: int, rate: flo
     controller.start()
     try:
         async with LocalSlack() as slack:
-            slack.add_user(ANNA, "Anna Adler")
-            slack.add_user(BERND, "Bernd Backoffice")
-            references = await seed(url, schema, slack, count)
+            slack.add_user(ANNA, NAMES[ANNA])
+            slack.add_user(BERND, NAMES[BERND])
+            cards = await seed_tenders(database, slack, count)
             watch = SlackWatch(slack, arrivals)
             watcher = asyncio.create_task(watch.run())
             try:
                 bare_mails = await bare_mail(smtp_port, count, rate)
                 bare_posts = await bare_post(slack, count, rate)
                 async with (
-                    served(url, schema, slack, smtp_port) as events_url,
+                    served(database, slack, smtp_port) as events_url,
                     SignedSender(events_url, LOCAL_SIGNING_SECRET, slack) as sender,
                 ):
-                    mails, dms = await offers(sender, references, arrivals, rate)
-                    mirrored = await thread_messages(sender, url, schema, messages, arrivals, rate)
+                    mails, dms = await offers(sender, cards, arrivals, rate)
+                    mirrored = await thread_messages(sender, cards, messages, arrivals, rate)
             finally:
                 watcher.cancel()
     finally:
@@ -403,14 +325,6 @@ async def run(url: str, schema: str | None, count: int, messages: int, rate: flo
     print("RESULT " + json.dumps(rows, ensure_ascii=False))
 
 
-async def with_schema(url: str, schema: str, create: bool) -> None:
-    engine = make_engine(url)
-    async with engine.begin() as connection:
-        statement = f'CREATE SCHEMA "{schema}"' if create else f'DROP SCHEMA "{schema}" CASCADE'
-        await connection.execute(text(statement))
-    await engine.dispose()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--offers", type=int, default=50, help="offers, one tender each")
@@ -421,21 +335,13 @@ def main() -> None:
     if not (1 <= args.offers <= 1000 and 1 <= args.messages <= 1000 and 0 < args.rate <= 100):
         parser.error("--offers/--messages 1…1000, --rate up to 100")
     print(f"{args.offers} offers and {args.messages} thread messages at {args.rate:g}/s")
-    if args.database_url and is_postgres(args.database_url):
-        schema = f"bench_{uuid.uuid4().hex[:10]}"
-        asyncio.run(with_schema(args.database_url, schema, create=True))
-        try:
-            upgrade(args.database_url, search_path=schema)
-            print("database: PostgreSQL")
-            asyncio.run(run(args.database_url, schema, args.offers, args.messages, args.rate))
-        finally:
-            asyncio.run(with_schema(args.database_url, schema, create=False))
-        return
-    with tempfile.TemporaryDirectory() as directory:
-        url = args.database_url or f"sqlite+aiosqlite:///{directory}/bench-latency.db"
-        upgrade(url)
-        print("database: SQLite")
-        asyncio.run(run(url, None, args.offers, args.messages, args.rate))
+    asyncio.run(measured(args))
+
+
+async def measured(args: argparse.Namespace) -> None:
+    async with fresh_database(args.database_url, "bench_latency") as database:
+        print(f"database: {database.name}")
+        await run(database, args.offers, args.messages, args.rate)
 
 
 if __name__ == "__main__":

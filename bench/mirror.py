@@ -29,11 +29,8 @@ import os
 import signal
 import statistics
 import sys
-import tempfile
 import time
-import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable
 from multiprocessing.queues import Queue
 from pathlib import Path
 from typing import Any
@@ -42,33 +39,31 @@ from typing import Any
 sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from slack_bolt.async_app import AsyncApp  # noqa: E402
-from sqlalchemy import text  # noqa: E402
 
+from bench.harness import (  # noqa: E402
+    ANNA,
+    ANNA_DM,
+    BERND,
+    CHANNEL,
+    NAMES,
+    Cards,
+    Database,
+    fresh_database,
+    hammer,
+    percentiles,
+    seed_tenders,
+)
 from bot.app import build_client  # noqa: E402
 from bot.localslack import LocalSlack, SignedSender  # noqa: E402
 from bot.localslack.running import LOCAL_BOT_TOKEN, LOCAL_SIGNING_SECRET  # noqa: E402
 from bot.settings import Settings, load_settings  # noqa: E402
-from store.actors import Actor  # noqa: E402
-from store.brokers import BrokerData, add_broker  # noqa: E402
-from store.conversation import post_message  # noqa: E402
-from store.db import is_postgres, make_engine, make_sessionmaker, transaction  # noqa: E402
-from store.migrate import upgrade  # noqa: E402
-from store.models import ThreadLink  # noqa: E402
-from store.tender_input import RiskData, StartTender  # noqa: E402
-from store.tenders import start_tender  # noqa: E402
+from store.db import make_engine, make_sessionmaker  # noqa: E402
 
-ANNA = "U0ANNA"
-BERND = "U0BERND"
-CHANNEL = "C0BACKOFFICE"
-ANNA_DM = "D0ANNA"
 BARE = "bare AsyncApp (ack only)"
 REAL = "tenderbot thread mirror (end to end)"
 CPU_MS = "cpu_ms"
 GOAL_RATE = 150.0
 GOAL_P99_MS = 250.0
-
-Send = Callable[[int], Awaitable[float]]
-Cards = list[tuple[str, str]]
 
 
 class MirrorIndex:
@@ -89,54 +84,12 @@ class MirrorIndex:
         return marker in self.seen
 
 
-async def prepare(url: str, schema: str | None, slack: LocalSlack, tenders: int) -> Cards:
-    """Anna's tenders, each with both cards and an opened module; returns the card ts pairs."""
-    engine = make_engine(url, search_path=schema)
-    cards: Cards = []
-    try:
-        async with transaction(make_sessionmaker(engine)) as session:
-            anna = await add_broker(
-                session,
-                BrokerData(
-                    slack_user_id=ANNA, number="4711", name="Anna Adler", email="anna@example.org"
-                ),
-            )
-            actor = Actor(slack_user_id=ANNA, role="broker", broker_id=anna.id, name="Anna Adler")
-            bernd = Actor(slack_user_id=BERND, role="backoffice", name="Bernd Backoffice")
-            for number in range(tenders):
-                tender = await start_tender(
-                    session,
-                    actor,
-                    StartTender(
-                        product="haftpflicht",
-                        customer_name=f"Bäckerei Korn {number} GmbH",
-                        risk=RiskData(
-                            deductible=None, prior_claims="keine", description="Backstube"
-                        ),
-                    ),
-                )
-                card = {"text": "Karte", "bot_id": "B0TENDERBOT"}
-                backoffice = slack.state.post(CHANNEL, dict(card))["ts"]
-                broker = slack.state.post(ANNA_DM, dict(card))["ts"]
-                session.add_all(
-                    [
-                        ThreadLink(
-                            tender_id=tender.id, side="backoffice", channel=CHANNEL, ts=backoffice
-                        ),
-                        ThreadLink(tender_id=tender.id, side="broker", channel=ANNA_DM, ts=broker),
-                    ]
-                )
-                await post_message(session, bernd, tender.reference, "Vorschäden?")
-                cards.append((backoffice, broker))
-    finally:
-        await engine.dispose()
-    return cards
-
-
-def event_for(slack: LocalSlack, number: int, cards: Cards) -> dict[str, Any]:
-    backoffice, broker = cards[(number // 2) % len(cards)]
+def event_for(slack: LocalSlack, number: int, cards: list[Cards]) -> dict[str, Any]:
+    tender = cards[(number // 2) % len(cards)]
     user, channel, thread_ts = (
-        (BERND, CHANNEL, backoffice) if number % 2 == 0 else (ANNA, ANNA_DM, broker)
+        (BERND, CHANNEL, tender.backoffice_ts)
+        if number % 2 == 0
+        else (ANNA, ANNA_DM, tender.broker_ts)
     )
     event: dict[str, Any] = {
         "type": "message",
@@ -149,25 +102,10 @@ def event_for(slack: LocalSlack, number: int, cards: Cards) -> dict[str, Any]:
     return event
 
 
-async def hammer(send: Send, total: int, concurrency: int) -> tuple[float, list[float]]:
-    latencies: list[float] = []
-    remaining = iter(range(total))
-
-    async def worker() -> None:
-        for number in remaining:
-            latencies.append(await send(number))
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return time.perf_counter() - started, latencies
-
-
 def summary(name: str, elapsed: float, latencies: list[float]) -> dict[str, float]:
-    ordered = sorted(latencies)
-    p50 = statistics.median(ordered) * 1000
-    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
-    mean = statistics.fmean(ordered) * 1000
-    rate = len(ordered) / elapsed
+    p50, p99 = percentiles(latencies)
+    mean = statistics.fmean(latencies) * 1000
+    rate = len(latencies) / elapsed
     # The mean too: with a fixed number in flight it is concurrency / rate whatever the
     # spread, so it tells a faster path from one that only moved waiting into the tail.
     print(
@@ -328,7 +266,7 @@ class AppProcess:
 async def measure(
     slack: LocalSlack,
     app: AppProcess,
-    cards: Cards,
+    cards: list[Cards],
     total: int,
     concurrency: int,
     offset: int,
@@ -352,20 +290,24 @@ async def measure(
                     await slack.wait_for(lambda: index.has(marker), seconds=60)
                 return time.perf_counter() - started
 
+            before = cpu_ms()
             result = summary(name, *await hammer(one, total, concurrency))
+            # This process's share: the client and the local Slack that records the posts.
+            result["client_cpu"] = (cpu_ms() - before) / total
     finally:
         counts = await app.stop()
     return result, counts
 
 
 async def run(
-    url: str, schema: str | None, total: int, concurrency: int, tenders: int, profile: str | None
+    database: Database, total: int, concurrency: int, tenders: int, profile: str | None
 ) -> None:
+    url, schema = database.url, database.schema
     async with LocalSlack() as slack:
-        slack.add_user(ANNA, "Anna Adler")
-        slack.add_user(BERND, "Bernd Backoffice")
+        slack.add_user(ANNA, NAMES[ANNA])
+        slack.add_user(BERND, NAMES[BERND])
         slack.add_channel(CHANNEL, "backoffice")
-        cards = await prepare(url, schema, slack, tenders)
+        cards = await seed_tenders(database, slack, tenders, bernd_asks=True)
         bare, bare_counts = await measure(
             slack,
             AppProcess(BARE, url, schema, slack.url, None),
@@ -394,12 +336,16 @@ async def run(
         f"CPU of the app process per message: tenderbot {real_cpu:.1f} ms, "
         f"bare {bare_cpu:.1f} ms (×{real_cpu / bare_cpu:.1f})"
     )
+    print(
+        f"CPU of this process (client and local Slack) per message: {real['client_cpu']:.1f} ms "
+        f"with tenderbot, {bare['client_cpu']:.1f} ms with the bare app"
+    )
     print(f"SQL statements per mirrored message: {sum(counts.values()) / total:.1f}")
     if profile:
         for head, count in sorted(counts.items(), key=lambda item: -item[1]):
             print(f"  {count / total:6.2f}  {head}")
         print(f"profile: {profile}/mirror.prof")
-    where = "PostgreSQL" if schema else "SQLite"
+    where = database.name
     threads = "one tender" if tenders == 1 else f"{tenders} tenders"
     row = {
         "path": f"thread mirror, {concurrency} in flight, {threads} ({where})",
@@ -410,14 +356,6 @@ async def run(
         "met": real["rate"] >= GOAL_RATE and real["p99"] < GOAL_P99_MS,
     }
     print("RESULT " + json.dumps([row], ensure_ascii=False))
-
-
-async def with_schema(url: str, schema: str, create: bool) -> None:
-    engine = make_engine(url)
-    async with engine.begin() as connection:
-        statement = f'CREATE SCHEMA "{schema}"' if create else f'DROP SCHEMA "{schema}" CASCADE'
-        await connection.execute(text(statement))
-    await engine.dispose()
 
 
 def main() -> None:
@@ -436,30 +374,13 @@ def main() -> None:
         f"{args.messages} messages per app, concurrency {args.concurrency}, "
         f"{args.tenders} tender(s)"
     )
-    if args.database_url and is_postgres(args.database_url):
-        schema = f"bench_{uuid.uuid4().hex[:10]}"
-        asyncio.run(with_schema(args.database_url, schema, create=True))
-        try:
-            upgrade(args.database_url, search_path=schema)
-            print("database: PostgreSQL")
-            asyncio.run(
-                run(
-                    args.database_url,
-                    schema,
-                    args.messages,
-                    args.concurrency,
-                    args.tenders,
-                    args.profile,
-                )
-            )
-        finally:
-            asyncio.run(with_schema(args.database_url, schema, create=False))
-        return
-    with tempfile.TemporaryDirectory() as directory:
-        url = args.database_url or f"sqlite+aiosqlite:///{directory}/bench-mirror.db"
-        upgrade(url)
-        print("database: SQLite")
-        asyncio.run(run(url, None, args.messages, args.concurrency, args.tenders, args.profile))
+    asyncio.run(measured(args))
+
+
+async def measured(args: argparse.Namespace) -> None:
+    async with fresh_database(args.database_url, "bench_mirror") as database:
+        print(f"database: {database.name}")
+        await run(database, args.messages, args.concurrency, args.tenders, args.profile)
 
 
 if __name__ == "__main__":
