@@ -39,6 +39,9 @@ from store.wake import QUEUE, wake
 logger = logging.getLogger(__name__)
 
 PROFILE_TTL_SECONDS = 600.0
+# Authors kept at once: a workspace's writers fit, and a long-running process that meets
+# ever new users (guests, a big workspace) does not grow without end.
+PROFILE_CACHE_SIZE = 1000
 CONTINUATION_EVENT = "tenderbot_mirror_continuation"
 # Slack errors that only mean "already gone" or "already so": nothing left to do.
 ALREADY_DONE = frozenset({"message_not_found", "already_reacted", "no_reaction"})
@@ -85,7 +88,11 @@ async def profile_of(client: AsyncWebClient, user_id: str) -> Profile:
         ),
         icon_url=details.get("image_72") or details.get("image_48"),
     )
+    _profiles.pop(key, None)
     _profiles[key] = (time.monotonic(), profile)
+    while len(_profiles) > PROFILE_CACHE_SIZE:
+        # Dicts keep insertion order: the first entry is the one looked up longest ago.
+        del _profiles[next(iter(_profiles))]
     return profile
 
 
