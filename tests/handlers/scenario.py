@@ -87,6 +87,22 @@ async def start_tender_threads(
     return TenderThreads(reference, backoffice, broker)
 
 
+def thread_message(user: str, link: ThreadLink, text: str, ts: str | None = None) -> dict[str, Any]:
+    """The ``message`` event Slack sends for ``user`` writing ``text`` under ``link``'s card
+    (without ``ts`` until Slack has stored the message)."""
+    event: dict[str, Any] = {
+        "type": "message",
+        "channel": link.channel,
+        "user": user,
+        "text": text,
+        "thread_ts": link.ts,
+        "channel_type": "im" if link.channel.startswith("D") else "channel",
+    }
+    if ts is not None:
+        event["ts"] = ts
+    return event
+
+
 async def write(
     slack: LocalSlack,
     slack_request: SignedSender,
@@ -99,14 +115,7 @@ async def write(
 ) -> str:
     """``user`` writes in the thread under the card of ``link``: Slack stores the message,
     then sends the event. Returns the message ts."""
-    event: dict[str, Any] = {
-        "type": "message",
-        "channel": link.channel,
-        "user": user,
-        "text": text,
-        "thread_ts": link.ts,
-        "channel_type": "im" if link.channel.startswith("D") else "channel",
-    }
+    event = thread_message(user, link, text)
     if files:
         event["subtype"] = "file_share"
         event["files"] = files

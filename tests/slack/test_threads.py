@@ -50,6 +50,7 @@ from tests.handlers.scenario import (
     replies,
     settled,
     stored,
+    thread_message,
     write,
 )
 
@@ -377,6 +378,18 @@ async def test_it_keeps_bernds_intern_note_in_the_backoffice_thread(
     assert mails == 2  # the question's e-mail to Anna and her CC, none for the note
 
 
+async def mirrored_once_in_order(
+    slack: LocalSlack,
+    sessions: async_sessionmaker[AsyncSession],
+    tender: TenderThreads,
+    texts: list[str],
+) -> None:
+    """``texts`` were stored and mirrored to Anna's thread once each, in this order."""
+    await bot_replies(slack, tender.broker, len(texts))
+    assert [m.body for m in await settled(sessions, len(texts))] == texts
+    assert [m["text"].split(": ", 1)[1] for m in replies(slack, tender.broker)] == texts
+
+
 async def test_it_handles_a_redelivered_event_once(
     tender: TenderThreads,
     slack: LocalSlack,
@@ -384,25 +397,13 @@ async def test_it_handles_a_redelivered_event_once(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     ts = await write(slack, slack_request, BERND, tender.backoffice, "Baujahr?", event_id="Ev1")
-    event = {
-        "type": "message",
-        "channel": tender.backoffice.channel,
-        "user": BERND,
-        "text": "Baujahr?",
-        "thread_ts": tender.backoffice.ts,
-        "ts": ts,
-    }
+    event = thread_message(BERND, tender.backoffice, "Baujahr?", ts)
     again = await slack_request.send_event(event, event_id="Ev1", retry_num=1)
     assert again.status == 200
     await settled(sessions, 1)
     # A later message is mirrored after the retry was handled; the retry added nothing.
     await write(slack, slack_request, BERND, tender.backoffice, "Und die Fläche?")
-    await bot_replies(slack, tender.broker, 2)
-    assert [m.body for m in await settled(sessions, 2)] == ["Baujahr?", "Und die Fläche?"]
-    assert [m["text"].split(": ", 1)[1] for m in replies(slack, tender.broker)] == [
-        "Baujahr?",
-        "Und die Fläche?",
-    ]
+    await mirrored_once_in_order(slack, sessions, tender, ["Baujahr?", "Und die Fläche?"])
 
 
 async def test_it_stores_both_first_messages_when_they_arrive_at_once(
@@ -434,14 +435,8 @@ async def test_it_keeps_the_first_payload_when_a_retry_of_the_same_event_differs
 ) -> None:
     await write(slack, slack_request, BERND, tender.backoffice, "Baujahr?", event_id="EvDiff")
     await settled(sessions, 1)
-    changed = {
-        "type": "message",
-        "channel": tender.backoffice.channel,
-        "user": BERND,
-        "text": "Ganz andere Frage?",
-        "thread_ts": tender.backoffice.ts,
-        "ts": slack.state.post(tender.backoffice.channel, {"text": "x"})["ts"],
-    }
+    ts = slack.state.post(tender.backoffice.channel, {"text": "x"})["ts"]
+    changed = thread_message(BERND, tender.backoffice, "Ganz andere Frage?", ts)
 
     again = await slack_request.send_event(changed, event_id="EvDiff", retry_num=1)
     await served.idle()
@@ -449,12 +444,7 @@ async def test_it_keeps_the_first_payload_when_a_retry_of_the_same_event_differs
 
     # The event id decides (its claim is in the storing transaction), not the payload.
     assert again.status == 200
-    await bot_replies(slack, tender.broker, 2)
-    assert [m.body for m in await settled(sessions, 2)] == ["Baujahr?", "Und die Fläche?"]
-    assert [m["text"].split(": ", 1)[1] for m in replies(slack, tender.broker)] == [
-        "Baujahr?",
-        "Und die Fläche?",
-    ]
+    await mirrored_once_in_order(slack, sessions, tender, ["Baujahr?", "Und die Fläche?"])
 
 
 # -- Slack refuses: stored, marked, delivered later ----------------------------------------
@@ -837,14 +827,7 @@ async def test_it_redoes_everything_when_slack_retries_an_event_that_crashed_bef
             if postgres:
                 await connection.execute(text("DROP FUNCTION simulated_crash()"))
     assert await stored(sessions) == []
-    event = {
-        "type": "message",
-        "channel": tender.backoffice.channel,
-        "user": BERND,
-        "text": "Baujahr?",
-        "thread_ts": tender.backoffice.ts,
-        "ts": ts,
-    }
+    event = thread_message(BERND, tender.backoffice, "Baujahr?", ts)
     assert (await slack_request.send_event(event, event_id="EvC", retry_num=1)).status == 200
     [mirror] = await bot_replies(slack, tender.broker, 1)
     assert "Baujahr?" in mirror["text"]
