@@ -9,10 +9,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.models import Broker, QueueRow
+from store.models import Broker
 from store.queue import MESSAGE_ID_DOMAIN, enqueue_rows, new_message_id, row_values
 
 __all__ = [
@@ -20,7 +19,6 @@ __all__ = [
     "enqueue",
     "enqueue_for_broker",
     "new_message_id",
-    "pending_rows",
 ]
 
 
@@ -79,10 +77,3 @@ async def enqueue_for_broker(
         for channel, recipient in targets
     ]
     return await enqueue_rows(session, rows)
-
-
-async def pending_rows(session: AsyncSession, limit: int = 100) -> list[QueueRow]:
-    rows = await session.scalars(
-        select(QueueRow).where(QueueRow.status != "sent").order_by(QueueRow.id).limit(limit)
-    )
-    return list(rows)
