@@ -15,7 +15,15 @@ from typing import Protocol, runtime_checkable
 from notifications.render import Rendered
 from store.queue import TransportError
 
-__all__ = ["Delivery", "Notifier", "PreparingNotifier", "Send", "TransportError"]
+__all__ = [
+    "Delivery",
+    "Gate",
+    "Notifier",
+    "PreparingNotifier",
+    "Send",
+    "TransportError",
+    "open_gate",
+]
 
 
 @dataclass(frozen=True)
@@ -44,7 +52,16 @@ class Notifier(Protocol):
         ...
 
 
-Send = Callable[[], Awaitable[None]]
+# Awaited by a send right before the step after which its delivery cannot be taken back
+# (for SMTP the end of DATA); the worker opens it once the previous delivery's outcome is
+# recorded, so the steps before it overlap that write and never two deliveries are made
+# and unrecorded at once. Raises when that record failed: the send must then stop short.
+Gate = Callable[[], Awaitable[None]]
+Send = Callable[[Gate], Awaitable[None]]
+
+
+async def open_gate() -> None:
+    """The gate of a delivery that waits for nothing (``notify``)."""
 
 
 @runtime_checkable
@@ -55,6 +72,7 @@ class PreparingNotifier(Notifier, Protocol):
         The worker prepares the next delivery while the previous one is on the wire, so
         one connection stays busy; between long steps ``prepare`` yields to the event loop
         so that send can go on. Raises TransportError like ``notify`` would; ``notify``
-        must behave exactly like preparing and then calling the returned function.
+        must behave exactly like preparing and then calling the returned function with
+        ``open_gate``.
         """
         ...

@@ -1,10 +1,18 @@
-"""E-mail over SMTP with aiosmtplib: one connection per flush, reopened if it drops."""
+"""E-mail over SMTP with aiosmtplib: one connection per flush, reopened if it drops.
+
+The mail transaction is aiosmtplib's ``sendmail`` taken apart at one point: MAIL, RCPT and
+DATA go to the server at once, the content with the dot that ends it only when the
+worker's gate opens (the previous e-mail's outcome is recorded). Until that dot the server
+has accepted nothing, and a dropped connection makes it discard the e-mail.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import io
+import re
 import ssl
+from contextlib import suppress
 from dataclasses import dataclass, field
 from email.generator import BytesGenerator
 from email.message import Message
@@ -12,7 +20,7 @@ from functools import partial
 
 import aiosmtplib
 
-from notifications.contract import Delivery, Send, TransportError
+from notifications.contract import Delivery, Gate, Send, TransportError, open_gate
 from notifications.email_message import UnsafeHeader, build_email
 from notifications.replies import ReplyAddresses
 from store.types import utcnow
@@ -53,6 +61,35 @@ def serialised(message: Message) -> bytes:
         return buffer.getvalue()
 
 
+_LINE_END = re.compile(rb"\r\n|\n|\r(?!\n)")
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+
+
+@dataclass(frozen=True)
+class Wire:
+    """An e-mail as DATA transmits it: CRLF line ends, a leading dot doubled (RFC 5321
+    4.5.2), the closing dot line; ``size`` as the SIZE extension counts it."""
+
+    data: bytes
+    size: int
+
+
+def wire_form(content: bytes) -> Wire:
+    lines = _LINE_END.sub(b"\r\n", content)
+    if not lines.endswith(b"\r\n"):
+        lines += b"\r\n"
+    return Wire(_LEADING_DOT.sub(b"..", lines) + b".\r\n", len(lines))
+
+
+class _Dropped(Exception):
+    """The server closed the connection; ``ended``: after the closing dot was sent, so it
+    may have taken the e-mail."""
+
+    def __init__(self, error: Exception, *, ended: bool) -> None:
+        super().__init__(str(error))
+        self.ended = ended
+
+
 class SmtpNotifier:
     channel = "email"
 
@@ -60,6 +97,10 @@ class SmtpNotifier:
         self.config = config
         self.replies = replies
         self._client: aiosmtplib.SMTP | None = None
+        # Between DATA and its closing dot: QUIT would only become a line of the e-mail.
+        self._in_data = False
+        # The closing dot of the current e-mail went out: the server may have taken it.
+        self._ended = False
 
     def _new_client(self) -> aiosmtplib.SMTP:
         config = self.config
@@ -82,12 +123,19 @@ class SmtpNotifier:
         client = self._new_client()
         try:
             await client.connect()
+            if client.is_ehlo_or_helo_needed:
+                # As sendmail would first thing: SIZE and SMTPUTF8 depend on the answer.
+                try:
+                    await client.ehlo()
+                except aiosmtplib.SMTPHeloError:
+                    await client.helo()
         except aiosmtplib.SMTPAuthenticationError as error:
             # Wrong credentials are the operator's to fix; the e-mail itself is fine.
             raise TransportError(
                 f"SMTP login refused by {self.config.host}: {error.code} {error.message}"
             ) from error
         except aiosmtplib.SMTPException as error:
+            client.close()
             raise TransportError(
                 f"SMTP connection to {self.config.host}:{self.config.port} failed: {error}"
             ) from error
@@ -100,7 +148,7 @@ class SmtpNotifier:
 
     async def notify(self, delivery: Delivery) -> None:
         send = await self.prepare(delivery)
-        await send()
+        await send(open_gate)
 
     async def prepare(self, delivery: Delivery) -> Send:
         try:
@@ -116,36 +164,51 @@ class SmtpNotifier:
             raise TransportError(str(error), permanent=True) from error
         # Serialising is the longest step: let an e-mail in flight answer the server first.
         await asyncio.sleep(0)
-        return partial(self._deliver, serialised(message), delivery.recipient)
+        return partial(self._deliver, wire_form(serialised(message)), delivery.recipient)
 
-    async def _deliver(self, content: bytes, recipient: str) -> None:
-        # A server may drop an idle connection between two flushes: reconnect once.
+    async def _deliver(self, wire: Wire, recipient: str, gate: Gate) -> None:
+        # A server may drop an idle connection between two flushes: reconnect once, unless
+        # it dropped after the closing dot (it may have the e-mail; the retry decides).
         for reconnects_left in (1, 0):
             client = await self._connected()
             try:
-                await self._send(client, content, recipient)
+                await self._send(client, wire, recipient, gate)
                 return
-            except aiosmtplib.SMTPServerDisconnected as error:
+            except _Dropped as error:
                 await self.close()
-                if not reconnects_left:
+                if error.ended or not reconnects_left:
                     raise TransportError(
                         f"SMTP server {self.config.host} closed the connection: {error}"
                     ) from error
 
-    async def _send(self, client: aiosmtplib.SMTP, content: bytes, recipient: str) -> None:
+    async def _send(self, client: aiosmtplib.SMTP, wire: Wire, recipient: str, gate: Gate) -> None:
         sender = self.config.mail_from
-        # As send_message does: a non-ASCII address needs the server's SMTPUTF8 (refused
-        # with SMTPNotSupported if it lacks it).
-        options = [] if (sender + recipient).isascii() else ["SMTPUTF8"]
+        # As sendmail does: a non-ASCII address needs the server's SMTPUTF8, and the size
+        # is announced where the server takes it (RFC 1870).
+        utf8 = not (sender + recipient).isascii()
+        options = ["SMTPUTF8"] if utf8 else []
+        if client.supports_extension("size"):
+            options.insert(0, f"size={wire.size}")
+        encoding = "utf-8" if utf8 else "ascii"
+        self._ended = False
         try:
-            await client.sendmail(sender, [recipient], content, mail_options=options)
-        except aiosmtplib.SMTPServerDisconnected:
-            raise
-        except aiosmtplib.SMTPRecipientsRefused as error:
-            refused = error.recipients[0]
+            if utf8 and not client.supports_extension("smtputf8"):
+                raise aiosmtplib.SMTPNotSupported("SMTPUTF8 is not supported by this server")
+            try:
+                await client.mail(sender, options=options, encoding=encoding)
+                await client.rcpt(recipient, encoding=encoding)
+                await self._data(client, wire, gate)
+            except aiosmtplib.SMTPResponseException:
+                # As sendmail does: reset the envelope for the next e-mail.
+                with suppress(ConnectionError, aiosmtplib.SMTPException):
+                    await client.rset()
+                raise
+        except aiosmtplib.SMTPServerDisconnected as error:
+            raise _Dropped(error, ended=self._ended) from error
+        except aiosmtplib.SMTPRecipientRefused as error:
             raise TransportError(
-                f"recipient {recipient} refused: {refused.code} {refused.message}",
-                permanent=_is_permanent(refused.code),
+                f"recipient {recipient} refused: {error.code} {error.message}",
+                permanent=_is_permanent(error.code),
             ) from error
         except aiosmtplib.SMTPSenderRefused as error:
             # A refused sender address fails for every e-mail alike: retry, do not bury rows.
@@ -161,7 +224,43 @@ class SmtpNotifier:
             await self.close()
             raise TransportError(f"SMTP delivery to {self.config.host} failed: {error}") from error
 
+    async def _data(self, client: aiosmtplib.SMTP, wire: Wire, gate: Gate) -> None:
+        """DATA at once; the content with its closing dot once ``gate`` opens.
+
+        The content waits too, though only the dot makes the e-mail final: written apart,
+        each is one more wake-up of the server, and the content is one write either way.
+        """
+        protocol = client.protocol
+        if protocol is None:
+            raise aiosmtplib.SMTPServerDisconnected("Connection lost")
+        started = await client.execute_command(b"DATA")
+        if started.code != aiosmtplib.SMTPStatus.start_input:
+            raise aiosmtplib.SMTPDataError(started.code, started.message)
+        self._in_data = True
+        try:
+            await gate()
+        except BaseException:
+            # The previous outcome is not recorded (or we are cancelled): this e-mail must
+            # not go. Dropping the connection before the dot makes the server discard it.
+            self._abort()
+            raise
+        # The read is armed before any answer can arrive: nothing awaits in between.
+        protocol.write(wire.data)
+        self._in_data, self._ended = False, True
+        response = await protocol.read_response(timeout=self.config.timeout)
+        if response.code != aiosmtplib.SMTPStatus.completed:
+            raise aiosmtplib.SMTPDataError(response.code, response.message)
+
+    def _abort(self) -> None:
+        client, self._client = self._client, None
+        self._in_data = False
+        if client is not None:
+            client.close()
+
     async def close(self) -> None:
+        if self._in_data:
+            self._abort()
+            return
         client, self._client = self._client, None
         if client is None or not client.is_connected:
             return

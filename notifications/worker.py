@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from notifications.contract import Delivery, Notifier, PreparingNotifier, Send
+from notifications.contract import Delivery, Gate, Notifier, PreparingNotifier, Send
 from notifications.render import RenderError, render
 from notifications.replies import replies_of
 from store import metrics, queue
@@ -77,7 +77,7 @@ def _preparer(deliverer: Deliverer) -> Prepare:
         sender = deliverer
 
         async def as_is(job: Job) -> Send:
-            return partial(sender.send, job)
+            return partial(_after_gate, partial(sender.send, job))
 
         return as_is
     notifier = deliverer
@@ -111,15 +111,25 @@ def _preparer(deliverer: Deliverer) -> Prepare:
     return rendered
 
 
+async def _after_gate(deliver: Callable[[], Awaitable[None]], gate: Gate) -> None:
+    """A delivery that cannot be taken back at any step waits for the gate first."""
+    await gate()
+    await deliver()
+
+
 def _network_only(notifier: Notifier) -> Callable[[Delivery], Awaitable[Send]]:
     async def prepare(delivery: Delivery) -> Send:
-        return partial(notifier.notify, delivery)
+        return partial(_after_gate, partial(notifier.notify, delivery))
 
     return prepare
 
 
 class _Unrenderable(Exception):
     pass
+
+
+class _NotRecorded(Exception):
+    """The outcome of the delivery before could not be recorded: stop before sending more."""
 
 
 def _failed(job: Job, error: Exception, policy: RetryPolicy) -> Outcome:
@@ -143,13 +153,30 @@ async def _prepare(job: Job, prepare: Prepare, policy: RetryPolicy) -> Send | Ou
         return _failed(job, error, policy)
 
 
-async def _send(job: Job, send: Send, policy: RetryPolicy) -> Outcome:
+async def _send(job: Job, send: Send, policy: RetryPolicy, gate: Gate) -> Outcome:
     with bound(queue_row=job.id):
         try:
-            await send()
+            await send(gate)
+        except _NotRecorded:
+            raise
         except Exception as error:
             return _failed(job, error, policy)
     return Outcome(job, SENT)
+
+
+def _gate(recorded: asyncio.Task[None] | None) -> Gate:
+    """Opens once ``recorded`` (the records of every delivery before) has committed."""
+
+    async def opened() -> None:
+        if recorded is None:
+            return
+        try:
+            # Shielded: a send that is cancelled must not cancel the record it waits for.
+            await asyncio.shield(recorded)
+        except Exception as error:
+            raise _NotRecorded(str(error)) from error
+
+    return opened
 
 
 Record = Callable[[Outcome], Awaitable[None]]
@@ -167,37 +194,63 @@ async def _deliver_all(
 
     Still one delivery in flight at a time over the sender's one connection; only the
     CPU work (render, build, serialise) of the next row fills the wait for the server.
-    Each outcome is recorded before the next row goes out: a worker killed at any moment
-    leaves at most the one delivery it was recording to be sent again (same Message-ID).
-    One at a time also keeps a thread's posts in the order they were claimed.
+    Each outcome is recorded before the next delivery becomes final: a worker killed at any
+    moment leaves at most the one delivery it was recording to be sent again (same
+    Message-ID). What can still be taken back overlaps that record: an e-mail's envelope
+    and content go to the server while the previous outcome is written, and only its
+    closing dot waits for the commit (the gate). One at a time also keeps a thread's posts
+    in the order they were claimed.
     """
     outcomes: list[Outcome] = []
     prepare = _preparer(deliverer)
     in_flight: asyncio.Task[Outcome] | None = None
+    # The record of the latest outcome; each record waits for the one before, so the
+    # outcomes are written (and listed) in the order of the rows.
+    recording: asyncio.Task[None] | None = None
 
-    async def land(outcome: Outcome) -> None:
+    async def land(previous: asyncio.Task[None] | None, outcome: Outcome) -> None:
+        if previous is not None:
+            await previous
         await record(outcome)
         outcomes.append(outcome)
+
+    def start_recording(outcome: Outcome) -> None:
+        nonlocal recording
+        recording = asyncio.create_task(land(recording, outcome))
+
+    async def sent(task: asyncio.Task[Outcome]) -> Outcome:
+        try:
+            return await task
+        except _NotRecorded:
+            if recording is not None:
+                await recording  # raises the record's own error
+            raise
 
     try:
         for job in jobs:
             prepared = await _prepare(job, prepare, policy)
             if in_flight is not None:
-                await land(await in_flight)
+                start_recording(await sent(in_flight))
                 in_flight = None
             if isinstance(prepared, Outcome):
-                await land(prepared)
+                start_recording(prepared)
                 continue
-            in_flight = asyncio.create_task(_send(job, prepared, policy))
+            in_flight = asyncio.create_task(_send(job, prepared, policy, _gate(recording)))
         if in_flight is not None:
-            await land(await in_flight)
+            start_recording(await sent(in_flight))
             in_flight = None
+        if recording is not None:
+            await recording
     finally:
-        if in_flight is not None:
-            # Cancelled from outside: the row's lease expires and it is sent again later.
-            in_flight.cancel()
-            with suppress(asyncio.CancelledError):
-                await in_flight
+        # Cancelled from outside, or a record failed: what is not recorded is sent again
+        # once its lease expires.
+        for task in (in_flight, recording):
+            if task is not None and not task.done():
+                task.cancel()
+        for task in (in_flight, recording):
+            if task is not None:
+                with suppress(BaseException):
+                    await task
         if not keep_open:
             await deliverer.close()
     return outcomes
@@ -235,17 +288,43 @@ async def _claim(
         )
 
 
-def _recorder(
-    sessions: async_sessionmaker[AsyncSession], now: datetime | None, dead_letters_to: str | None
-) -> Record:
-    async def record(outcome: Outcome) -> None:
-        async with transaction(sessions, write=True) as session:
-            await queue.record(session, [outcome], now or utcnow())
-            if dead_letters_to is not None:
-                await _tell_dead(session, [outcome], dead_letters_to)
+class _Recorder:
+    """Writes each outcome as it lands: on the worker's own connection (``OutcomeLog``),
+    or, for a dead letter the backoffice is told about, in one transaction with the notice."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        now: datetime | None,
+        dead_letters_to: str | None,
+    ) -> None:
+        self._sessions = sessions
+        self._now = now
+        self._dead_letters_to = dead_letters_to
+        engine = sessions.kw.get("bind")
+        self._log = queue.OutcomeLog(engine) if isinstance(engine, AsyncEngine) else None
+
+    def _with_notice(self, outcome: Outcome) -> bool:
+        return (
+            self._dead_letters_to is not None
+            and outcome.status == DEAD
+            and outcome.job.template != DEAD_LETTER_TEMPLATE
+        )
+
+    async def __call__(self, outcome: Outcome) -> None:
+        now = self._now or utcnow()
+        if self._log is not None and not self._with_notice(outcome):
+            await self._log.write(outcome, now)
+        else:
+            async with transaction(self._sessions, write=True) as session:
+                await queue.record(session, [outcome], now)
+                if self._dead_letters_to is not None:
+                    await _tell_dead(session, [outcome], self._dead_letters_to)
         _log(outcome)
 
-    return record
+    async def close(self) -> None:
+        if self._log is not None:
+            await self._log.close()
 
 
 def _log(outcome: Outcome) -> None:
@@ -385,8 +464,11 @@ async def flush_outbox(
         )
         if not claimed:
             return FlushResult()
-        record = _recorder(sessions, now, dead_letters_to)
-        return await _deliver_batch(claimed, registry, policy, record, keep_open=keep_open)
+        record = _Recorder(sessions, now, dead_letters_to)
+        try:
+            return await _deliver_batch(claimed, registry, policy, record, keep_open=keep_open)
+        finally:
+            await record.close()
 
 
 async def drain_outbox(
@@ -413,7 +495,7 @@ async def drain_outbox(
     registry = _registry(notifiers)
     total = FlushResult()
     owner = queue.new_owner()
-    record = _recorder(sessions, now, dead_letters_to)
+    record = _Recorder(sessions, now, dead_letters_to)
     next_claim: asyncio.Task[list[Job]] | None = None
 
     async def claim() -> list[Job]:
@@ -436,6 +518,7 @@ async def drain_outbox(
             next_claim.cancel()
             with suppress(asyncio.CancelledError):
                 await next_claim
+        await record.close()
         for notifier in notifiers:
             await notifier.close()
 

@@ -187,3 +187,26 @@ async def take_write_turn(session: AsyncSession) -> None:
             lock.release()
 
     event.listen(session.sync_session, "after_transaction_end", pass_turn)
+
+
+@asynccontextmanager
+async def write_turn(engine: AsyncEngine) -> AsyncIterator[None]:
+    """``take_write_turn`` for a statement on a connection of its own (autocommit), which no
+    session's end can pass on: the turn passes when the block ends."""
+    if engine.dialect.name != "sqlite":
+        yield
+        return
+    lock = _turn_lock(engine.sync_engine)
+    try:
+        async with asyncio.timeout(WRITE_TURN_TIMEOUT):
+            await lock.acquire()
+    except TimeoutError:
+        logger.warning(
+            "no SQLite write turn within %.0f s; writing without one", WRITE_TURN_TIMEOUT
+        )
+        yield
+        return
+    try:
+        yield
+    finally:
+        lock.release()

@@ -22,9 +22,10 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol, cast, runtime_checkable
 
 from sqlalchemy import CursorResult, Table, and_, bindparam, exists, func, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.orm import aliased
 
+from store.db import write_turn
 from store.dialect import dialect_name, insert_ignoring_conflicts
 from store.models import QueueRow
 from store.types import UTCDateTime, utcnow
@@ -294,28 +295,97 @@ _MARK_FAILED = (
 )
 
 
+def _sent_values(outcome: Outcome, now: datetime) -> dict[str, Any]:
+    return {"b_id": outcome.job.id, "b_owner": outcome.job.owner, "b_now": now}
+
+
+def _failed_values(outcome: Outcome, now: datetime) -> dict[str, Any]:
+    return {
+        "b_id": outcome.job.id,
+        "b_owner": outcome.job.owner,
+        "b_status": outcome.status,
+        "b_next": now + outcome.retry_in,
+        "b_error": (outcome.error or "")[:2000],
+    }
+
+
 async def record(session: AsyncSession, outcomes: Sequence[Outcome], now: datetime) -> None:
     """Write the outcomes of a batch; executemany, one round trip per statement."""
-    sent = [
-        {"b_id": o.job.id, "b_owner": o.job.owner, "b_now": now}
-        for o in outcomes
-        if o.status == SENT
-    ]
-    failures = [
-        {
-            "b_id": o.job.id,
-            "b_owner": o.job.owner,
-            "b_status": o.status,
-            "b_next": now + o.retry_in,
-            "b_error": (o.error or "")[:2000],
-        }
-        for o in outcomes
-        if o.status != SENT
-    ]
+    sent = [_sent_values(o, now) for o in outcomes if o.status == SENT]
+    failures = [_failed_values(o, now) for o in outcomes if o.status != SENT]
     if sent:
         await session.execute(_MARK_SENT, sent)
     if failures:
         await session.execute(_MARK_FAILED, failures)
+
+
+class OutcomeLog:
+    """Records outcomes one by one, each committed when ``write`` returns, on one connection
+    kept open for a worker's run.
+
+    The worker records every delivery before the next one goes out (at most one e-mail is
+    sent twice after a crash), so this runs once per e-mail and must be cheap: one cached
+    ``UPDATE`` in autocommit is its own transaction, one round trip, where a session costs
+    BEGIN, the statement and COMMIT, and an object per row.
+
+    On PostgreSQL these commits do not wait for the WAL to reach the disk
+    (``synchronous_commit = off``), which was most of a delivery's time. That cannot lose an
+    outcome to a crash of the worker: the commit is in PostgreSQL's memory once it returns.
+    Only a crash of PostgreSQL itself within about a second can undo such a commit (never
+    corrupt anything); the row is then pending under a lapsed lease, and is sent again
+    with the same Message-ID, as after a worker killed between SMTP accept and recording.
+    Nothing is lost: the e-mail's row itself was committed durably by the event.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._postgres = engine.dialect.name == "postgresql"
+        self._connection: AsyncConnection | None = None
+
+    async def _connected(self) -> AsyncConnection:
+        if self._connection is not None:
+            return self._connection
+        connection = await self._engine.connect()
+        try:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            if self._postgres:
+                # For this connection's session; RESET before it returns to the pool.
+                await connection.exec_driver_sql("SET synchronous_commit TO off")
+        except BaseException:
+            await connection.invalidate()
+            await connection.close()
+            raise
+        self._connection = connection
+        return connection
+
+    async def write(self, outcome: Outcome, now: datetime) -> None:
+        connection = await self._connected()
+        if outcome.status == SENT:
+            statement, values = _MARK_SENT, _sent_values(outcome, now)
+        else:
+            statement, values = _MARK_FAILED, _failed_values(outcome, now)
+        try:
+            async with write_turn(self._engine):
+                await connection.execute(statement, values)
+        except BaseException:
+            # Broken or cancelled mid-statement: never hand this connection to anyone else.
+            self._connection = None
+            await connection.invalidate()
+            await connection.close()
+            raise
+
+    async def close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is None:
+            return
+        try:
+            if self._postgres:
+                await connection.exec_driver_sql("RESET synchronous_commit")
+        except BaseException:
+            await connection.invalidate()
+            raise
+        finally:
+            await connection.close()
 
 
 async def renew_leases(session: AsyncSession, owner: str, until: datetime) -> int:

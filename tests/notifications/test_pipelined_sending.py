@@ -2,21 +2,28 @@
 
 Overlapping must change nothing a broker or an operator can see: the same bytes, the same
 order, and every row keeps its own outcome, also across batches that overlap in a drain.
+Recording overlaps the next e-mail's envelope, never its end: no two e-mails are ever
+accepted by the server and not yet recorded.
 """
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import aiosmtplib.email
+import pytest
+from aiosmtpd.smtp import SMTP as SmtpServerProtocol
+from aiosmtpd.smtp import Envelope, Session
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from notifications import SmtpNotifier, drain_outbox, render
 from notifications.email_message import build_email
 from notifications.smtp import serialised
-from store.db import transaction
+from store.db import make_engine, make_sessionmaker, transaction
 from store.outbox import enqueue
-from tests.notifications.conftest import SmtpServer
+from store.queue import Outcome, OutcomeLog
+from tests.notifications.conftest import MailHandler, SmtpServer, StartSmtp
 from tests.notifications.helpers import OFFER_CONTEXT, outbox
 
 QUERY_CONTEXT = {
@@ -122,3 +129,89 @@ async def test_it_records_every_batch_of_a_drain_and_stops_when_nothing_is_due(
     assert all(row.status == "sent" and row.sent_at is not None for row in rows)
     assert all(row.attempts == 1 and row.lease_until is None for row in rows)
     assert len(smtp.received) == 7
+
+
+class SeesRecipients(MailHandler):
+    """Also notes each RCPT as it arrives, before the e-mail's content."""
+
+    def __init__(self, awaited: str) -> None:
+        super().__init__()
+        self.rcpts_seen: list[str] = []
+        self.awaited = awaited
+        self.arrived = asyncio.Event()
+
+    async def handle_RCPT(
+        self,
+        server: SmtpServerProtocol,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
+        self.rcpts_seen.append(address)
+        if address == self.awaited:
+            self.arrived.set()
+        return await super().handle_RCPT(server, session, envelope, address, rcpt_options)
+
+
+async def test_it_finishes_no_e_mail_before_the_previous_outcome_is_recorded(
+    sessions: async_sessionmaker[AsyncSession],
+    start_smtp: StartSmtp,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    handler = SeesRecipients(awaited="assistenz@makler-adler.example")
+    server = await start_smtp(handler)
+    for name in ("anna", "assistenz", "carla"):
+        await _queue(sessions, f"{name}@makler-adler.example")
+    first_record = asyncio.Event()
+    database_back = asyncio.Event()
+    write = OutcomeLog.write
+
+    async def database_gone_on_the_first_record(
+        log: OutcomeLog, outcome: Outcome, now: datetime
+    ) -> None:
+        if not first_record.is_set():
+            first_record.set()
+            await database_back.wait()
+            raise ConnectionError("database connection lost")
+        await write(log, outcome, now)
+
+    monkeypatch.setattr(OutcomeLog, "write", database_gone_on_the_first_record)
+    drain = asyncio.create_task(drain_outbox(sessions, [SmtpNotifier(server.config())]))
+
+    # While Anna's outcome is written, the next e-mail's envelope is already at the server,
+    # but the server has taken no second e-mail.
+    async with asyncio.timeout(30):
+        await handler.arrived.wait()
+    assert first_record.is_set()
+    assert [mail.rcpt_tos for mail in server.received] == [["anna@makler-adler.example"]]
+
+    # The record fails: the waiting e-mail is dropped before its end, none is sent twice.
+    database_back.set()
+    with pytest.raises(ConnectionError, match="database connection lost"):
+        await drain
+    assert [mail.rcpt_tos for mail in server.received] == [["anna@makler-adler.example"]]
+    assert "carla@makler-adler.example" not in handler.rcpts_seen
+    assert {row.status for row in await outbox(sessions)} == {"pending"}
+
+
+@pytest.mark.postgres_only
+async def test_it_gives_the_recording_connection_back_with_durable_commits(
+    database_url: str, search_path: str | None, smtp: SmtpServer
+) -> None:
+    # Two connections: the claim's and the one the outcomes are written on.
+    engine = make_engine(database_url, search_path=search_path, pool_size=2, max_overflow=0)
+    try:
+        sessions = make_sessionmaker(engine)
+        for name in ("anna", "assistenz"):
+            await _queue(sessions, f"{name}@makler-adler.example")
+
+        result = await drain_outbox(sessions, [SmtpNotifier(smtp.config())])
+
+        assert result.sent == 2
+        async with engine.connect() as first, engine.connect() as second:
+            for connection in (first, second):
+                setting = await connection.exec_driver_sql("SHOW synchronous_commit")
+                assert setting.scalar() == "on"
+    finally:
+        await engine.dispose()
