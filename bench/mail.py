@@ -1,13 +1,18 @@
 """E-mails per second through the whole outbox vs. bare aiosmtplib: `python bench/mail.py`.
 
 Both sides send the same N rendered offer e-mails (rule N1) to the same local aiosmtpd
-server, which runs in its own process like a real relay and discards what it gets:
+server, which runs in its own process like a real relay and discards what it gets, over
+one connection each:
 
-- raw: the messages built beforehand, sent with aiosmtplib over one reused connection;
-- outbox: enqueue (one transaction per event, as services do) → flush_outbox claims,
-  renders, sends over one reused connection and records the outcome. The headline runs
-  events and the worker at the same time, as in production; the sequential variants
-  show where the time goes.
+- raw: the messages built beforehand, sent with aiosmtplib's send_message;
+- outbox: the app's events enqueue them (one transaction per event) and the queue worker
+  claims, renders, sends and records each outcome before the next e-mail is final. The
+  headline runs the worker as `tenderbot serve` does, in the app's process: woken by the
+  events' commits (``store.wake``), draining what is due, while the same event loop
+  serves the events, ten at a time as a busy app would. With one event at a time the
+  events' own commits (an fsync each on PostgreSQL) bound the rate rather than the
+  worker; that variant is printed too, as are the worker in a process of its own and
+  the worker alone on a filled queue.
 
 Prints the rates and each one's ratio to raw. SQLite (a temp file) by
 default; with TENDERBOT_DATABASE_URL=postgresql+asyncpg://… it uses its own schema there.
@@ -30,7 +35,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from email.message import Message
 from pathlib import Path
@@ -43,12 +48,13 @@ import aiosmtplib  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker  # noqa: E402
 
-from notifications import SmtpConfig, SmtpNotifier, drain_outbox, flush_outbox, render  # noqa: E402
+from notifications import SmtpConfig, SmtpNotifier, drain_outbox, render  # noqa: E402
 from notifications.email_message import build_email  # noqa: E402
 from store.db import is_postgres, make_engine, make_sessionmaker, transaction  # noqa: E402
 from store.migrate import upgrade  # noqa: E402
 from store.outbox import enqueue, new_message_id  # noqa: E402
 from store.types import utcnow  # noqa: E402
+from store.wake import QUEUE, run_when_woken  # noqa: E402
 
 MAIL_FROM = "tenderbot@bench.example"
 CONTEXT = {
@@ -188,34 +194,66 @@ async def outbox_send(
     return enqueued - started, finished - enqueued
 
 
-async def produce(sessions: async_sessionmaker[AsyncSession], count: int) -> None:
-    """The services' side: one event, one transaction, one outbox row."""
-    for number in range(count):
-        async with transaction(sessions) as session:
-            await enqueue(
-                session,
-                channel="email",
-                recipient=f"makler{number}@bench.example",
-                template="offer_available",
-                context=context_for(number),
-            )
+# Requests an app serves at once in the headline (as in the other saturated benches).
+IN_FLIGHT = 10
+
+
+async def produce(
+    sessions: async_sessionmaker[AsyncSession], count: int, in_flight: int = IN_FLIGHT
+) -> None:
+    """The services' side: one event, one transaction, one outbox row; ``in_flight``
+    requests at a time."""
+    numbers = iter(range(count))
+
+    async def serve_requests() -> None:
+        for number in numbers:
+            async with transaction(sessions) as session:
+                await enqueue(
+                    session,
+                    channel="email",
+                    recipient=f"makler{number}@bench.example",
+                    template="offer_available",
+                    context=context_for(number),
+                )
+
+    await asyncio.gather(*(serve_requests() for _request in range(in_flight)))
 
 
 async def deliver_all(
-    sessions: async_sessionmaker[AsyncSession], port: int, count: int, batch: int
+    sessions: async_sessionmaker[AsyncSession],
+    port: int,
+    count: int,
+    batch: int,
+    *,
+    interval: float = 10.0,
 ) -> None:
-    """The worker's side: flush until ``count`` e-mails are delivered."""
+    """The worker's side, as `tenderbot serve` runs it (bot.queue_worker.queue_steps):
+    drain what is due whenever a commit wakes it, until ``count`` e-mails are delivered."""
     config = SmtpConfig(host="127.0.0.1", port=port, starttls_required=False, mail_from=MAIL_FROM)
     notifier = SmtpNotifier(config)
     sent = 0
-    while sent < count:
-        result = await flush_outbox(sessions, [notifier], batch=batch, keep_open=True)
+    done = asyncio.Event()
+
+    async def drain() -> None:
+        nonlocal sent
+        result = await drain_outbox(sessions, [notifier], batch=batch)
         sent += result.sent
-        if result.claimed < batch:
-            # Like the scheduler's interval job, only much shorter: wait for rows
-            # instead of claiming them one by one.
-            await asyncio.sleep(0.05)
-    await notifier.close()
+        if result.errors:
+            raise SystemExit(f"the worker failed to send: {result.errors[:3]}")
+        if sent >= count:
+            done.set()
+
+    worker = asyncio.create_task(run_when_woken(sessions, QUEUE, drain, interval=interval))
+    finished = asyncio.create_task(done.wait())
+    try:
+        await asyncio.wait({worker, finished}, return_when=asyncio.FIRST_COMPLETED)
+        if not done.is_set():
+            await worker  # raises what stopped it
+    finally:
+        for task in (worker, finished):
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
 
 
 async def empty_outbox(sessions: async_sessionmaker[AsyncSession]) -> None:
@@ -224,13 +262,19 @@ async def empty_outbox(sessions: async_sessionmaker[AsyncSession]) -> None:
 
 
 async def pipelined(
-    sessions: async_sessionmaker[AsyncSession], port: int, count: int, batch: int
+    sessions: async_sessionmaker[AsyncSession],
+    port: int,
+    count: int,
+    batch: int,
+    in_flight: int = IN_FLIGHT,
 ) -> float:
     """Events and the worker at the same time in one process (`tenderbot serve` runs the
     scheduler beside the app); until all are delivered."""
     await empty_outbox(sessions)
     started = time.perf_counter()
-    await asyncio.gather(produce(sessions, count), deliver_all(sessions, port, count, batch))
+    await asyncio.gather(
+        produce(sessions, count, in_flight), deliver_all(sessions, port, count, batch)
+    )
     return time.perf_counter() - started
 
 
@@ -261,7 +305,9 @@ async def split(db: Database, port: int, count: int, batch: int) -> float:
             raise SystemExit("the producer process did not start")
         started = time.perf_counter()
         go.set()
-        await deliver_all(db.sessions, port, count, batch)
+        # On SQLite no commit of another process wakes the worker; it only polls, so poll
+        # often enough to measure the worker rather than the interval.
+        await deliver_all(db.sessions, port, count, batch, interval=0.05)
         elapsed = time.perf_counter() - started
     finally:
         await asyncio.to_thread(producer.join, 60)
@@ -282,6 +328,7 @@ async def main(arguments: argparse.Namespace) -> None:
     raws: list[float] = []
     concurrent: list[float] = []
     apart: list[float] = []
+    one_by_one: list[float] = []
     # rows per transaction → (enqueue durations, flush durations)
     sequential: dict[int, tuple[list[float], list[float]]] = {1: ([], []), 100: ([], [])}
     try:
@@ -295,6 +342,7 @@ async def main(arguments: argparse.Namespace) -> None:
                 raws.append(await raw_send(port, count))
                 concurrent.append(await pipelined(sessions, port, count, batch))
                 apart.append(await split(db, port, count, batch))
+                one_by_one.append(await pipelined(sessions, port, count, batch, in_flight=1))
                 for per_transaction, (enqueues, flushes) in sequential.items():
                     enqueue_time, flush_time = await outbox_send(
                         sessions, port, count, batch, rows_per_transaction=per_transaction
@@ -312,8 +360,12 @@ async def main(arguments: argparse.Namespace) -> None:
     backend = "PostgreSQL" if url and is_postgres(url) else "SQLite"
     print(f"{count} e-mails, batch {batch}, {backend}, median of {arguments.rounds} rounds")
     print(f"  {'raw aiosmtplib, messages prebuilt, one connection':<58} {raw:7.0f} mails/s")
-    line("outbox, events and worker at once, enqueue → delivered", rate(count, concurrent))
+    line(
+        f"outbox, worker in the app's process, {IN_FLIGHT} events at a time → delivered",
+        rate(count, concurrent),
+    )
     line("  the same, events and worker in two processes", rate(count, apart))
+    line("  the same, one event at a time (bound by the events' commits)", rate(count, one_by_one))
     line("outbox flush only (claim → render → send → record)", rate(count, sequential[1][1]))
     for per_transaction, label in (
         (1, "outbox, enqueue then flush, one commit per event"),
