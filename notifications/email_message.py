@@ -1,11 +1,14 @@
-"""Build the MIME message for one e-mail delivery, with every header value checked."""
+"""Build the MIME message for one e-mail delivery, with every header value checked, and
+write it as bytes for SMTP."""
 
 from __future__ import annotations
 
 import binascii
+import io
 import re
 from datetime import datetime
 from email.charset import BASE64, Charset
+from email.generator import BytesGenerator
 from email.header import Header
 from email.message import Message
 from email.mime.multipart import MIMEMultipart
@@ -93,3 +96,108 @@ def build_email(
     message.attach(_text_part(rendered.text, "plain"))
     message.attach(_text_part(rendered.html, "html"))
     return message
+
+
+def serialised(message: Message) -> bytes:
+    """The bytes aiosmtplib's send_message would put on the wire for our messages.
+
+    Our e-mails are quoted-printable with encoded headers, i.e. plain ASCII, so the 7bit
+    form is the same as the 8bit one and fits every server.
+    """
+    with io.BytesIO() as buffer:
+        # No mbox "From " mangling: that is for mailbox files and would show the broker a
+        # ">From" wherever a line of the text starts with "From ".
+        BytesGenerator(buffer, mangle_from_=False).flatten(message)
+        return buffer.getvalue()
+
+
+# Where the email package's generator (policy compat32) folds a header line.
+_FOLD_AT = 78
+_NEWLINES = re.compile(r"\r\n|\r|\n")
+_PART_HEADERS = (
+    'Content-Type: text/{subtype}; charset="utf-8"\n'
+    "MIME-Version: 1.0\n"
+    "Content-Transfer-Encoding: quoted-printable\n\n"
+)
+
+
+def _plain(name: str, value: str) -> bool:
+    """A header the generator writes unchanged: ASCII, single spaces, one short line."""
+    return (
+        value.isascii()
+        and "  " not in value
+        and value.strip() == value
+        and len(name) + 2 + len(value) <= _FOLD_AT
+    )
+
+
+def _qp_lines(content: str) -> str:
+    # As the generator writes a payload: its line breaks as "\n".
+    quoted = binascii.b2a_qp(content.encode("utf-8"), istext=True).decode("ascii")
+    return _NEWLINES.sub("\n", quoted)
+
+
+def email_bytes(
+    rendered: Rendered,
+    *,
+    sender: str,
+    recipient: str,
+    message_id: str,
+    date: datetime,
+    reply_to: str | None = None,
+) -> bytes:
+    """``serialised(build_email(...))``, written directly.
+
+    The generator re-folds every header of every part through ``email.header.Header``,
+    which cost more than building the message: here the fixed part headers are written as
+    they come out, the subject and the boundary's line are folded by the same ``Header``
+    calls, and the other headers are short ASCII lines the generator leaves unchanged; an
+    e-mail with any other header (a very long address) goes the slow way.
+    """
+    if not _MESSAGE_ID.fullmatch(message_id):
+        raise UnsafeHeader(f"not a Message-ID: {message_id!r}")
+    subject = checked_header("Subject", rendered.subject)
+    headers = [
+        ("From", formataddr((SENDER_NAME, checked_address(sender)))),
+        ("To", checked_address(recipient)),
+    ]
+    if reply_to is not None:
+        headers.append(("Reply-To", checked_address(reply_to)))
+    headers += [
+        ("Date", format_datetime(date)),
+        ("Message-ID", message_id),
+        ("Auto-Submitted", "auto-generated"),
+        ("Content-Language", "de"),
+    ]
+    if not all(_plain(name, value) for name, value in headers):
+        return serialised(
+            build_email(
+                rendered,
+                sender=sender,
+                recipient=recipient,
+                message_id=message_id,
+                date=date,
+                reply_to=reply_to,
+            )
+        )
+    boundary = f"=_tenderbot_{message_id.strip('<>').split('@', 1)[0]}"
+    content_type = Header(
+        f'multipart/alternative; boundary="{boundary}"', header_name="Content-Type"
+    ).encode(linesep="\n", maxlinelen=_FOLD_AT)
+    folded_subject = Header(subject, SUBJECT_CHARSET).encode(linesep="\n", maxlinelen=_FOLD_AT)
+    text = "".join(
+        [
+            f"Content-Type: {content_type}\n",
+            "MIME-Version: 1.0\n",
+            f"Subject: {folded_subject}\n",
+            *(f"{name}: {value}\n" for name, value in headers),
+            f"\n--{boundary}\n",
+            _PART_HEADERS.format(subtype="plain"),
+            _qp_lines(rendered.text),
+            f"\n--{boundary}\n",
+            _PART_HEADERS.format(subtype="html"),
+            _qp_lines(rendered.html),
+            f"\n--{boundary}--\n",
+        ]
+    )
+    return text.encode("ascii")

@@ -8,20 +8,16 @@ has accepted nothing, and a dropped connection makes it discard the e-mail.
 
 from __future__ import annotations
 
-import asyncio
-import io
 import re
 import ssl
 from contextlib import suppress
 from dataclasses import dataclass, field
-from email.generator import BytesGenerator
-from email.message import Message
 from functools import partial
 
 import aiosmtplib
 
 from notifications.contract import Delivery, Gate, Send, TransportError, open_gate
-from notifications.email_message import UnsafeHeader, build_email
+from notifications.email_message import UnsafeHeader, email_bytes
 from notifications.replies import ReplyAddresses
 from store.types import utcnow
 
@@ -45,20 +41,6 @@ class SmtpConfig:
 
 def _is_permanent(code: int) -> bool:
     return 500 <= code < 600
-
-
-def serialised(message: Message) -> bytes:
-    """The bytes aiosmtplib's send_message would put on the wire for our messages.
-
-    Our e-mails are quoted-printable with encoded headers, i.e. plain ASCII, so the 7bit
-    form is the same as the 8bit one and fits every server. Done here rather than inside
-    send_message so it can happen while the previous e-mail is still on the wire.
-    """
-    with io.BytesIO() as buffer:
-        # No mbox "From " mangling: that is for mailbox files and would show the broker a
-        # ">From" wherever a line of the text starts with "From ".
-        BytesGenerator(buffer, mangle_from_=False).flatten(message)
-        return buffer.getvalue()
 
 
 _LINE_END = re.compile(rb"\r\n|\n|\r(?!\n)")
@@ -152,7 +134,7 @@ class SmtpNotifier:
 
     async def prepare(self, delivery: Delivery) -> Send:
         try:
-            message = build_email(
+            content = email_bytes(
                 delivery.rendered,
                 sender=self.config.mail_from,
                 recipient=delivery.recipient,
@@ -162,9 +144,7 @@ class SmtpNotifier:
             )
         except UnsafeHeader as error:
             raise TransportError(str(error), permanent=True) from error
-        # Serialising is the longest step: let an e-mail in flight answer the server first.
-        await asyncio.sleep(0)
-        return partial(self._deliver, wire_form(serialised(message)), delivery.recipient)
+        return partial(self._deliver, wire_form(content), delivery.recipient)
 
     async def _deliver(self, wire: Wire, recipient: str, gate: Gate) -> None:
         # A server may drop an idle connection between two flushes: reconnect once, unless

@@ -10,9 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from notifications.email_message import UnsafeHeader, build_email
+from notifications.email_message import UnsafeHeader, build_email, email_bytes, serialised
 from notifications.render import Rendered
-from notifications.smtp import serialised
 
 WHEN = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
 MESSAGE_ID = "<0123456789abcdef@tenderbot>"
@@ -72,3 +71,31 @@ def test_it_reads_back_any_text(text: str) -> None:
 def test_it_refuses_a_subject_that_would_start_a_new_header() -> None:
     with pytest.raises(UnsafeHeader, match="Subject contains a line break"):
         read_back(Rendered(subject="Angebot\r\nBcc: x@evil.example", text="", html="", slack=""))
+
+
+LONG_ADDRESS = "anna.adler.assistenz.vertretung." * 3 + "x@makler-adler.example"
+
+
+@given(
+    subject=st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=200),
+    text=st.text(st.characters(blacklist_categories=("Cs",))),
+    html=st.text(st.characters(blacklist_categories=("Cs",))),
+    recipient=st.sampled_from(["anna@makler-adler.example", LONG_ADDRESS]),
+    reply_to=st.sampled_from([None, "antwort+AS-2026-0001.x1y2@makler-plattform.example"]),
+    token=st.sampled_from(["0123456789abcdef", "0123456789abcdef" * 4]),
+)
+def test_it_writes_the_same_bytes_directly_as_the_email_package(
+    subject: str, text: str, html: str, recipient: str, reply_to: str | None, token: str
+) -> None:
+    rendered = Rendered(subject=subject, text=text, html=html, slack="")
+    headers = {
+        "sender": "tenderbot@makler-plattform.example",
+        "recipient": recipient,
+        "message_id": f"<{token}@tenderbot>",
+        "date": WHEN,
+        "reply_to": reply_to,
+    }
+
+    direct = email_bytes(rendered, **headers)
+
+    assert direct == serialised(build_email(rendered, **headers))

@@ -18,8 +18,7 @@ from aiosmtpd.smtp import Envelope, Session
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from notifications import SmtpNotifier, drain_outbox, render
-from notifications.email_message import build_email
-from notifications.smtp import serialised
+from notifications.email_message import build_email, serialised
 from store.db import make_engine, make_sessionmaker, transaction
 from store.outbox import enqueue
 from store.queue import Outcome, OutcomeLog
