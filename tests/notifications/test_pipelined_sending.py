@@ -21,7 +21,7 @@ from notifications import SmtpNotifier, drain_outbox, render
 from notifications.email_message import build_email, serialised
 from store.db import make_engine, make_sessionmaker, transaction
 from store.outbox import enqueue
-from store.queue import Outcome, OutcomeLog
+from store.queue import Outcome, OutcomeLog, RetryPolicy, claim_due
 from tests.notifications.conftest import MailHandler, SmtpServer, StartSmtp
 from tests.notifications.helpers import OFFER_CONTEXT, outbox
 
@@ -214,3 +214,29 @@ async def test_it_gives_the_recording_connection_back_with_durable_commits(
                 assert setting.scalar() == "on"
     finally:
         await engine.dispose()
+
+
+async def test_it_records_the_outcomes_of_two_kinds_at_once_on_its_one_connection(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    # E-mails and Slack notices of one batch are delivered side by side, and their
+    # outcomes land on the worker's one recording connection at the same moments.
+    for name in ("anna", "assistenz", "carla", "bernd"):
+        await _queue(sessions, f"{name}@makler-adler.example")
+    async with transaction(sessions, write=True) as session:
+        jobs = await claim_due(
+            session,
+            kinds=["email"],
+            batch=4,
+            now=datetime.now(UTC),
+            policy=RetryPolicy(),
+            owner="worker-1",
+        )
+    log = OutcomeLog(sessions.kw["bind"])
+    first, *others = jobs
+    await log.write(Outcome(first, "sent"), datetime.now(UTC))  # the connection is open
+
+    await asyncio.gather(*(log.write(Outcome(job, "sent"), datetime.now(UTC)) for job in others))
+    await log.close()
+
+    assert [row.status for row in await outbox(sessions)] == ["sent"] * 4
