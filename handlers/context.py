@@ -5,6 +5,7 @@ input become the service's German sentence, anything unexpected is logged with t
 request's context and answered with an apology, never a traceback. A quick command (one
 read, well inside Slack's 3 s) answers in the ack itself through ``answering`` instead: no
 response_url round trip, and the user sees the answer as soon as Slack has the ack.
+``on_click`` and ``on_command`` register such listeners, so a handler holds only its work.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.blocks.base import escape, notice
@@ -98,3 +101,89 @@ async def answering(ack: Ack, what: str, work: Callable[[], Awaitable[dict[str, 
         logger.exception("%s failed", what)
         message = notice(TECHNICAL_ERROR)
     await ack(**message, response_type="ephemeral")
+
+
+@dataclass(frozen=True)
+class Request:
+    """What a listener's work needs from one slash command or button click."""
+
+    user_id: str
+    text: str  # the command's text, or the button's value
+    trigger_id: str
+    respond: Respond
+    client: AsyncWebClient
+
+
+Work = Callable[[Request], Awaitable[None]]
+Answer = Callable[[Request], Awaitable[dict[str, Any]]]
+
+
+def on_click(app: AsyncApp, *action_ids: str, what: str) -> Callable[[Work], Work]:
+    """Register ``work`` for the buttons ``action_ids``: ack, then ``replying``."""
+
+    def register(work: Work) -> Work:
+        async def listener(
+            ack: AsyncAck,
+            body: dict[str, Any],
+            action: dict[str, Any],
+            respond: Respond,
+            client: AsyncWebClient,
+        ) -> None:
+            await ack()
+            request = Request(
+                user_id=body["user"]["id"],
+                text=str(action.get("value") or ""),
+                trigger_id=str(body.get("trigger_id") or ""),
+                respond=respond,
+                client=client,
+            )
+            await replying(respond, f"{what} by {request.user_id}", lambda: work(request))
+
+        for action_id in action_ids:
+            app.action(action_id)(listener)
+        return work
+
+    return register
+
+
+def command_request(command: dict[str, Any], respond: Respond, client: AsyncWebClient) -> Request:
+    return Request(
+        user_id=command["user_id"],
+        text=str(command.get("text") or ""),
+        trigger_id=str(command.get("trigger_id") or ""),
+        respond=respond,
+        client=client,
+    )
+
+
+def on_command(app: AsyncApp, name: str) -> Callable[[Work], Work]:
+    """Register ``work`` for the slash command ``name``: ack, then ``replying``."""
+
+    def register(work: Work) -> Work:
+        async def listener(
+            ack: AsyncAck, command: dict[str, Any], respond: Respond, client: AsyncWebClient
+        ) -> None:
+            await ack()
+            request = command_request(command, respond, client)
+            await replying(respond, f"{name} by {request.user_id}", lambda: work(request))
+
+        app.command(name)(listener)
+        return work
+
+    return register
+
+
+def on_quick_command(app: AsyncApp, name: str) -> Callable[[Answer], Answer]:
+    """Register ``answer`` for the slash command ``name``: its message is the ack."""
+
+    def register(answer: Answer) -> Answer:
+        async def listener(
+            ack: AsyncAck, command: dict[str, Any], respond: Respond, client: AsyncWebClient
+        ) -> None:
+            request = command_request(command, respond, client)
+            await answering(ack, f"{name} by {request.user_id}", lambda: answer(request))
+
+        app.command(name)(listener)
+        return answer
+
+    return register

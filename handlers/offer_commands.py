@@ -15,6 +15,7 @@ from handlers.blocks.offers import (
     NEXT_PAGE_ACTION,
     PREVIOUS_PAGE_ACTION,
     SELECT_ACTION,
+    offer_selected,
     offers_message,
     parse_page_value,
     parse_select_value,
@@ -24,11 +25,12 @@ from handlers.blocks.tenders import NO_OFFERS_ACTION, OFFER_OPEN_ACTION
 from handlers.cards import deliver_now, queue_broker_notice, queue_card_update
 from handlers.context import (
     TECHNICAL_ERROR,
-    Respond,
+    Request,
     acting,
     is_help,
+    on_click,
+    on_command,
     reply,
-    replying,
     today,
 )
 from handlers.deps import Deps
@@ -106,114 +108,76 @@ async def _open_offer_modal(
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
-    @app.command(OFFERS_COMMAND)
-    async def angebote(ack: AsyncAck, command: dict[str, Any], respond: Respond) -> None:
-        await ack()
-        user_id, text = command["user_id"], command.get("text", "")
+    @on_command(app, OFFERS_COMMAND)
+    async def angebote(request: Request) -> None:
+        if is_help(request.text) or not request.text.strip():
+            await request.respond(**help_message(OFFERS_COMMAND), response_type="ephemeral")
+            return
+        reference = parse_reference(request.text)
+        async with acting(deps, request.user_id) as unit:
+            overview = await offer_overview(unit.session, unit.actor, reference)
+            message = offers_message(
+                overview, today=today(deps), broker_view=not unit.actor.is_backoffice
+            )
+        await request.respond(**message, response_type="ephemeral")
 
-        async def work() -> None:
-            if is_help(text) or not text.strip():
-                await respond(**help_message(OFFERS_COMMAND), response_type="ephemeral")
-                return
-            reference = parse_reference(text)
-            async with acting(deps, user_id) as unit:
-                overview = await offer_overview(unit.session, unit.actor, reference)
-                message = offers_message(
-                    overview, today=today(deps), broker_view=not unit.actor.is_backoffice
-                )
-            await respond(**message, response_type="ephemeral")
+    @on_click(app, NEXT_PAGE_ACTION, PREVIOUS_PAGE_ACTION, what="turning the offers page")
+    async def turn_page(request: Request) -> None:
+        reference, page = parse_page_value(request.text)
+        async with acting(deps, request.user_id) as unit:
+            overview = await offer_overview(unit.session, unit.actor, reference)
+            message = offers_message(
+                overview, today=today(deps), broker_view=not unit.actor.is_backoffice, page=page
+            )
+        await request.respond(**message, response_type="ephemeral", replace_original=True)
 
-        await replying(respond, f"{OFFERS_COMMAND} by {user_id}", work)
+    @on_click(app, SELECT_ACTION, what="selecting an offer")
+    async def select(request: Request) -> None:
+        reference, offer_id = parse_select_value(request.text)
+        async with acting(deps, request.user_id) as unit:
+            tender = await select_offer(
+                unit.session,
+                unit.actor,
+                reference,
+                offer_id,
+                today=today(deps),
+                contact=deps.contact,
+            )
+            overview = await offer_overview(unit.session, unit.actor, reference)
+            message = offers_message(overview, today=today(deps), broker_view=True)
+            (chosen,) = [
+                offer
+                for offer in (*overview.from_tender, *overview.calculator)
+                if offer.id == offer_id
+            ]
+            confirmation = offer_selected(tender, chosen)
+            update = await queue_card_update(unit.session, deps, tender)
+        # The overview loses its buttons; the confirmation says how it goes on (T8).
+        await request.respond(**message, response_type="ephemeral", replace_original=True)
+        await request.respond(**confirmation, response_type="ephemeral", replace_original=False)
+        await deliver_now(deps, request.client, update)
 
-    @app.action(NEXT_PAGE_ACTION)
-    @app.action(PREVIOUS_PAGE_ACTION)
-    async def turn_page(
-        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: Respond
-    ) -> None:
-        await ack()
-        user_id = body["user"]["id"]
+    @on_command(app, OFFER_COMMAND)
+    async def angebot(request: Request) -> None:
+        if is_help(request.text) or not request.text.strip():
+            await request.respond(**help_message(OFFER_COMMAND), response_type="ephemeral")
+            return
+        parsed = parse_offer_text(request.text)
+        if isinstance(parsed, str):
+            await _open_offer_modal(
+                request.client, deps, request.user_id, parsed, request.trigger_id
+            )
+            return
+        tender, offer, update = await _add(deps, request.user_id, parsed)
+        await reply(request.respond, offer_added_text(tender, offer))
+        await deliver_now(deps, request.client, update)
 
-        async def work() -> None:
-            reference, page = parse_page_value(action["value"])
-            async with acting(deps, user_id) as unit:
-                overview = await offer_overview(unit.session, unit.actor, reference)
-                message = offers_message(
-                    overview,
-                    today=today(deps),
-                    broker_view=not unit.actor.is_backoffice,
-                    page=page,
-                )
-            await respond(**message, response_type="ephemeral", replace_original=True)
-
-        await replying(respond, f"turning the offers page by {user_id}", work)
-
-    @app.action(SELECT_ACTION)
-    async def select(
-        ack: AsyncAck,
-        body: dict[str, Any],
-        action: dict[str, Any],
-        respond: Respond,
-        client: AsyncWebClient,
-    ) -> None:
-        await ack()
-        user_id = body["user"]["id"]
-
-        async def work() -> None:
-            reference, offer_id = parse_select_value(action["value"])
-            async with acting(deps, user_id) as unit:
-                tender = await select_offer(
-                    unit.session,
-                    unit.actor,
-                    reference,
-                    offer_id,
-                    today=today(deps),
-                    contact=deps.contact,
-                )
-                overview = await offer_overview(unit.session, unit.actor, reference)
-                message = offers_message(overview, today=today(deps), broker_view=True)
-                update = await queue_card_update(unit.session, deps, tender)
-            await respond(**message, response_type="ephemeral", replace_original=True)
-            await deliver_now(deps, client, update)
-
-        await replying(respond, f"selecting an offer by {user_id}", work)
-
-    @app.command(OFFER_COMMAND)
-    async def angebot(
-        ack: AsyncAck, command: dict[str, Any], respond: Respond, client: AsyncWebClient
-    ) -> None:
-        await ack()
-        user_id, text = command["user_id"], command.get("text", "")
-
-        async def work() -> None:
-            if is_help(text) or not text.strip():
-                await respond(**help_message(OFFER_COMMAND), response_type="ephemeral")
-                return
-            parsed = parse_offer_text(text)
-            if isinstance(parsed, str):
-                await _open_offer_modal(client, deps, user_id, parsed, command["trigger_id"])
-                return
-            tender, offer, update = await _add(deps, user_id, parsed)
-            await reply(respond, offer_added_text(tender, offer))
-            await deliver_now(deps, client, update)
-
-        await replying(respond, f"{OFFER_COMMAND} by {user_id}", work)
-
-    @app.action(OFFER_OPEN_ACTION)
-    async def offer_open(
-        ack: AsyncAck,
-        body: dict[str, Any],
-        action: dict[str, Any],
-        respond: Respond,
-        client: AsyncWebClient,
-    ) -> None:
-        await ack()
-        user_id = body["user"]["id"]
-
-        async def work() -> None:
-            reference = parse_reference(action["value"])
-            await _open_offer_modal(client, deps, user_id, reference, body["trigger_id"])
-
-        await replying(respond, f"opening the offer modal by {user_id}", work)
+    @on_click(app, OFFER_OPEN_ACTION, what="opening the offer modal")
+    async def offer_open(request: Request) -> None:
+        reference = parse_reference(request.text)
+        await _open_offer_modal(
+            request.client, deps, request.user_id, reference, request.trigger_id
+        )
 
     @app.view(OFFER_CALLBACK)
     async def offer_submitted(
@@ -242,26 +206,14 @@ def register(app: AsyncApp, deps: Deps) -> None:
         except Exception:
             logger.exception("confirming the offer for %s failed", tender.reference)
 
-    @app.action(NO_OFFERS_ACTION)
-    async def no_offers(
-        ack: AsyncAck,
-        body: dict[str, Any],
-        action: dict[str, Any],
-        respond: Respond,
-        client: AsyncWebClient,
-    ) -> None:
-        await ack()
-        user_id = body["user"]["id"]
-
-        async def work() -> None:
-            reference = parse_reference(action["value"])
-            async with acting(deps, user_id) as unit:
-                tender = await mark_no_offers(unit.session, unit.actor, reference)
-                broker = await broker_of(unit.session, tender)
-                rows = await queue_card_update(unit.session, deps, tender)
-                rows += await queue_broker_notice(
-                    unit.session, tender, broker, no_offers_notice(tender.reference)
-                )
-            await deliver_now(deps, client, rows)
-
-        await replying(respond, f"marking no offers by {user_id}", work)
+    @on_click(app, NO_OFFERS_ACTION, what="marking no offers")
+    async def no_offers(request: Request) -> None:
+        reference = parse_reference(request.text)
+        async with acting(deps, request.user_id) as unit:
+            tender = await mark_no_offers(unit.session, unit.actor, reference)
+            broker = await broker_of(unit.session, tender)
+            rows = await queue_card_update(unit.session, deps, tender)
+            rows += await queue_broker_notice(
+                unit.session, tender, broker, no_offers_notice(tender.reference)
+            )
+        await deliver_now(deps, request.client, rows)

@@ -17,10 +17,13 @@ from handlers.blocks.tenders import RISK_MORE_ACTION, risk_modal, tender_list
 from handlers.cards import deliver_now, queue_broker_notice, queue_cards
 from handlers.context import (
     TECHNICAL_ERROR,
+    Request,
     Respond,
     acting,
     answering,
+    command_request,
     is_help,
+    on_click,
     reply,
     replying,
     split_subcommand,
@@ -94,81 +97,61 @@ async def tell_refused(deps: Deps, client: AsyncWebClient, tender: Tender, text:
     await deliver_now(deps, client, rows)
 
 
+async def listing(deps: Deps, user_id: str, word: str) -> dict[str, Any]:
+    if is_help(word):
+        return help_message(COMMAND)
+    async with acting(deps, user_id) as unit:
+        tenders = await list_tenders(unit.session, unit.actor, open_only=unit.actor.is_backoffice)
+        return tender_list(tenders, backoffice=unit.actor.is_backoffice)
+
+
+async def starting(deps: Deps, request: Request, word: str, rest: str) -> None:
+    """No word opens the start dialog; ``neu …`` starts from the text (T1–T5)."""
+    client, respond, user_id = request.client, request.respond, request.user_id
+    if word == "":
+        await open_start_modal(client, deps, user_id, request.trigger_id, respond)
+        return
+    if word != "neu":
+        raise InputError(UNKNOWN.format(word=word))
+    tender, cards = await start(deps, user_id, parse_start_text(rest))
+    files = await recent_dm_files(client, deps, user_id)
+    documents, refused = await take_documents(client, deps, user_id, tender, files)
+    await reply(respond, started_text(tender, len(documents)))
+    # The cards show the documents taken: delivered only now (see queue_cards).
+    await deliver_now(deps, client, cards)
+    if refused:
+        await reply(respond, refused_text(tender.reference, refused))
+
+
 def register(app: AsyncApp, deps: Deps) -> None:
-    @app.action(RISK_MORE_ACTION)
-    async def whole_risk(
-        ack: AsyncAck,
-        body: dict[str, Any],
-        action: dict[str, Any],
-        respond: Respond,
-        client: AsyncWebClient,
-    ) -> None:
-        await ack()
-        user_id = body["user"]["id"]
-
-        async def work() -> None:
-            async with acting(deps, user_id) as unit:
-                reference = parse_reference(str(action.get("value") or ""))
-                tender = await get_tender(unit.session, unit.actor, reference)
-                view = risk_modal(tender)
-            await client.views_open(trigger_id=body["trigger_id"], view=view)
-
-        await replying(respond, f"showing the whole risk to {user_id}", work)
+    @on_click(app, RISK_MORE_ACTION, what="showing the whole risk")
+    async def whole_risk(request: Request) -> None:
+        async with acting(deps, request.user_id) as unit:
+            reference = parse_reference(request.text)
+            tender = await get_tender(unit.session, unit.actor, reference)
+            view = risk_modal(tender)
+        await request.client.views_open(trigger_id=request.trigger_id, view=view)
 
     @app.command(COMMAND)
     async def ausschreibung(
         ack: AsyncAck, command: dict[str, Any], respond: Respond, client: AsyncWebClient
     ) -> None:
-        user_id = command["user_id"]
-        word, rest = split_subcommand(command.get("text", ""))
-
-        async def quick() -> dict[str, Any]:
-            if is_help(word):
-                return help_message(COMMAND)
-            async with acting(deps, user_id) as unit:
-                tenders = await list_tenders(
-                    unit.session, unit.actor, open_only=unit.actor.is_backoffice
-                )
-                return tender_list(tenders, backoffice=unit.actor.is_backoffice)
-
+        request = command_request(command, respond, client)
+        word, rest = split_subcommand(request.text)
+        what = f"{COMMAND} {word} by {request.user_id}"
         if is_help(word) or word == "liste":
-            await answering(ack, f"{COMMAND} {word} by {user_id}", quick)
+            # One read: the answer is the ack itself.
+            await answering(ack, what, lambda: listing(deps, request.user_id, word))
             return
         await ack()
+        await replying(respond, what, lambda: starting(deps, request, word, rest))
 
-        async def work() -> None:
-            if word == "":
-                await open_start_modal(client, deps, user_id, command["trigger_id"], respond)
-            elif word == "neu":
-                tender, cards = await start(deps, user_id, parse_start_text(rest))
-                files = await recent_dm_files(client, deps, user_id)
-                documents, refused = await take_documents(client, deps, user_id, tender, files)
-                await reply(respond, started_text(tender, len(documents)))
-                # The cards show the documents taken: delivered only now (see queue_cards).
-                await deliver_now(deps, client, cards)
-                if refused:
-                    await reply(respond, refused_text(tender.reference, refused))
-            else:
-                raise InputError(UNKNOWN.format(word=word))
-
-        await replying(respond, f"{COMMAND} by {user_id}", work)
-
-    @app.action(RESTART_ACTION)
-    async def restart(
-        ack: AsyncAck,
-        body: dict[str, Any],
-        action: dict[str, Any],
-        respond: Respond,
-        client: AsyncWebClient,
-    ) -> None:
-        await ack()
-        user_id = body["user"]["id"]
-
-        async def work() -> None:
-            reference = parse_reference(str(action.get("value") or ""))
-            await open_restart_modal(client, deps, user_id, reference, body["trigger_id"])
-
-        await replying(respond, f"restarting a tender by {user_id}", work)
+    @on_click(app, RESTART_ACTION, what="restarting a tender")
+    async def restart(request: Request) -> None:
+        reference = parse_reference(request.text)
+        await open_restart_modal(
+            request.client, deps, request.user_id, reference, request.trigger_id
+        )
 
     @app.view(START_CALLBACK)
     async def start_submitted(

@@ -9,6 +9,7 @@ import pytest
 from handlers.blocks.offers import (
     CALCULATOR_GROUP_BLOCK,
     offer_block_id,
+    offer_selected,
     offers_message,
     parse_select_value,
     select_value,
@@ -290,6 +291,19 @@ def test_it_shows_the_selected_offer_without_buttons(tender: Tender, allianz: Of
             "text": "*Angebote aus dem Tarifrechner*\n_Keine Angebote aus dem Tarifrechner._",
         },
         "block_id": CALCULATOR_GROUP_BLOCK,
+    }
+
+
+def test_it_confirms_the_selected_offer_to_the_broker(tender: Tender, allianz: Offer) -> None:
+    """Rule T8: after selecting, the broker reads that the tender is done and what follows."""
+    text = (
+        f"✅ Sie haben für AS-2026-0001 das Angebot von *Allianz* (1.234,50{NBSP}€ "
+        "Jahresbeitrag) ausgewählt. Die Ausschreibung ist damit abgeschlossen; weiter geht es "
+        "mit Antrag oder Deckungsauftrag."
+    )
+    assert offer_selected(tender, allianz) == {
+        "text": text,
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
     }
 
 

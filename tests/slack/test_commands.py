@@ -279,7 +279,15 @@ async def test_it_shows_offers_marked_by_source_and_selects_one(
     updated = await command_response(slack, 2)
     assert "✅ *ausgewählt*" in all_text(updated)
     assert "offer_select" not in all_text(updated)
-    assert slack.calls("response_url")[-1].params["replace_original"] in (True, "true")
+    confirmation = await command_response(slack, 3)
+    overview_call, confirmation_call = slack.calls("response_url")[-2:]
+    assert overview_call.params["replace_original"] in (True, "true")
+    assert confirmation_call.params["replace_original"] in (False, "false")
+    assert confirmation["text"] == (
+        f"✅ Sie haben für {reference} das Angebot von *Allianz* (1.234,50\xa0€ Jahresbeitrag) "
+        "ausgewählt. Die Ausschreibung ist damit abgeschlossen; weiter geht es mit Antrag oder "
+        "Deckungsauftrag."
+    )
 
     tender = await load_tender(sessions, reference)
     assert (tender.status, tender.selected_offer_id) == ("selected", offer_id)
