@@ -42,16 +42,16 @@ def register(app: AsyncApp, deps: Deps) -> None:
 
     # One read and a calculation: the answer is the ack itself.
     @on_quick_command(app, RABATT_COMMAND)
-    async def rabatt(request: Request) -> dict[str, Any]:
+    async def rabatt(user_id: str, text: str) -> dict[str, Any]:
         balance: Decimal | None = None
         credit: Decimal | None = None
-        async with acting(deps, request.user_id) as unit:
+        async with acting(deps, user_id) as unit:
             if unit.actor.broker_id is not None:
                 account = await statement(unit.session, unit.actor.broker_id, limit=0)
                 balance, credit = account.balance, account.credit_limit
         try:
             answer = answer_query(
-                request.text,
+                text,
                 konzept_balance=balance,
                 konzept_credit=credit,
                 kombi_table=kombi_table,
@@ -61,11 +61,11 @@ def register(app: AsyncApp, deps: Deps) -> None:
         return notice(escape(answer.to_text()))
 
     @on_quick_command(app, BUDGET_COMMAND)
-    async def budget(request: Request) -> dict[str, Any]:
-        if is_help(request.text):
+    async def budget(user_id: str, text: str) -> dict[str, Any]:
+        if is_help(text):
             return help_message(BUDGET_COMMAND)
-        number = request.text.strip()
-        async with acting(deps, request.user_id) as unit:
+        number = text.strip()
+        async with acting(deps, user_id) as unit:
             owner: str | None = None
             if unit.actor.is_backoffice:
                 if not number:

@@ -16,16 +16,16 @@ from handlers.blocks.restart import RESTART_ACTION
 from handlers.blocks.tenders import RISK_MORE_ACTION, risk_modal, tender_list
 from handlers.cards import deliver_now, queue_broker_notice, queue_cards
 from handlers.context import (
+    HELP_WORDS,
     TECHNICAL_ERROR,
     Request,
     Respond,
     acting,
-    answering,
-    command_request,
     is_help,
     on_click,
+    on_command,
+    on_quick_command,
     reply,
-    replying,
     split_subcommand,
 )
 from handlers.deps import Deps
@@ -49,7 +49,7 @@ from store.db import transaction
 from store.errors import DomainError
 from store.models import Tender
 from store.tender_input import StartTender
-from store.tender_queries import broker_of, get_tender, list_tenders
+from store.tender_queries import broker_of, get_tender, tender_lines
 from store.tender_status import NO_OFFERS
 from store.tenders import start_tender
 
@@ -60,6 +60,7 @@ UNKNOWN = (
     "„{word}“ kenne ich bei /ausschreibung nicht. Möglich sind: (nichts) für das Formular, "
     "`neu …`, `liste` oder `hilfe`."
 )
+QUICK_WORDS = frozenset({"liste", *HELP_WORDS})
 BACKOFFICE_CANNOT_START = (
     "Eine Ausschreibung startet der Vermittler. Offene Ausschreibungen: `/ausschreibung liste`"
 )
@@ -97,17 +98,10 @@ async def tell_refused(deps: Deps, client: AsyncWebClient, tender: Tender, text:
     await deliver_now(deps, client, rows)
 
 
-async def listing(deps: Deps, user_id: str, word: str) -> dict[str, Any]:
-    if is_help(word):
-        return help_message(COMMAND)
-    async with acting(deps, user_id) as unit:
-        tenders = await list_tenders(unit.session, unit.actor, open_only=unit.actor.is_backoffice)
-        return tender_list(tenders, backoffice=unit.actor.is_backoffice)
-
-
-async def starting(deps: Deps, request: Request, word: str, rest: str) -> None:
+async def starting(deps: Deps, request: Request) -> None:
     """No word opens the start dialog; ``neu …`` starts from the text (T1–T5)."""
     client, respond, user_id = request.client, request.respond, request.user_id
+    word, rest = split_subcommand(request.text)
     if word == "":
         await open_start_modal(client, deps, user_id, request.trigger_id, respond)
         return
@@ -132,19 +126,14 @@ def register(app: AsyncApp, deps: Deps) -> None:
             view = risk_modal(tender)
         await request.client.views_open(trigger_id=request.trigger_id, view=view)
 
-    @app.command(COMMAND)
-    async def ausschreibung(
-        ack: AsyncAck, command: dict[str, Any], respond: Respond, client: AsyncWebClient
-    ) -> None:
-        request = command_request(command, respond, client)
-        word, rest = split_subcommand(request.text)
-        what = f"{COMMAND} {word} by {request.user_id}"
-        if is_help(word) or word == "liste":
-            # One read: the answer is the ack itself.
-            await answering(ack, what, lambda: listing(deps, request.user_id, word))
-            return
-        await ack()
-        await replying(respond, what, lambda: starting(deps, request, word, rest))
+    # A list or the help is one read: the answer is the ack itself.
+    @on_quick_command(app, COMMAND, when=lambda text: split_subcommand(text)[0] in QUICK_WORDS)
+    async def ausschreibung_quick(user_id: str, text: str) -> dict[str, Any]:
+        if is_help(split_subcommand(text)[0]):
+            return help_message(COMMAND)
+        return tender_list(await tender_lines(deps.sessions, user_id, deps.backoffice_users))
+
+    on_command(app, COMMAND)(lambda request: starting(deps, request))
 
     @on_click(app, RESTART_ACTION, what="restarting a tender")
     async def restart(request: Request) -> None:

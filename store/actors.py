@@ -15,6 +15,10 @@ from store.models import Broker, Tender
 Role = Literal["broker", "backoffice"]
 
 NOT_YOURS = "Diese Ausschreibung gibt es nicht oder sie gehört nicht zu Ihren Ausschreibungen."
+NOT_A_BROKER = (
+    "Sie sind nicht als Vermittler bei tenderbot eingetragen. "
+    "Bitte wenden Sie sich an Ihr Backoffice."
+)
 
 
 @dataclass(frozen=True)
@@ -37,10 +41,7 @@ async def resolve_actor(
         return Actor(slack_user_id=slack_user_id, role="backoffice")
     broker = await session.scalar(select(Broker).where(Broker.slack_user_id == slack_user_id))
     if broker is None:
-        raise NotABroker(
-            "Sie sind nicht als Vermittler bei tenderbot eingetragen. "
-            "Bitte wenden Sie sich an Ihr Backoffice."
-        )
+        raise NotABroker(NOT_A_BROKER)
     return Actor(slack_user_id=slack_user_id, role="broker", broker_id=broker.id, name=broker.name)
 
 

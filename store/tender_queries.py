@@ -5,17 +5,18 @@ Every read of one tender checks the actor's access (a broker sees only their own
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import and_, func, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import and_, bindparam, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import joinedload, selectinload
 
-from store.actors import NOT_YOURS, Actor, check_tender_access
-from store.errors import AccessDenied, NotFound
+from store.actors import NOT_A_BROKER, NOT_YOURS, Actor, check_tender_access
+from store.errors import AccessDenied, NotABroker, NotFound
 from store.logcontext import bind
-from store.models import Broker, Offer, Tender
+from store.models import Broker, Offer, ProductLine, Tender
 from store.tender_status import OPEN
 
 
@@ -77,6 +78,73 @@ async def list_tenders(
     if open_only:
         query = query.where(Tender.status == OPEN)
     return list(await session.scalars(query.limit(limit)))
+
+
+LIST_LIMIT = 50
+
+
+@dataclass(frozen=True)
+class TenderLine:
+    """One tender as a list shows it."""
+
+    reference: str
+    product: str
+    customer_name: str
+    status: str
+
+
+@dataclass(frozen=True)
+class TenderList:
+    """A broker's newest tenders, or for the backoffice every open one, newest first."""
+
+    backoffice: bool
+    tenders: list[TenderLine]
+
+
+_LINE_COLUMNS = (Tender.reference, ProductLine.product, Tender.customer_name, Tender.status)
+# Built once: the statements never change, only their parameters, so each request skips
+# building them and SQLAlchemy finds their compiled form by a cache key it computed once.
+# The broker's own row comes with the tenders (outer join): knowing who asks and what they
+# may see is part of the one query, not a round trip before it.
+_BROKER_TENDERS = (
+    select(Broker.id, *_LINE_COLUMNS)
+    .outerjoin(Tender, Tender.broker_id == Broker.id)
+    .outerjoin(ProductLine, ProductLine.id == Tender.product_line_id)
+    .where(Broker.slack_user_id == bindparam("slack_user_id"))
+    .order_by(Tender.id.desc())
+    .limit(LIST_LIMIT)
+)
+_OPEN_TENDERS = (
+    select(*_LINE_COLUMNS)
+    .join(ProductLine, ProductLine.id == Tender.product_line_id)
+    .where(Tender.status == OPEN)
+    .order_by(Tender.id.desc())
+    .limit(LIST_LIMIT)
+)
+
+
+async def tender_lines(
+    sessions: async_sessionmaker[AsyncSession],
+    slack_user_id: str,
+    backoffice_users: Collection[str],
+) -> TenderList:
+    """``/ausschreibung liste`` in one statement on a pooled connection, no session.
+
+    One SELECT is consistent on its own, so it runs in autocommit: no BEGIN before it and no
+    ROLLBACK after it, one round trip in all. Raises NotABroker for a stranger.
+    """
+    engine: AsyncEngine = sessions.kw["bind"]
+    backoffice = slack_user_id in backoffice_users
+    async with engine.connect() as connection:
+        await connection.execution_options(isolation_level="AUTOCOMMIT")
+        if backoffice:
+            rows = (await connection.execute(_OPEN_TENDERS)).all()
+            return TenderList(True, [TenderLine(*row) for row in rows])
+        found = (await connection.execute(_BROKER_TENDERS, {"slack_user_id": slack_user_id})).all()
+    if not found:
+        raise NotABroker(NOT_A_BROKER)
+    # A broker without tenders is one row of NULLs beside the broker's id.
+    return TenderList(False, [TenderLine(*row[1:]) for row in found if row.reference is not None])
 
 
 @dataclass(frozen=True)

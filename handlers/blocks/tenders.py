@@ -28,6 +28,7 @@ from handlers.blocks.split import paginate, split_text
 from pricing.formats import format_euro
 from store.models import Broker, Tender
 from store.products import product_label
+from store.tender_queries import TenderList
 from store.tender_status import CLOSED, NO_OFFERS, OPEN, SELECTED
 
 OFFER_OPEN_ACTION = "tender_offer_open"
@@ -217,7 +218,8 @@ def broker_card(tender: Tender, documents: Sequence[Document] = ()) -> dict[str,
     return message(text, blocks)
 
 
-def tender_list(tenders: Sequence[Tender], *, backoffice: bool) -> dict[str, Any]:
+def tender_list(listing: TenderList) -> dict[str, Any]:
+    tenders, backoffice = listing.tenders, listing.backoffice
     title = "Offene Ausschreibungen" if backoffice else "Ihre Ausschreibungen"
     if not tenders:
         empty = (
@@ -228,7 +230,7 @@ def tender_list(tenders: Sequence[Tender], *, backoffice: bool) -> dict[str, Any
         )
         return message(empty, [header(title), section(empty)])
     lines = [
-        f"• *{tender.reference}* – {product_label(tender.product_line.product)} für "
+        f"• *{tender.reference}* – {product_label(tender.product)} für "
         f"{escape(tender.customer_name)} – _{status_label(tender.status)}_"
         for tender in tenders
     ]

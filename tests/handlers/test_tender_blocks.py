@@ -24,7 +24,7 @@ from handlers.blocks.tenders import (
 )
 from handlers.parsing import InputError
 from store.models import Broker, Offer, Tender
-from store.tender_queries import OfferOverview
+from store.tender_queries import OfferOverview, TenderLine, TenderList
 from tests.blocks import block, block_text
 from tests.handlers.conftest import make_tender
 
@@ -314,8 +314,9 @@ def test_it_gives_the_backoffice_no_select_buttons(tender: Tender, allianz: Offe
     assert not any("accessory" in block for block in blocks)
 
 
-def test_it_lists_tenders_with_their_status(tender: Tender) -> None:
-    assert tender_list([tender], backoffice=False) == {
+def test_it_lists_tenders_with_their_status() -> None:
+    line = TenderLine("AS-2026-0001", "haftpflicht", "Bäckerei <Korn> & Söhne", "open")
+    assert tender_list(TenderList(False, [line])) == {
         "text": "Ihre Ausschreibungen: 1",
         "blocks": [
             {"type": "header", "text": plain("Ihre Ausschreibungen")},
@@ -343,7 +344,7 @@ def test_it_lists_tenders_with_their_status(tender: Tender) -> None:
 
 def test_it_says_so_when_a_broker_has_no_tenders() -> None:
     text = "Sie haben noch keine Ausschreibung gestartet. Neue Ausschreibung: `/ausschreibung`"
-    assert tender_list([], backoffice=False) == {
+    assert tender_list(TenderList(False, [])) == {
         "text": text,
         "blocks": [
             {"type": "header", "text": plain("Ihre Ausschreibungen")},

@@ -51,7 +51,7 @@ from handlers.blocks.tenders import (
 from handlers.blocks.threads import ephemeral, mirrored_posts, query_modal
 from store.budget import Statement
 from store.models import Attachment, Broker, LedgerEntry, Message, Offer, ProductLine, Tender
-from store.tender_queries import OfferOverview
+from store.tender_queries import OfferOverview, TenderLine, TenderList
 from tests.blocks import block, block_text, find_block, sections_text
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -177,8 +177,9 @@ def test_it_keeps_cards_and_history_with_ten_long_named_start_documents_within_l
 
 
 def test_it_keeps_the_tender_list_within_slacks_limits() -> None:
-    valid_message(tender_list([tender(TEXTS["mixed"]) for _ in range(60)], backoffice=True))
-    valid_message(tender_list([], backoffice=False))
+    line = TenderLine("AS-2026-0001", "haftpflicht", LONG_NAME, "open")
+    valid_message(tender_list(TenderList(True, [line] * 60)))
+    valid_message(tender_list(TenderList(False, [])))
 
 
 @pytest.mark.parametrize("broker_view", [True, False])

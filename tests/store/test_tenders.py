@@ -24,10 +24,19 @@ from store.errors import (
 )
 from store.models import Broker, ProductLine, QueueRow, Tender
 from store.tender_input import StartTender
-from store.tender_queries import expiring_offers, get_tender, list_tenders, offer_overview
+from store.tender_queries import (
+    TenderLine,
+    TenderList,
+    expiring_offers,
+    get_tender,
+    list_tenders,
+    offer_overview,
+    tender_lines,
+)
 from store.tenders import (
     add_calculator_offer,
     add_offer,
+    close_tender,
     mark_no_offers,
     select_offer,
     start_tender,
@@ -318,6 +327,29 @@ async def test_it_shows_brokers_their_tenders_and_the_backoffice_all(
         seen_by_bernd = await list_tenders(session, BERND_ACTOR)
     assert [t.reference for t in seen_by_anna] == [annas.reference]
     assert {t.reference for t in seen_by_bernd} == {annas.reference, carlas.reference}
+
+
+async def test_it_lists_in_one_read_what_each_person_may_see(
+    sessions: async_sessionmaker[AsyncSession], anna: Broker, carla: Broker
+) -> None:
+    """Anna her own tenders, newest first; Carla, who started none, an empty list; Bernd
+    every open one; a stranger is told that they are no broker."""
+    first = await started_tender(sessions, anna)
+    second = await started_tender(sessions, anna, product="cyber")
+    async with transaction(sessions) as session:
+        await close_tender(session, BERND_ACTOR, first.reference)
+    second_line = TenderLine(second.reference, "cyber", second.customer_name, "open")
+
+    assert await tender_lines(sessions, anna.slack_user_id, BACKOFFICE_USERS) == TenderList(
+        False,
+        [second_line, TenderLine(first.reference, "haftpflicht", first.customer_name, "closed")],
+    )
+    assert await tender_lines(sessions, carla.slack_user_id, BACKOFFICE_USERS) == TenderList(
+        False, []
+    )
+    assert await tender_lines(sessions, BERND, BACKOFFICE_USERS) == TenderList(True, [second_line])
+    with pytest.raises(NotABroker):
+        await tender_lines(sessions, "U0STRANGER", BACKOFFICE_USERS)
 
 
 async def test_it_tells_unknown_slack_users_they_are_not_brokers(
