@@ -18,35 +18,36 @@ from handlers.blocks.home import (
     broker_home,
     stranger_home,
 )
-from handlers.context import acting, today
+from handlers.context import today
 from handlers.deps import Deps
-from store.budget import statement
 from store.errors import NotABroker
-from store.tender_queries import home_summary
+from store.home import home_of
 
 logger = logging.getLogger(__name__)
 
 
 async def home_view(deps: Deps, slack_user_id: str) -> dict[str, Any]:
     try:
-        async with acting(deps, slack_user_id) as unit:
-            summary = await home_summary(unit.session, unit.actor, HOME_LIMIT)
-            open_tenders = [
-                OpenTender(item.tender, item.offer_count) for item in summary.open_tenders
-            ]
-            if unit.actor.broker_id is None:
-                return backoffice_home(BackofficeHome(open_tenders))
-            account = await statement(unit.session, unit.actor.broker_id, limit=HOME_ENTRIES)
-            data = BrokerHome(
-                name=unit.actor.name,
-                open_tenders=open_tenders,
-                newest_offers=summary.newest_offers,
-                balance=account.balance,
-                credit_limit=account.credit_limit,
-                entries=account.entries,
-            )
+        home = await home_of(
+            deps.sessions,
+            slack_user_id,
+            deps.backoffice_users,
+            limit=HOME_LIMIT,
+            entries=HOME_ENTRIES,
+        )
     except NotABroker as error:
         return stranger_home(error.message_de)
+    open_tenders = [OpenTender(item.tender, item.offer_count) for item in home.summary.open_tenders]
+    if home.account is None:
+        return backoffice_home(BackofficeHome(open_tenders))
+    data = BrokerHome(
+        name=home.actor.name,
+        open_tenders=open_tenders,
+        newest_offers=home.summary.newest_offers,
+        balance=home.account.balance,
+        credit_limit=home.account.credit_limit,
+        entries=home.account.entries,
+    )
     return broker_home(data, today=today(deps), zone=deps.zone)
 
 
