@@ -208,8 +208,14 @@ async def measure(
             client = Client(sender, http)
             if real:
                 await seed(database_url, schema, sender, slack)
-                # Once through the local Slack's checks: Slack would show this answer.
-                checked = await sender.send_command(ANNA, "/ausschreibung", "liste")
+                # Once through the local Slack's checks: Slack would show this answer. The
+                # starts finish after their acks, so wait (bounded) until all ten are listed.
+                async with asyncio.timeout(120):
+                    while True:
+                        checked = await sender.send_command(ANNA, "/ausschreibung", "liste")
+                        if len(re.findall(r"AS-\d{4}-\d{4}", checked.text)) >= 10:
+                            break
+                        await asyncio.sleep(0.2)
                 check_answer(checked.text)
                 if slack.refusals():
                     raise SystemExit(f"the local Slack refused: {slack.refusals()[0].problems}")
