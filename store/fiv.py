@@ -13,12 +13,12 @@ import csv
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from store import money
 from store.dialect import dialect_name
 from store.errors import InvalidInput
 
@@ -33,8 +33,6 @@ BATCH_SIZE = 10_000
 MAX_LISTED_PROBLEMS = 50
 
 _BROKER_NUMBER = re.compile(r"^[0-9A-Za-z-]{1,32}$")
-# German notation: optional thousands dots in groups of three, optional comma and cents.
-_GERMAN_AMOUNT = re.compile(r"^-?(\d{1,3}(\.\d{3})+|\d+)(,\d{1,2})?$")
 # premium_cents is a 32-bit integer column on PostgreSQL.
 MAX_CENTS = 2_147_483_647
 
@@ -104,10 +102,10 @@ class FivImportResult:
 
 def parse_german_amount(text: str) -> int:
     """``1.234,56`` → 123456 cents; exact, no float on the way."""
-    value = text.strip()
-    if not _GERMAN_AMOUNT.match(value):
+    amount = money.parse_german_amount(text)
+    if amount is None:
         raise ValueError(f"Beitrag „{text}“ ist kein Betrag wie 1.234,56")
-    cents = int(Decimal(value.replace(".", "").replace(",", ".")) * 100)
+    cents = int(amount * 100)
     if abs(cents) > MAX_CENTS:
         raise ValueError(f"Beitrag „{text}“ ist zu groß für einen einzelnen Vertrag")
     return cents

@@ -23,13 +23,12 @@ from pydantic import (
     ValidationError,
 )
 
-from store.money import CENT
+from store.money import CENT, parse_german_amount
 
 EVENT_TYPES = ("policy.issued", "policy.cancelled", "broker.credit_limit", "calculator.offer")
 EventType = Literal["policy.issued", "policy.cancelled", "broker.credit_limit", "calculator.offer"]
 
 _DOT_AMOUNT = re.compile(r"^-?\d+(\.\d{1,2})?$")
-_GERMAN_AMOUNT = re.compile(r"^-?(\d{1,3}(\.\d{3})+|\d+)(,\d{1,2})?$")
 MAX_EUROS = Decimal("10000000")
 
 
@@ -39,9 +38,10 @@ def parse_euros(value: object) -> Decimal:
         raise ValueError('Betrag bitte als Text wie "250.00" oder "250,00" angeben')
     text = str(value).strip().replace("€", "").strip()
     if "," in text:
-        if not _GERMAN_AMOUNT.match(text):
+        german = parse_german_amount(text)
+        if german is None:
             raise ValueError(f"„{value}“ ist kein Betrag wie 250,00")
-        text = text.replace(".", "").replace(",", ".")
+        text = str(german)
     elif not _DOT_AMOUNT.match(text):
         raise ValueError(f"„{value}“ ist kein Betrag wie 250.00")
     try:
