@@ -44,10 +44,10 @@ from handlers.requests import (
     parse_offer_form,
     parse_offer_text,
 )
+from pricing.formats import format_cents
 from store.actors import require_backoffice
 from store.errors import DomainError
 from store.models import Offer, Tender
-from store.money import format_eur
 from store.products import product_label
 from store.tender_queries import broker_of, get_tender, offer_overview
 from store.tenders import add_offer, mark_no_offers, select_offer
@@ -61,7 +61,7 @@ ADD_OFFERS = "Angebote einstellen"
 
 def offer_added_text(tender: Tender, offer: Offer) -> str:
     return (
-        f"Angebot von *{escape(offer.insurer)}* ({format_eur(offer.premium_cents)}) für "
+        f"Angebot von *{escape(offer.insurer)}* ({format_cents(offer.premium_cents)}) für "
         f"{tender.reference} eingestellt. Der Vermittler wird per Slack und E-Mail "
         "benachrichtigt."
     )
