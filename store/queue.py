@@ -22,7 +22,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol, cast, runtime_checkable
 
-from sqlalchemy import CursorResult, Table, and_, bindparam, exists, func, or_, select, update
+from sqlalchemy import (
+    CursorResult,
+    Table,
+    and_,
+    bindparam,
+    exists,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -35,6 +46,7 @@ from store.wake import QUEUE as QUEUE_CHANNEL
 from store.wake import wake_on_commit
 
 MESSAGE_ID_DOMAIN = "tenderbot"
+_CLAIM_WITHOUT_FSYNC = text("SET LOCAL synchronous_commit TO off")
 QUEUE = cast(Table, QueueRow.__table__)
 PENDING, SENT, DEAD = "pending", "sent", "dead"
 
@@ -217,6 +229,10 @@ async def claim_due(
     if dialect_name(session) == "postgresql":
         # Rows another worker is claiming right now are skipped, not waited for.
         due = due.with_for_update(skip_locked=True)
+        # The claim need not wait for the disk either (see OutcomeLog): only a crash of
+        # PostgreSQL can undo it, which leaves the rows unleased, to be sent (again, with
+        # their Message-IDs) by the next worker, as the lost record of a sent row would.
+        await session.execute(_CLAIM_WITHOUT_FSYNC)
     statement = (
         update(QUEUE)
         .where(QUEUE.c.id.in_(due.scalar_subquery()))
@@ -321,6 +337,17 @@ async def record(session: AsyncSession, outcomes: Sequence[Outcome], now: dateti
         await session.execute(_MARK_FAILED, failures)
 
 
+_COMPILED: dict[tuple[object, str], SQLCompiler] = {}
+
+
+def _compiled(statement: Any, dialect: Any) -> SQLCompiler:
+    key = (statement, dialect.name)
+    compiled = _COMPILED.get(key)
+    if compiled is None:
+        compiled = _COMPILED[key] = cast(SQLCompiler, statement.compile(dialect=dialect))
+    return compiled
+
+
 class OutcomeLog:
     """Records outcomes one by one, each committed when ``write`` returns, on one connection
     kept open for a worker's run.
@@ -343,10 +370,8 @@ class OutcomeLog:
         self._engine = engine
         self._postgres = engine.dialect.name == "postgresql"
         self._connection: AsyncConnection | None = None
-        # PostgreSQL: the statements prepared on the driver's connection (asyncpg), with
-        # the order of their parameters.
+        # PostgreSQL: the driver's connection (asyncpg) beneath.
         self._driver: Any = None
-        self._prepared: dict[Any, tuple[Any, SQLCompiler]] = {}
         # The kinds of a batch are delivered side by side; their records share this one
         # connection, which runs one statement at a time.
         self._turn = asyncio.Lock()
@@ -361,7 +386,6 @@ class OutcomeLog:
                 # For this connection's session; RESET before it returns to the pool.
                 await connection.exec_driver_sql("SET synchronous_commit TO off")
                 self._driver = (await connection.get_raw_connection()).driver_connection
-                self._prepared = {}
         except BaseException:
             await connection.invalidate()
             await connection.close()
@@ -387,24 +411,22 @@ class OutcomeLog:
                     await connection.execute(statement, values)
         except BaseException:
             # Broken or cancelled mid-statement: never hand this connection to anyone else.
-            self._connection, self._driver, self._prepared = None, None, {}
+            self._connection, self._driver = None, None
             await connection.invalidate()
             await connection.close()
             raise
 
     async def _execute_prepared(self, statement: Any, values: dict[str, Any]) -> None:
-        """The same statement, prepared once on the driver's connection: SQLAlchemy's
-        execution path cost more CPU than the round trip itself, once per e-mail."""
-        known = self._prepared.get(statement)
-        if known is None:
-            compiled = cast(SQLCompiler, statement.compile(dialect=self._engine.dialect))
-            known = (await self._driver.prepare(compiled.string), compiled)
-            self._prepared[statement] = known
-        prepared, compiled = known
+        """The same statement on the driver's connection (asyncpg), which keeps it prepared
+        for as long as the pooled connection lives: SQLAlchemy's execution path cost more
+        CPU than the round trip itself (0.34 against 0.08 ms per record)."""
+        compiled = _compiled(statement, self._engine.dialect)
         # The timestamps are aware (UTCDateTime refuses naive ones): asyncpg binds them
         # as they are, so no SQLAlchemy type processing is skipped that matters here.
         parameters = compiled.construct_params(values)
-        await prepared.fetch(*(parameters[name] for name in compiled.positiontup or ()))
+        await self._driver.fetch(
+            compiled.string, *(parameters[name] for name in compiled.positiontup or ())
+        )
 
     async def close(self) -> None:
         async with self._turn:
@@ -412,7 +434,7 @@ class OutcomeLog:
 
     async def _close(self) -> None:
         connection, self._connection = self._connection, None
-        self._driver, self._prepared = None, {}
+        self._driver = None
         if connection is None:
             return
         try:
