@@ -39,6 +39,15 @@ async def cards(sessions: async_sessionmaker[AsyncSession]) -> list[QueueRow]:
         )
 
 
+async def _first_card_tried(sessions: async_sessionmaker[AsyncSession]) -> bool:
+    rows = await cards(sessions)
+    return bool(rows) and rows[0].attempts >= 1 and rows[0].status == "pending"
+
+
+async def _cards_settled(sessions: async_sessionmaker[AsyncSession]) -> bool:
+    return all(row.status in ("sent", "dead") for row in await cards(sessions))
+
+
 async def test_it_posts_the_channel_card_later_when_slack_answers_internal_error(
     anna: Broker,
     app: AsyncApp,
@@ -51,6 +60,8 @@ async def test_it_posts_the_channel_card_later_when_slack_answers_internal_error
     await command_reply(slack_request, slack, ANNA, "/ausschreibung", START)
     await slack.wait_for(lambda: len(slack.messages("D0ANNA")) == 1)
     await eventually(lambda: links_of(sessions, "AS-2026-0001", 1))
+    # The broker's link can be stored before the failed channel post's outcome is recorded.
+    await eventually(lambda: _first_card_tried(sessions))
     [waiting, _broker_card] = await cards(sessions)
     later = datetime.now(UTC) + timedelta(hours=1)
     result = await flush_outbox(sessions, slack_senders(sessions, app.client), now=later)
@@ -77,6 +88,7 @@ async def test_it_dead_letters_a_card_slack_refuses_for_good_and_still_confirms_
     await command_reply(slack_request, slack, ANNA, "/ausschreibung", START)
     await slack.wait_for(lambda: len(slack.messages("D0ANNA")) == 1)
     await eventually(lambda: links_of(sessions, "AS-2026-0001", 1))
+    await eventually(lambda: _cards_settled(sessions))
 
     assert (await load_tender(sessions, "AS-2026-0001")).status == "open"
     assert slack.messages(BACKOFFICE_CHANNEL) == []
