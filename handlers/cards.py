@@ -25,7 +25,7 @@ from handlers.deps import Deps
 from handlers.slack_errors import is_slack_failure, transport_error
 from store.db import transaction
 from store.documents import documents_to_share, record_document_share, tender_documents
-from store.models import Broker, Tender
+from store.models import Broker, QueueKind, Tender
 from store.queue import Job, TransportError, enqueue_rows, row_values
 from store.tender_queries import tender_for_card
 from store.threads import BACKOFFICE, BROKER, delivery_key, record_thread, thread_of
@@ -33,7 +33,7 @@ from store.types import utcnow
 
 logger = logging.getLogger(__name__)
 
-CARD_KIND = "slack_card"
+CARD_KIND = QueueKind.SLACK_CARD
 BACKOFFICE_CARD = "backoffice_card"
 BROKER_CARD = "broker_card"
 CARD_UPDATE = "card_update"
@@ -136,7 +136,7 @@ async def dm_channel(client: AsyncWebClient, slack_user_id: str) -> str:
 class CardSender:
     """Delivers the ``slack_card`` rows; each call is safe to repeat after a crash."""
 
-    kind = CARD_KIND
+    kind: str = CARD_KIND
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], client: AsyncWebClient) -> None:
         self.sessions = sessions

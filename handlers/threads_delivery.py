@@ -99,7 +99,7 @@ async def profile_of(client: AsyncWebClient, user_id: str) -> Profile:
 class ThreadSender:
     """The queue's sender for thread messages: post, update or delete the mirror."""
 
-    kind = THREAD_KIND
+    kind: str = THREAD_KIND
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], client: AsyncWebClient) -> None:
         self.sessions = sessions

@@ -8,12 +8,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.errors import InvalidInput, NotFound
-from store.models import QueueRow
+from store.models import QueueRow, QueueStatus
 from store.types import utcnow
 
 
 async def list_unsent(
-    session: AsyncSession, statuses: Sequence[str] = ("pending", "dead"), limit: int = 200
+    session: AsyncSession,
+    statuses: Sequence[str] = (QueueStatus.PENDING, QueueStatus.DEAD),
+    limit: int = 200,
 ) -> list[QueueRow]:
     rows = await session.scalars(
         select(QueueRow)
@@ -29,12 +31,12 @@ async def requeue_dead(session: AsyncSession, row_id: int) -> QueueRow:
     row = await session.get(QueueRow, row_id, with_for_update=True)
     if row is None:
         raise NotFound(f"Es gibt keinen Eintrag der Warteschlange {row_id}.")
-    if row.status != "dead":
+    if row.status != QueueStatus.DEAD:
         raise InvalidInput(
             f"Eintrag der Warteschlange {row_id} ist nicht im Dead-Letter (Status: {row.status}); "
             "nur tote Einträge können neu eingereiht werden."
         )
-    row.status = "pending"
+    row.status = QueueStatus.PENDING
     row.attempts = 0
     row.next_attempt_at = utcnow()
     row.lease_until = None

@@ -8,6 +8,7 @@ from pathlib import Path
 from notifications.contract import Delivery, TransportError
 from notifications.email_message import UnsafeHeader, build_email
 from notifications.replies import ReplyAddresses
+from store.models import QueueKind
 from store.types import utcnow
 
 DEFAULT_DIRECTORY = Path("outbox")
@@ -20,7 +21,7 @@ def eml_name(delivery: Delivery) -> str:
 
 
 class LocalSinkNotifier:
-    channel = "email"
+    channel: str = QueueKind.EMAIL
 
     def __init__(
         self,

@@ -11,6 +11,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from notifications.contract import Delivery, TransportError
+from store.models import QueueKind
 
 # Errors that will be the same on every retry; everything else (rate limits, Slack
 # outages, a revoked token the operator can renew) is worth another attempt.
@@ -33,7 +34,7 @@ PERMANENT_ERRORS = frozenset(
 
 
 class SlackDmNotifier:
-    channel = "slack"
+    channel: str = QueueKind.SLACK
 
     def __init__(self, client: AsyncWebClient) -> None:
         self.client = client

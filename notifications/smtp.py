@@ -19,6 +19,7 @@ import aiosmtplib
 from notifications.contract import Delivery, Gate, Send, TransportError, open_gate
 from notifications.email_message import UnsafeHeader, email_bytes
 from notifications.replies import ReplyAddresses
+from store.models import QueueKind
 from store.types import utcnow
 
 
@@ -73,7 +74,7 @@ class _Dropped(Exception):
 
 
 class SmtpNotifier:
-    channel = "email"
+    channel: str = QueueKind.EMAIL
 
     def __init__(self, config: SmtpConfig, *, replies: ReplyAddresses | None = None) -> None:
         self.config = config

@@ -28,18 +28,18 @@ from notifications.replies import replies_of
 from store import metrics, queue
 from store.db import transaction
 from store.logcontext import bound
-from store.queue import DEAD, SENT, Job, Outcome, RetryPolicy, Sender, failed
+from store.models import QueueKind, QueueStatus
+from store.queue import Job, Outcome, RetryPolicy, Sender, failed
 from store.types import utcnow
 
 logger = logging.getLogger(__name__)
-PENDING = queue.PENDING
 
 # A notifier (rendered notices) or a sender (Slack actions) of one queue kind.
 Deliverer = Notifier | Sender
 Registry = dict[str, Deliverer]
 # Told once for each dead-lettered row (the backoffice channel); None: nobody is told.
 DEAD_LETTER_TEMPLATE = "dead_letter"
-DEAD_LETTER_KIND = "slack"
+DEAD_LETTER_KIND = QueueKind.SLACK
 
 
 @dataclass
@@ -134,7 +134,7 @@ class _NotRecorded(Exception):
 
 def _failed(job: Job, error: Exception, policy: RetryPolicy) -> Outcome:
     if isinstance(error, _Unrenderable):
-        return Outcome(job, DEAD, f"cannot render: {error}")
+        return Outcome(job, QueueStatus.DEAD, f"cannot render: {error}")
     if not isinstance(error, queue.TransportError):
         # A bug in one sender must not leave the other rows of the batch unrecorded.
         logger.exception("sender of %s crashed on queue row %s", job.kind, job.id, exc_info=error)
@@ -161,7 +161,7 @@ async def _send(job: Job, send: Send, policy: RetryPolicy, gate: Gate) -> Outcom
             raise
         except Exception as error:
             return _failed(job, error, policy)
-    return Outcome(job, SENT)
+    return Outcome(job, QueueStatus.SENT)
 
 
 def _gate(recorded: asyncio.Task[None] | None) -> Gate:
@@ -307,7 +307,7 @@ class _Recorder:
     def _with_notice(self, outcome: Outcome) -> bool:
         return (
             self._dead_letters_to is not None
-            and outcome.status == DEAD
+            and outcome.status == QueueStatus.DEAD
             and outcome.job.template != DEAD_LETTER_TEMPLATE
         )
 
@@ -329,11 +329,11 @@ class _Recorder:
 
 def _log(outcome: Outcome) -> None:
     kind = outcome.job.kind
-    if outcome.status == SENT:
+    if outcome.status == QueueStatus.SENT:
         metrics.delivered(kind)
         return
     with bound(queue_row=outcome.job.id):
-        if outcome.status == DEAD:
+        if outcome.status == QueueStatus.DEAD:
             metrics.dead_lettered(kind, _reason(outcome))
             logger.warning(
                 "queue row %s (%s) dead-lettered: %s", outcome.job.id, kind, outcome.error
@@ -350,7 +350,7 @@ def _reason(outcome: Outcome) -> str:
         return "crash"
     if error.startswith("cannot render"):
         return "unrenderable"
-    if outcome.status == DEAD:
+    if outcome.status == QueueStatus.DEAD:
         return "attempts_exhausted" if error.startswith("gave up") else "permanent"
     return "transient"
 
@@ -376,10 +376,10 @@ async def _deliver_batch(
     result = FlushResult(claimed=len(claimed))
     for outcomes in per_kind:
         for outcome in outcomes:
-            if outcome.status == SENT:
+            if outcome.status == QueueStatus.SENT:
                 result.sent += 1
                 continue
-            if outcome.status == DEAD:
+            if outcome.status == QueueStatus.DEAD:
                 result.dead += 1
             else:
                 result.retried += 1
@@ -404,7 +404,7 @@ async def _tell_dead(session: AsyncSession, outcomes: Sequence[Outcome], channel
             dedupe_key=f"dead-letter:{outcome.job.id}",
         )
         for outcome in outcomes
-        if outcome.status == DEAD and outcome.job.template != DEAD_LETTER_TEMPLATE
+        if outcome.status == QueueStatus.DEAD and outcome.job.template != DEAD_LETTER_TEMPLATE
     ]
     await queue.enqueue_rows(session, rows)
 

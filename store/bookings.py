@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.budget import charge_with_account, load_account, post_entry, set_credit_limit
 from store.errors import AlreadyDone, InvalidInput, NotFound
-from store.models import Broker, LedgerEntry, Tender
+from store.models import Broker, LedgerEntry, LedgerKind, Tender
 from store.money import format_eur, from_cents, to_cents
 from store.outbox import enqueue_for_broker
 
@@ -74,7 +74,7 @@ async def _after(
             "balance": str(from_cents(booking.balance_cents)),
             "credit_limit": str(from_cents(booking.credit_limit_cents)),
             "available": str(from_cents(booking.available_cents)),
-            "policy_number": entry.reference if entry.kind != "credit" else None,
+            "policy_number": entry.reference if entry.kind != LedgerKind.CREDIT else None,
             "tender_reference": entry.tender_reference,
         },
         dedupe_key=f"ledger:{entry.id}",
@@ -136,7 +136,7 @@ async def storno_policy(session: AsyncSession, policy_number: str) -> Booking | 
     policy_number = policy_number.strip()
     charge = await session.scalar(
         select(LedgerEntry).where(
-            LedgerEntry.kind == "charge", LedgerEntry.reference == policy_number
+            LedgerEntry.kind == LedgerKind.CHARGE, LedgerEntry.reference == policy_number
         )
     )
     if charge is None:
@@ -146,7 +146,7 @@ async def storno_policy(session: AsyncSession, policy_number: str) -> Booking | 
     done = await session.scalar(
         select(LedgerEntry.id).where(
             LedgerEntry.broker_id == broker.id,
-            LedgerEntry.kind == "storno",
+            LedgerEntry.kind == LedgerKind.STORNO,
             LedgerEntry.reference == policy_number,
         )
     )
@@ -161,7 +161,7 @@ async def storno_policy(session: AsyncSession, policy_number: str) -> Booking | 
                 session,
                 broker.id,
                 -charge.amount_cents,
-                "storno",
+                LedgerKind.STORNO,
                 policy_number,
                 "Storno ab Beginn",
             )
@@ -196,7 +196,7 @@ async def change_credit_limit(
         session,
         broker.id,
         0,
-        "credit",
+        LedgerKind.CREDIT,
         audit_id,
         f"Kreditrahmen {format_eur(old)} → {format_eur(new)} ({source})",
     )

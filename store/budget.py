@@ -17,7 +17,7 @@ from store.errors import (
     KonzeptOnlyNewBusiness,
     NotFound,
 )
-from store.models import BudgetAccount, LedgerEntry
+from store.models import BudgetAccount, LedgerEntry, LedgerKind
 from store.money import format_eur, from_cents, to_cents
 from store.types import utcnow
 
@@ -155,7 +155,7 @@ async def charge_with_account(
     existing = await session.scalar(
         select(LedgerEntry.id).where(
             LedgerEntry.broker_id == broker_id,
-            LedgerEntry.kind == "charge",
+            LedgerEntry.kind == LedgerKind.CHARGE,
             LedgerEntry.reference == contract,
         )
     )
@@ -179,7 +179,7 @@ async def charge_with_account(
     entry = LedgerEntry(
         broker_id=broker_id,
         amount_cents=-cents,
-        kind="charge",
+        kind=LedgerKind.CHARGE,
         reference=contract,
         tender_reference=tender_reference,
         created_at=utcnow(),
@@ -194,7 +194,7 @@ async def storno_credit(session: AsyncSession, broker_id: int, contract: str) ->
     charge = await session.scalar(
         select(LedgerEntry).where(
             LedgerEntry.broker_id == broker_id,
-            LedgerEntry.kind == "charge",
+            LedgerEntry.kind == LedgerKind.CHARGE,
             LedgerEntry.reference == contract,
         )
     )
@@ -203,14 +203,14 @@ async def storno_credit(session: AsyncSession, broker_id: int, contract: str) ->
     done = await session.scalar(
         select(LedgerEntry.id).where(
             LedgerEntry.broker_id == broker_id,
-            LedgerEntry.kind == "storno",
+            LedgerEntry.kind == LedgerKind.STORNO,
             LedgerEntry.reference == contract,
         )
     )
     if done is not None:
         raise AlreadyDone(f"Der Konzeptrabatt für {contract} wurde bereits gutgeschrieben.")
     return await post_entry(
-        session, broker_id, -charge.amount_cents, "storno", contract, "Storno ab Beginn"
+        session, broker_id, -charge.amount_cents, LedgerKind.STORNO, contract, "Storno ab Beginn"
     )
 
 

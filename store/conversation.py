@@ -14,11 +14,19 @@ from sqlalchemy.orm import selectinload
 from store.actors import Actor
 from store.dialect import insert_ignoring_conflicts
 from store.errors import AccessDenied, ConversationNotOpen, InvalidInput, NotFound, TenderClosed
-from store.models import Attachment, Broker, Conversation, Message, MessageRevision, Tender
+from store.models import (
+    FINISHED,
+    Attachment,
+    Broker,
+    Conversation,
+    DeliveryState,
+    Message,
+    MessageRevision,
+    Tender,
+)
 from store.outbox import enqueue_for_broker
 from store.products import product_label
 from store.tender_queries import get_tender_without_offers
-from store.tender_status import FINISHED
 from store.threads import BACKOFFICE, BROKER, queue_message_sync, thread_of
 from store.types import utcnow
 
@@ -194,7 +202,7 @@ async def store_message_queued(
         source_channel=draft.source_channel,
         source_ts=draft.source_ts,
         via=draft.via,
-        delivery_state="not_needed" if draft.internal else "pending",
+        delivery_state=DeliveryState.NOT_NEEDED if draft.internal else DeliveryState.PENDING,
         created_at=now,
         # Given as the collection itself, so it is loaded without a refresh afterwards.
         attachments=[

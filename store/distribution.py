@@ -29,13 +29,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from store.db import transaction
 from store.dialect import dialect_name, insert_ignoring_conflicts
-from store.models import BudgetNoticeRun, FivFigure, JobRun
+from store.models import BudgetNoticeRun, FivFigure, JobRun, LedgerKind, QueueKind, QueueStatus
 from store.outbox import MESSAGE_ID_DOMAIN, enqueue
 from store.types import UTCDateTime, utcnow
 from store.wake import QUEUE, wake_on_commit
 
 JOB = "budget_distribution"
-KIND = "distribution"
+KIND = LedgerKind.DISTRIBUTION
 NEW_PREMIUM = 1  # Zugangsart 1: only new premium counts (B1)
 TEMPLATE = "budget_distributed"
 MAX_LISTED_UNKNOWN = 50
@@ -185,31 +185,33 @@ def _notices_sql(dialect: str) -> str:
         # list, so a batch reads its own brokers instead of every broker three times.
         message_id = "replace(CAST(gen_random_uuid() AS TEXT), '-', '')"
         json_object = "json_build_object"
-        recipients = """
+        recipients = f"""
             JOIN brokers AS b ON b.id = l.broker_id
             CROSS JOIN LATERAL (
-                SELECT 'email', b.email WHERE b.notify_email
+                SELECT '{QueueKind.EMAIL}', b.email WHERE b.notify_email
                 UNION ALL
-                SELECT 'email', cc.value
+                SELECT '{QueueKind.EMAIL}', cc.value
                 FROM json_array_elements_text(b.cc_emails) AS cc(value)
                 WHERE b.notify_email
                 UNION ALL
-                SELECT 'slack', b.slack_user_id WHERE b.notify_slack
+                SELECT '{QueueKind.SLACK}', b.slack_user_id WHERE b.notify_slack
             ) AS u(channel, recipient)
         """
     else:
         # SQLite has no LATERAL; it pushes the broker join down into each branch instead.
         message_id = "lower(hex(randomblob(16)))"
         json_object = "json_object"
-        recipients = """
+        recipients = f"""
             JOIN (
-                SELECT b.id AS broker_id, 'email' AS channel, b.email AS recipient
+                SELECT b.id AS broker_id, '{QueueKind.EMAIL}' AS channel, b.email AS recipient
                 FROM brokers AS b WHERE b.notify_email
                 UNION ALL
-                SELECT b.id, 'email', cc.value FROM brokers AS b, json_each(b.cc_emails) AS cc
+                SELECT b.id, '{QueueKind.EMAIL}', cc.value
+                FROM brokers AS b, json_each(b.cc_emails) AS cc
                 WHERE b.notify_email
                 UNION ALL
-                SELECT b.id, 'slack', b.slack_user_id FROM brokers AS b WHERE b.notify_slack
+                SELECT b.id, '{QueueKind.SLACK}', b.slack_user_id
+                FROM brokers AS b WHERE b.notify_slack
             ) AS u ON u.broker_id = l.broker_id
             JOIN brokers AS b ON b.id = l.broker_id
         """
@@ -230,7 +232,7 @@ def _notices_sql(dialect: str) -> str:
                ),
                '<' || {message_id} || '@{MESSAGE_ID_DOMAIN}>',
                CAST(:dedupe_prefix AS TEXT) || u.channel || ':' || u.recipient,
-               'pending', 0, :now, :now
+               '{QueueStatus.PENDING}', 0, :now, :now
         FROM ledger_entries AS l
         {recipients}
         JOIN budget_accounts AS a ON a.broker_id = l.broker_id
@@ -463,7 +465,7 @@ async def distribute_if_due(
         if backoffice_channel:
             await enqueue(
                 session,
-                channel="slack",
+                channel=QueueKind.SLACK,
                 recipient=backoffice_channel,
                 template=WAITING_TEMPLATE,
                 context={"year": year, "base_year": year - 1, "date": today.isoformat()},

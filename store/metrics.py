@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.models import QueueRow
+from store.models import QueueKind, QueueRow, QueueStatus
 from store.types import utcnow
 
 DELIVERIES = "tenderbot_deliveries"
@@ -25,8 +25,8 @@ DEAD_LETTERS = "tenderbot_dead_letters"
 BUDGET_RUNS = "tenderbot_budget_runs"
 SCHEDULER_JOBS = "tenderbot_scheduler_jobs"
 
-# The queue's kinds (store.threads.THREAD_KIND, handlers.cards.CARD_KIND, the notifiers').
-KINDS = ("email", "slack", "slack_card", "thread")
+# The queue's kinds, each reported even while none of its rows waits.
+KINDS: tuple[str, ...] = tuple(QueueKind)
 
 Labels = tuple[tuple[str, str], ...]
 
@@ -83,7 +83,7 @@ async def queue_stats(session: AsyncSession, now: datetime | None = None) -> lis
     due = QueueRow.next_attempt_at <= now
     rows = await session.execute(
         select(QueueRow.kind, func.count(), func.min(QueueRow.next_attempt_at).filter(due))
-        .where(QueueRow.status == "pending")
+        .where(QueueRow.status == QueueStatus.PENDING)
         .group_by(QueueRow.kind)
     )
     return [

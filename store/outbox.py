@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.models import Broker
+from store.models import Broker, QueueKind
 from store.queue import MESSAGE_ID_DOMAIN, enqueue_rows, new_message_id, row_values
 
 __all__ = [
@@ -32,8 +32,8 @@ async def enqueue(
     dedupe_key: str | None = None,
     due: datetime | None = None,
 ) -> int | None:
-    """Queue one notification for one recipient; ``channel`` ("email" | "slack") is the
-    row's kind.
+    """Queue one notification for one recipient; ``channel`` (``QueueKind.EMAIL`` or
+    ``QueueKind.SLACK``) is the row's kind.
 
     With a ``dedupe_key`` a second enqueue of the same key (a restart, another replica) is a
     no-op and returns None, which is how "remind once" holds without a lock.
@@ -61,10 +61,10 @@ async def enqueue_for_broker(
     """
     targets: list[tuple[str, str]] = []
     if broker.notify_email:
-        targets.append(("email", broker.email))
-        targets.extend(("email", cc) for cc in broker.cc_emails)
+        targets.append((QueueKind.EMAIL, broker.email))
+        targets.extend((QueueKind.EMAIL, cc) for cc in broker.cc_emails)
     if broker.notify_slack and slack:
-        targets.append(("slack", broker.slack_user_id))
+        targets.append((QueueKind.SLACK, broker.slack_user_id))
     full_context = {**context, "broker_name": broker.name, "broker_number": broker.number}
     rows = [
         row_values(

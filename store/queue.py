@@ -40,7 +40,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 
 from store.db import write_turn
 from store.dialect import dialect_name, insert_ignoring_conflicts
-from store.models import QueueRow
+from store.models import QueueRow, QueueStatus
 from store.types import UTCDateTime, utcnow
 from store.wake import QUEUE as QUEUE_CHANNEL
 from store.wake import wake_on_commit
@@ -48,7 +48,6 @@ from store.wake import wake_on_commit
 MESSAGE_ID_DOMAIN = "tenderbot"
 _CLAIM_WITHOUT_FSYNC = text("SET LOCAL synchronous_commit TO off")
 QUEUE = cast(Table, QueueRow.__table__)
-PENDING, SENT, DEAD = "pending", "sent", "dead"
 
 
 class TransportError(Exception):
@@ -133,7 +132,7 @@ class Sender(Protocol):
 @dataclass(frozen=True)
 class Outcome:
     job: Job
-    status: str  # SENT | PENDING (retry) | DEAD
+    status: QueueStatus  # QueueStatus.PENDING: to be retried
     error: str | None = None
     retry_in: timedelta = timedelta(0)
 
@@ -165,7 +164,7 @@ def row_values(
         "message_id": new_message_id(),
         "dedupe_key": dedupe_key,
         "ordering_key": ordering_key,
-        "status": PENDING,
+        "status": QueueStatus.PENDING,
         "attempts": 0,
         "next_attempt_at": due or now,
         "created_at": now,
@@ -192,7 +191,7 @@ def _earlier_pending() -> Any:
     earlier = aliased(QueueRow)
     return exists().where(
         earlier.ordering_key == QueueRow.ordering_key,
-        earlier.status == PENDING,
+        earlier.status == QueueStatus.PENDING,
         earlier.id < QueueRow.id,
     )
 
@@ -215,7 +214,7 @@ async def claim_due(
     due = (
         select(QueueRow.id)
         .where(
-            QueueRow.status == PENDING,
+            QueueRow.status == QueueStatus.PENDING,
             # Rows asked for by id (the request that wrote them) may go before they are due.
             QueueRow.next_attempt_at <= now if ids is None else QueueRow.id.in_(list(ids)),
             or_(QueueRow.lease_until.is_(None), QueueRow.lease_until <= now),
@@ -272,14 +271,18 @@ def failed(job: Job, error: Exception, policy: RetryPolicy) -> Outcome:
     """The outcome of a delivery that raised: retry later, or dead-letter with the reason."""
     if isinstance(error, TransportError):
         if error.permanent:
-            return Outcome(job, DEAD, error.message)
+            return Outcome(job, QueueStatus.DEAD, error.message)
         if policy.gives_up(job.attempts):
-            return Outcome(job, DEAD, f"gave up after {job.attempts} attempts: {error.message}")
-        return Outcome(job, PENDING, error.message, policy.delay(job.attempts, error.retry_after))
+            return Outcome(
+                job, QueueStatus.DEAD, f"gave up after {job.attempts} attempts: {error.message}"
+            )
+        return Outcome(
+            job, QueueStatus.PENDING, error.message, policy.delay(job.attempts, error.retry_after)
+        )
     message = f"unexpected {type(error).__name__}: {error}"
     if policy.gives_up(job.attempts):
-        return Outcome(job, DEAD, message)
-    return Outcome(job, PENDING, message, policy.delay(job.attempts))
+        return Outcome(job, QueueStatus.DEAD, message)
+    return Outcome(job, QueueStatus.PENDING, message, policy.delay(job.attempts))
 
 
 _FENCE = and_(
@@ -287,13 +290,13 @@ _FENCE = and_(
     # Only the lease holder may record: a worker whose lease expired and was taken over
     # must not overwrite the newer worker's result.
     QUEUE.c.lease_owner == bindparam("b_owner"),
-    QUEUE.c.status == PENDING,
+    QUEUE.c.status == QueueStatus.PENDING,
 )
 _MARK_SENT = (
     update(QUEUE)
     .where(_FENCE)
     .values(
-        status=SENT,
+        status=QueueStatus.SENT,
         sent_at=bindparam("b_now", type_=UTCDateTime()),
         lease_until=None,
         lease_owner=None,
@@ -329,8 +332,8 @@ def _failed_values(outcome: Outcome, now: datetime) -> dict[str, Any]:
 
 async def record(session: AsyncSession, outcomes: Sequence[Outcome], now: datetime) -> None:
     """Write the outcomes of a batch; executemany, one round trip per statement."""
-    sent = [_sent_values(o, now) for o in outcomes if o.status == SENT]
-    failures = [_failed_values(o, now) for o in outcomes if o.status != SENT]
+    sent = [_sent_values(o, now) for o in outcomes if o.status == QueueStatus.SENT]
+    failures = [_failed_values(o, now) for o in outcomes if o.status != QueueStatus.SENT]
     if sent:
         await session.execute(_MARK_SENT, sent)
     if failures:
@@ -399,7 +402,7 @@ class OutcomeLog:
 
     async def _write(self, outcome: Outcome, now: datetime) -> None:
         connection = await self._connected()
-        if outcome.status == SENT:
+        if outcome.status == QueueStatus.SENT:
             statement, values = _MARK_SENT, _sent_values(outcome, now)
         else:
             statement, values = _MARK_FAILED, _failed_values(outcome, now)
@@ -451,7 +454,7 @@ async def renew_leases(session: AsyncSession, owner: str, until: datetime) -> in
     """The heartbeat: every row this owner still holds stays its own until ``until``."""
     result = await session.execute(
         update(QUEUE)
-        .where(QUEUE.c.lease_owner == owner, QUEUE.c.status == PENDING)
+        .where(QUEUE.c.lease_owner == owner, QUEUE.c.status == QueueStatus.PENDING)
         .values(lease_until=until)
     )
     return cast(CursorResult[Any], result).rowcount
@@ -461,7 +464,7 @@ async def release_leases(session: AsyncSession, owner: str) -> int:
     """Give back every row this owner holds, due now (a worker that stops cleanly)."""
     result = await session.execute(
         update(QUEUE)
-        .where(QUEUE.c.lease_owner == owner, QUEUE.c.status == PENDING)
+        .where(QUEUE.c.lease_owner == owner, QUEUE.c.status == QueueStatus.PENDING)
         .values(lease_until=None, lease_owner=None, attempts=QUEUE.c.attempts - 1)
     )
     return cast(CursorResult[Any], result).rowcount
@@ -474,11 +477,13 @@ async def unsent(session: AsyncSession, ids: Sequence[int], now: datetime) -> tu
             select(QueueRow.status, QueueRow.lease_until).where(QueueRow.id.in_(list(ids)))
         )
     ).all()
-    open_rows = [row for row in rows if row.status != SENT]
+    open_rows = [row for row in rows if row.status != QueueStatus.SENT]
     held = [
         row
         for row in open_rows
-        if row.status == PENDING and row.lease_until is not None and row.lease_until > now
+        if row.status == QueueStatus.PENDING
+        and row.lease_until is not None
+        and row.lease_until > now
     ]
     return len(open_rows), len(held)
 
@@ -492,7 +497,7 @@ async def slack_rows_in_flight(
         select(func.count())
         .select_from(QueueRow)
         .where(
-            QueueRow.status == PENDING,
+            QueueRow.status == QueueStatus.PENDING,
             QueueRow.kind.in_(list(kinds)),
             or_(
                 QueueRow.lease_until > now,
@@ -526,9 +531,11 @@ async def recover_leases(
     )
     dead = await session.execute(
         update(QUEUE)
-        .where(QUEUE.c.status == PENDING, unleased, QUEUE.c.attempts >= policy.max_attempts)
+        .where(
+            QUEUE.c.status == QueueStatus.PENDING, unleased, QUEUE.c.attempts >= policy.max_attempts
+        )
         .values(
-            status=DEAD,
+            status=QueueStatus.DEAD,
             lease_until=None,
             lease_owner=None,
             last_error=reason,
@@ -539,7 +546,7 @@ async def recover_leases(
     released = await session.execute(
         update(QUEUE)
         .where(
-            QUEUE.c.status == PENDING,
+            QUEUE.c.status == QueueStatus.PENDING,
             QUEUE.c.lease_until.is_not(None),
             QUEUE.c.lease_until <= now,
         )

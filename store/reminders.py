@@ -14,11 +14,18 @@ from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.advice import expiry_advice
-from store.models import Broker, Conversation, Offer, ProductLine, Tender
+from store.models import (
+    Broker,
+    Conversation,
+    Offer,
+    ProductLine,
+    QueueKind,
+    Tender,
+    TenderStatus,
+)
 from store.money import from_cents
 from store.outbox import enqueue, enqueue_for_broker
 from store.products import product_label
-from store.tender_status import OPEN
 
 EXPIRY_TEMPLATE = "offer_expiring"
 FOLLOWUP_TEMPLATE = "backoffice_followup"
@@ -64,7 +71,7 @@ async def remind_expiring_offers(
         .join(Broker, Broker.id == Tender.broker_id)
         .outerjoin(Conversation, Conversation.tender_id == Tender.id)
         .where(
-            Tender.status == OPEN,
+            Tender.status == TenderStatus.OPEN,
             Tender.selected_offer_id.is_(None),
             Offer.valid_until >= today,
             Offer.valid_until <= horizon,
@@ -147,7 +154,7 @@ async def backoffice_followup(
         .join(ProductLine, ProductLine.id == Tender.product_line_id)
         .join(Broker, Broker.id == Tender.broker_id)
         .where(
-            Tender.status == OPEN,
+            Tender.status == TenderStatus.OPEN,
             ~has_offer,
             Tender.created_at <= now - timedelta(days=workdays),
         )
@@ -175,7 +182,7 @@ async def backoffice_followup(
         return FollowupResult(references=[], queued=False)
     row_id = await enqueue(
         session,
-        channel="slack",
+        channel=QueueKind.SLACK,
         recipient=channel,
         template=FOLLOWUP_TEMPLATE,
         context={"date": today.isoformat(), "workdays": workdays, "tenders": listed},

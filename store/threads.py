@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from store.models import QueueRow, Tender, ThreadLink
-from store.queue import PENDING, enqueue_rows, row_values
+from store.models import QueueKind, QueueRow, QueueStatus, Tender, ThreadLink
+from store.queue import enqueue_rows, row_values
 
 CardSide = Literal["backoffice", "broker"]
 BACKOFFICE: CardSide = "backoffice"
@@ -35,7 +35,7 @@ def other_side(side: CardSide) -> CardSide:
 
 
 # Queue rows that make Slack show a stored thread message as the store holds it.
-THREAD_KIND = "thread"
+THREAD_KIND = QueueKind.THREAD
 SYNC_MESSAGE = "sync_message"
 
 
@@ -85,7 +85,7 @@ async def waiting_before(session: AsyncSession, row_id: int) -> Waiting:
             select(func.count(), func.count(QueueRow.last_error))
             .select_from(QueueRow)
             .join(row, row.ordering_key == QueueRow.ordering_key)
-            .where(row.id == row_id, QueueRow.status == PENDING, QueueRow.id < row_id)
+            .where(row.id == row_id, QueueRow.status == QueueStatus.PENDING, QueueRow.id < row_id)
         )
     ).one()
     return Waiting(before=int(found[0]), failed=bool(found[1]))
@@ -98,7 +98,7 @@ async def sync_rows_of(session: AsyncSession, message_id: int) -> list[int]:
         .where(
             QueueRow.kind == THREAD_KIND,
             QueueRow.recipient == _sync_target(message_id),
-            QueueRow.status == PENDING,
+            QueueRow.status == QueueStatus.PENDING,
         )
         .order_by(QueueRow.id)
     )

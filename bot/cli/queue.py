@@ -16,9 +16,13 @@ from bot.queue_worker import queue_senders, retry_policy
 from bot.settings import Settings
 from notifications import FlushResult, drain_outbox, list_unsent, recover_leases, requeue_dead
 from pricing.formats import format_datetime
-from store.models import QueueRow
+from store.models import QueueRow, QueueStatus
 
-STATUS_LABELS = {"pending": "wartend", "dead": "Dead-Letter", "sent": "gesendet"}
+STATUS_LABELS: dict[str, str] = {
+    QueueStatus.PENDING: "wartend",
+    QueueStatus.DEAD: "Dead-Letter",
+    QueueStatus.SENT: "gesendet",
+}
 
 
 def _when(moment: datetime | None, zone: ZoneInfo) -> str:
@@ -79,7 +83,7 @@ def queue_dead() -> None:
     settings = settings_or_exit()
 
     async def work(session: AsyncSession) -> str:
-        return format_dead(await list_unsent(session, statuses=("dead",)), settings.zone)
+        return format_dead(await list_unsent(session, statuses=(QueueStatus.DEAD,)), settings.zone)
 
     click.echo(run(in_transaction(settings, work)))
 

@@ -8,20 +8,20 @@ from zoneinfo import ZoneInfo
 from handlers.blocks.base import Block, context, escape, fields, header, line_sections, message
 from pricing.formats import format_cents, format_date, format_euro
 from store.budget import Statement
-from store.models import LedgerEntry
+from store.models import LedgerEntry, LedgerKind
 
 # One label per booking kind, for Slack's /budget and App Home and for `tenderbot budget show`.
-KIND_LABELS = {
-    "distribution": "Budgetzuteilung",
-    "charge": "Konzeptrabatt gewährt",
-    "storno": "Storno ab Beginn (Gutschrift)",
-    "credit": "Kreditrahmen gesetzt",
-    "correction": "Korrektur",
+KIND_LABELS: dict[str, str] = {
+    LedgerKind.DISTRIBUTION: "Budgetzuteilung",
+    LedgerKind.CHARGE: "Konzeptrabatt gewährt",
+    LedgerKind.STORNO: "Storno ab Beginn (Gutschrift)",
+    LedgerKind.CREDIT: "Kreditrahmen gesetzt",
+    LedgerKind.CORRECTION: "Korrektur",
 }
 # Bookings whose reference is a policy number (P3, B4).
-POLICY_KINDS = frozenset({"charge", "storno"})
+POLICY_KINDS = frozenset({LedgerKind.CHARGE, LedgerKind.STORNO})
 # Bookings whose reference is an internal audit id (the event that set the credit): not shown.
-INTERNAL_REFERENCE_KINDS = frozenset({"credit"})
+INTERNAL_REFERENCE_KINDS = frozenset({LedgerKind.CREDIT})
 HOME_ENTRIES = 3
 
 

@@ -14,6 +14,14 @@ from store.models.conversation import (
 from store.models.jobs import BudgetNoticeRun, JobRun
 from store.models.platform import PlatformEvent
 from store.models.queue import QueueRow
+from store.models.status import (
+    FINISHED,
+    DeliveryState,
+    LedgerKind,
+    QueueKind,
+    QueueStatus,
+    TenderStatus,
+)
 from store.models.tenders import (
     Consultation,
     Offer,
@@ -23,6 +31,7 @@ from store.models.tenders import (
 )
 
 __all__ = [
+    "FINISHED",
     "Attachment",
     "Base",
     "Broker",
@@ -30,17 +39,22 @@ __all__ = [
     "BudgetNoticeRun",
     "Consultation",
     "Conversation",
+    "DeliveryState",
     "FivFigure",
     "JobRun",
     "LedgerEntry",
+    "LedgerKind",
     "Message",
     "MessageRevision",
     "Offer",
     "PlatformEvent",
     "ProcessedEvent",
     "ProductLine",
+    "QueueKind",
     "QueueRow",
+    "QueueStatus",
     "ReferenceCounter",
     "Tender",
+    "TenderStatus",
     "ThreadLink",
 ]

@@ -29,8 +29,7 @@ class LedgerEntry(CreatedAt, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     broker_id: Mapped[int] = mapped_column(ForeignKey("brokers.id"))
     amount_cents: Mapped[int]
-    # "distribution" (B1/B2), "charge" (P3), "storno" (B4), "credit" (a change of the
-    # granted credit, 0 cents: the audit entry), "correction"
+    # What was booked (LedgerKind)
     kind: Mapped[str] = mapped_column(String(20))
     # policy number for charges and storno, the year for distributions
     reference: Mapped[str | None] = mapped_column(String(64))

@@ -6,6 +6,7 @@ from sqlalchemy import ForeignKey, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from store.models.base import Base, CreatedAt
+from store.models.status import DeliveryState
 
 
 class Conversation(CreatedAt, Base):
@@ -43,8 +44,10 @@ class Message(CreatedAt, Base):
     mirror_ts: Mapped[str | None] = mapped_column(String(32))
     # None: written in Slack; "email": a broker's reply to a notice, taken in by mail-in.
     via: Mapped[str | None] = mapped_column(String(20))
-    # "pending" until the other side has it, "delivered", or "not_needed" (internal notes).
-    delivery_state: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    # PENDING until the other side has it, DELIVERED, or NOT_NEEDED (internal notes).
+    delivery_state: Mapped[str] = mapped_column(
+        String(20), default=DeliveryState.PENDING, index=True
+    )
     last_delivery_error: Mapped[str | None] = mapped_column(Text)
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")

@@ -7,6 +7,7 @@ from sqlalchemy import JSON, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from store.models.base import Base, CreatedAt
+from store.models.status import QueueStatus
 
 
 class QueueRow(CreatedAt, Base):
@@ -16,7 +17,7 @@ class QueueRow(CreatedAt, Base):
     __tablename__ = "queue"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    # Which sender delivers it: "email", "slack" (notice), "slack_card", "thread" …
+    # Which sender delivers it (QueueKind).
     kind: Mapped[str] = mapped_column(String(20))
     recipient: Mapped[str] = mapped_column(String(320))
     # The notice template, or for a Slack action what to do ("backoffice_card" …).
@@ -28,7 +29,7 @@ class QueueRow(CreatedAt, Base):
     dedupe_key: Mapped[str | None] = mapped_column(String(255), unique=True)
     # Rows with one key are delivered one after another in id order (a tender's thread).
     ordering_key: Mapped[str | None] = mapped_column(String(255))
-    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending|sent|dead
+    status: Mapped[str] = mapped_column(String(20), default=QueueStatus.PENDING)
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime]
     lease_until: Mapped[datetime | None]

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from store.errors import RiskFrozen
 from store.models.base import Base, CreatedAt
+from store.models.status import TenderStatus
 
 
 class Consultation(CreatedAt, Base):
@@ -59,7 +60,7 @@ class Tender(CreatedAt, Base):
     reference: Mapped[str] = mapped_column(String(20), unique=True)
     product_line_id: Mapped[int] = mapped_column(ForeignKey("product_lines.id"), index=True)
     broker_id: Mapped[int] = mapped_column(ForeignKey("brokers.id"), index=True)
-    status: Mapped[str] = mapped_column(String(20), default="open", index=True)
+    status: Mapped[str] = mapped_column(String(20), default=TenderStatus.OPEN, index=True)
     # rule T2: why more offers were requested although calculator offers exist.
     reason: Mapped[str | None] = mapped_column(Text)
     customer_name: Mapped[str] = mapped_column(String(200))
