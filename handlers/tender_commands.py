@@ -47,10 +47,9 @@ from handlers.start_documents import (
 from pricing.formats import format_euro
 from store.db import transaction
 from store.errors import DomainError
-from store.models import Tender
+from store.models import Tender, TenderStatus
 from store.tender_input import StartTender
 from store.tender_queries import broker_of, get_tender, tender_lines
-from store.tender_status import NO_OFFERS
 from store.tenders import start_tender
 
 logger = logging.getLogger(__name__)
@@ -180,7 +179,7 @@ async def open_restart_modal(
         previous = await get_tender(unit.session, unit.actor, reference)
         if unit.actor.is_backoffice:
             raise InputError(BACKOFFICE_CANNOT_START)
-        if previous.status != NO_OFFERS:
+        if previous.status != TenderStatus.NO_OFFERS:
             raise InputError(
                 f"Die Ausschreibung {previous.reference} ist nicht mit „keine Angebote“ "
                 "abgeschlossen; ein neuer Anlauf ist erst danach möglich."

@@ -16,8 +16,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from store.actors import NOT_A_BROKER, NOT_YOURS, Actor, check_tender_access
 from store.errors import AccessDenied, NotABroker, NotFound
 from store.logcontext import bind
-from store.models import Broker, Offer, ProductLine, Tender
-from store.tender_status import OPEN
+from store.models import Broker, Offer, ProductLine, Tender, TenderStatus
 
 
 async def get_tender(session: AsyncSession, actor: Actor, reference: str) -> Tender:
@@ -76,7 +75,7 @@ async def list_tenders(
     if not actor.is_backoffice:
         query = query.where(Tender.broker_id == actor.broker_id)
     if open_only:
-        query = query.where(Tender.status == OPEN)
+        query = query.where(Tender.status == TenderStatus.OPEN)
     return list(await session.scalars(query.limit(limit)))
 
 
@@ -117,7 +116,7 @@ _BROKER_TENDERS = (
 _OPEN_TENDERS = (
     select(*_LINE_COLUMNS)
     .join(ProductLine, ProductLine.id == Tender.product_line_id)
-    .where(Tender.status == OPEN)
+    .where(Tender.status == TenderStatus.OPEN)
     .order_by(Tender.id.desc())
     .limit(LIST_LIMIT)
 )
@@ -242,7 +241,7 @@ async def expiring_offers(session: AsyncSession, today: date, within_days: int) 
         select(Offer)
         .join(Tender, Offer.tender_id == Tender.id)
         .where(
-            Tender.status == OPEN,
+            Tender.status == TenderStatus.OPEN,
             Offer.valid_until >= today,
             Offer.valid_until <= today + timedelta(days=within_days),
         )

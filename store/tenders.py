@@ -24,19 +24,20 @@ from store.errors import (
 )
 from store.logcontext import bind
 from store.models import (
+    FINISHED,
     Consultation,
     Conversation,
     Offer,
     ProductLine,
     ReferenceCounter,
     Tender,
+    TenderStatus,
 )
 from store.money import to_cents
 from store.outbox import enqueue_for_broker
 from store.products import product_label
 from store.tender_input import StartTender
 from store.tender_queries import broker_of, get_tender
-from store.tender_status import CLOSED, FINISHED, NO_OFFERS, OPEN, SELECTED
 from store.types import utcnow
 
 # -- starting ------------------------------------------------------------------------------
@@ -114,7 +115,9 @@ async def start_tender(session: AsyncSession, actor: Actor, request: StartTender
         raise AccessDenied("Eine Ausschreibung startet der Vermittler.")
     line = await _product_line_for(session, actor, request)
     running = await session.scalar(
-        select(Tender.reference).where(Tender.product_line_id == line.id, Tender.status == OPEN)
+        select(Tender.reference).where(
+            Tender.product_line_id == line.id, Tender.status == TenderStatus.OPEN
+        )
     )
     if running is not None:
         raise AlreadyDone(
@@ -136,7 +139,7 @@ async def start_tender(session: AsyncSession, actor: Actor, request: StartTender
     previous_id: int | None = None
     if request.previous_reference:
         previous = await get_tender(session, actor, request.previous_reference)
-        if previous.status != NO_OFFERS:
+        if previous.status != TenderStatus.NO_OFFERS:
             raise InvalidInput(
                 "Eine neue Ausschreibung mit angepasstem Risiko ist möglich, wenn für die "
                 "vorige keine Angebote abgegeben werden konnten.",
@@ -152,7 +155,7 @@ async def start_tender(session: AsyncSession, actor: Actor, request: StartTender
         reference=reference,
         product_line_id=line.id,
         broker_id=actor.broker_id,
-        status=OPEN,
+        status=TenderStatus.OPEN,
         reason=(request.reason or None),
         customer_name=request.customer_name,
         risk=request.risk.model_dump(mode="json"),
@@ -282,7 +285,7 @@ async def select_offer(
             else contact_advice(contact) + "."
         )
         raise InvalidInput(f"Dieses Angebot ist abgelaufen. {advice}")
-    tender.status = SELECTED
+    tender.status = TenderStatus.SELECTED
     tender.selected_offer_id = offer.id
     tender.closed_at = utcnow()
     await session.flush()
@@ -309,11 +312,11 @@ def _refuse_if_finished(tender: Tender) -> None:
 async def mark_no_offers(session: AsyncSession, actor: Actor, reference: str) -> Tender:
     """Rule T9: no insurer could offer; the broker may start again with an adjusted risk."""
     return await _finish_by_backoffice(
-        session, actor, reference, NO_OFFERS, "„Keine Angebote“ melden"
+        session, actor, reference, TenderStatus.NO_OFFERS, "„Keine Angebote“ melden"
     )
 
 
 async def close_tender(session: AsyncSession, actor: Actor, reference: str) -> Tender:
     return await _finish_by_backoffice(
-        session, actor, reference, CLOSED, "Ausschreibungen abschließen"
+        session, actor, reference, TenderStatus.CLOSED, "Ausschreibungen abschließen"
     )

@@ -20,10 +20,9 @@ from handlers.blocks.split import paginate
 from handlers.blocks.tenders import status_label
 from handlers.parsing import InputError, parse_reference
 from pricing.formats import format_cents, format_date
-from store.models import Offer, Tender
+from store.models import Offer, Tender, TenderStatus
 from store.products import product_label
 from store.tender_queries import OfferOverview
-from store.tender_status import OPEN
 
 SELECT_ACTION = "offer_select"
 NEXT_PAGE_ACTION = "offers_page_next"
@@ -109,7 +108,7 @@ def offers_message(
     "Weitere Angebote anzeigen"; the count of all offers is always at the top.
     """
     tender = overview.tender
-    selectable = broker_view and tender.status == OPEN
+    selectable = broker_view and tender.status == TenderStatus.OPEN
     everything = [*overview.from_tender, *overview.calculator]
     lines = [offer_line(offer, today=today, selected=False) for offer in everything]
     sizes = paginate(lines, PAGE_TEXT, OFFERS_PER_PAGE) if everything else [[]]

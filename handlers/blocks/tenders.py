@@ -26,10 +26,9 @@ from handlers.blocks.base import (
 from handlers.blocks.documents import Document, documents_texts
 from handlers.blocks.split import paginate, split_text
 from pricing.formats import format_euro
-from store.models import Broker, Tender
+from store.models import Broker, Tender, TenderStatus
 from store.products import product_label
 from store.tender_queries import TenderList
-from store.tender_status import CLOSED, NO_OFFERS, OPEN, SELECTED
 
 OFFER_OPEN_ACTION = "tender_offer_open"
 QUERY_OPEN_ACTION = "tender_query_open"
@@ -50,11 +49,11 @@ PREVIEW = 600
 LIST_TEXT = 10_000
 
 
-STATUS_LABELS = {
-    OPEN: "läuft",
-    SELECTED: "Angebot ausgewählt",
-    NO_OFFERS: "keine Angebote",
-    CLOSED: "abgeschlossen",
+STATUS_LABELS: dict[str, str] = {
+    TenderStatus.OPEN: "läuft",
+    TenderStatus.SELECTED: "Angebot ausgewählt",
+    TenderStatus.NO_OFFERS: "keine Angebote",
+    TenderStatus.CLOSED: "abgeschlossen",
 }
 
 
@@ -166,7 +165,7 @@ def backoffice_card(
             block_id=CARD_NOTE_BLOCK,
         ),
     ]
-    if tender.status == OPEN:
+    if tender.status == TenderStatus.OPEN:
         blocks.append(
             actions(
                 CARD_ACTIONS_BLOCK,
