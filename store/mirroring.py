@@ -30,9 +30,9 @@ from store.db import take_write_turn, transaction
 from store.errors import DomainError, NotABroker
 from store.events import claim_event
 from store.models import Broker, Conversation, Message, Tender, ThreadLink
+from store.models.status import DeliveryState
 from store.tender_queries import get_tender_without_offers
 from store.thread_access import thread_refusal
-from store.thread_delivery import PENDING
 from store.threads import (
     BACKOFFICE,
     BROKER,
@@ -313,7 +313,7 @@ async def _request_sync(session: AsyncSession, message: Message) -> int | None:
     (a delivery running right now notices the change and leaves the message pending)."""
     if message.internal and message.source_ts is not None:
         return None
-    message.delivery_state = PENDING
+    message.delivery_state = DeliveryState.PENDING
     tender_id = await session.scalar(
         select(Conversation.tender_id).where(Conversation.id == message.conversation_id)
     )
@@ -357,7 +357,7 @@ async def ask_in_modal(
         draft = await prepare_message(session, actor, tender, asked.text, internal=asked.internal)
         await take_write_turn(session)
         message, rows = await store_message_queued(session, draft)
-        message.delivery_state = PENDING
+        message.delivery_state = DeliveryState.PENDING
         if asked.internal:
             row = await queue_message_sync(session, message.id, tender.id, BACKOFFICE)
             rows = [] if row is None else [row]

@@ -18,10 +18,8 @@ from sqlalchemy.orm import aliased
 
 from store.db import take_write_turn, transaction
 from store.models import Attachment, Conversation, Message, Tender, ThreadLink
+from store.models.status import DeliveryState
 from store.threads import CardSide, Place, other_side
-
-PENDING = "pending"
-DELIVERED = "delivered"
 
 
 @asynccontextmanager
@@ -189,7 +187,7 @@ async def mark_delivered(
         Message.deleted_at.is_not(None) if job.deleted else Message.deleted_at.is_(None),
     )
     values: dict[str, object] = {
-        "delivery_state": case((unchanged, DELIVERED), else_=Message.delivery_state),
+        "delivery_state": case((unchanged, DeliveryState.DELIVERED), else_=Message.delivery_state),
         "last_delivery_error": case((unchanged, None), else_=Message.last_delivery_error),
     }
     if mirror is not None:
@@ -203,7 +201,7 @@ async def mark_delivered(
         .returning(Message.delivery_state)
         .execution_options(synchronize_session=False)
     )
-    return bool(result.one().delivery_state == DELIVERED)
+    return bool(result.one().delivery_state == DeliveryState.DELIVERED)
 
 
 async def note_failure(session: AsyncSession, message_id: int, error: str) -> None:
