@@ -120,7 +120,7 @@ def fast_path(
 
 
 def retry_policy(settings: Settings) -> RetryPolicy:
-    return RetryPolicy(base=timedelta(seconds=settings.queue_retry_seconds))
+    return RetryPolicy.starting_at(timedelta(seconds=settings.queue_retry_seconds))
 
 
 @dataclass(frozen=True)

@@ -63,13 +63,27 @@ class TransportError(Exception):
         self.retry_after = retry_after
 
 
+# The longest pause between two tries, as a multiple of the first one: 30 s grow to 30 min.
+# A server that comes back gets its rows within that long, and a compressed schedule (a
+# smaller first pause) stays the same shape.
+CAP_PER_BASE = 60
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
-    """When to try again (exponential with jitter), when to give up, how long a lease is."""
+    """When to try again (exponential with jitter), when to give up, how long a lease is.
 
-    max_attempts: int = 8
+    Giving up is for rows no retry will help, not for outages: 50 attempts with the pauses
+    capped at 30 min last 11 to 22 hours (16 on average), so mail survives an SMTP server or
+    Slack being away for a night. 8 attempts (the old count) were used up within 32 to 64
+    minutes: an outage of an hour dead-lettered every e-mail queued during it. The count
+    still ends a row that kills its worker each time (the claim counts the attempt), after
+    50 leases of 30 s.
+    """
+
+    max_attempts: int = 50
     base: timedelta = timedelta(seconds=30)
-    cap: timedelta = timedelta(hours=2)
+    cap: timedelta = timedelta(minutes=30)  # base * CAP_PER_BASE
     # How long a claimed row belongs to one worker without a heartbeat; after that a dead
     # worker's rows become claimable again. The heartbeat renews it every third of it.
     lease: timedelta = timedelta(seconds=30)
@@ -78,6 +92,11 @@ class RetryPolicy:
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
+
+    @classmethod
+    def starting_at(cls, base: timedelta) -> RetryPolicy:
+        """The schedule scaled to a first pause of ``base`` (``TENDERBOT_QUEUE_RETRY_SECONDS``)."""
+        return cls(base=base, cap=base * CAP_PER_BASE)
 
     def gives_up(self, attempts: int) -> bool:
         return attempts >= self.max_attempts
@@ -93,7 +112,14 @@ class RetryPolicy:
         the same second; the fixed half keeps a minimum pause. A service's own
         ``Retry-After`` is a lower bound: coming back earlier is refused again.
         """
-        ceiling = min(self.cap, self.base * (2 ** max(attempts - 1, 0)))
+        ceiling = self.base
+        # Doubled step by step up to the cap: base·2^(n-1) itself overflows timedelta long
+        # before the last of the attempts.
+        for _doubling in range(max(attempts - 1, 0)):
+            if ceiling >= self.cap:
+                break
+            ceiling *= 2
+        ceiling = min(ceiling, self.cap)
         half: timedelta = ceiling / 2
         jittered = half + half * self.rng.random()
         if retry_after is not None:
