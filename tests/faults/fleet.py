@@ -22,6 +22,8 @@ from tests.conftest import BACKOFFICE_CHANNEL, BACKOFFICE_USERS
 from tests.notifications.conftest import MAIL_FROM
 
 TENDERBOT = str(Path(sys.executable).parent / "tenderbot")
+# SIGTERM: a process finishes what it holds, releases its leases and exits within this long.
+STOP_SECONDS = 10
 
 
 def free_port() -> int:
@@ -64,6 +66,7 @@ class Fleet:
     log_dir: Path
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     serve_ports: list[int] = field(default_factory=list)
+    exits: list[int | None] = field(default_factory=list)
 
     def start(self, *args: str) -> subprocess.Popen[bytes]:
         log = (self.log_dir / f"{args[0]}-{len(self.processes)}.log").open("wb")
@@ -90,15 +93,18 @@ class Fleet:
         )
 
     def stop(self) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in self.processes:
+        """SIGTERM to every process still running; each has 10 s to exit (then kill -9).
+        ``exits`` gets their exit codes, None for one that had to be killed."""
+        terminated = [process for process in self.processes if process.poll() is None]
+        for process in terminated:
+            process.send_signal(signal.SIGTERM)
+        for process in terminated:
             try:
-                process.wait(timeout=10)
+                self.exits.append(process.wait(timeout=STOP_SECONDS))
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+                self.exits.append(None)
 
 
 async def healthy(port: int, seconds: float = 60.0) -> None:
