@@ -1,3 +1,5 @@
+"""`tenderbot broker …`: add, list and import brokers (Slack user, broker number, e-mail)."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,3 +1,5 @@
+"""`tenderbot budget …`: show a broker's Konzeptrabatt account and book by hand (B1–B5)."""
+
 from __future__ import annotations
 
 import json

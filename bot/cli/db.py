@@ -1,3 +1,5 @@
+"""`tenderbot db upgrade`: bring the database to the newest migration."""
+
 from __future__ import annotations
 
 import click

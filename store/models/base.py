@@ -1,3 +1,5 @@
+"""The declarative base every table derives from, and the shared created_at column."""
+
 from __future__ import annotations
 
 from datetime import datetime

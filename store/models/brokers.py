@@ -1,3 +1,5 @@
+"""The broker table: Slack user, broker number, e-mail and notice preferences."""
+
 from __future__ import annotations
 
 from sqlalchemy import JSON, String

@@ -1,3 +1,5 @@
+"""Konzeptrabatt tables: accounts, the append-only ledger (B1–B5) and the FIV figures."""
+
 from __future__ import annotations
 
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint

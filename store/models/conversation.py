@@ -1,3 +1,5 @@
+"""The message module's tables: conversations, messages, files, thread links (M1–M5)."""
+
 from __future__ import annotations
 
 from datetime import datetime

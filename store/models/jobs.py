@@ -1,3 +1,5 @@
+"""Bookkeeping of scheduled runs, so each one happens once (job_runs, budget notice runs)."""
+
 from __future__ import annotations
 
 from datetime import datetime

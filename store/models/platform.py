@@ -1,3 +1,5 @@
+"""Events from the broker platform, stored once by their id."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -1,3 +1,5 @@
+"""The one durable queue's table: every outgoing side effect is a row here."""
+
 from __future__ import annotations
 
 from datetime import datetime
