@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager, suppress
@@ -48,6 +49,9 @@ class FlushResult:
     sent: int = 0
     retried: int = 0
     dead: int = 0
+    # Claimed but not sent: the lease could no longer be trusted (they come back when it
+    # runs out).
+    abandoned: int = 0
     errors: list[tuple[int, str]] = field(default_factory=list)
 
     def add(self, other: FlushResult) -> None:
@@ -55,6 +59,7 @@ class FlushResult:
         self.sent += other.sent
         self.retried += other.retried
         self.dead += other.dead
+        self.abandoned += other.abandoned
         self.errors.extend(other.errors)
 
 
@@ -182,6 +187,50 @@ def _gate(recorded: asyncio.Task[None] | None) -> Gate:
 Record = Callable[[Outcome], Awaitable[None]]
 
 
+class Lease:
+    """Until when this run's leases are known to hold, on the monotonic clock.
+
+    Set from the moment a claim or a renewal was *started* (the database wrote an
+    expiry at least that late), so a starved pool or a failing renewal only ever makes
+    the worker more careful. Checking it costs a clock read: no query per row.
+    """
+
+    def __init__(self, policy: RetryPolicy) -> None:
+        self.seconds = policy.lease.total_seconds()
+        self.margin = policy.send_margin.total_seconds()
+        # Start of the latest renewal that committed.
+        self.renewed_at: float | None = None
+
+    def batch(self, claim_started: float, claim_done: float) -> BatchLease:
+        return BatchLease(self, claim_started, claim_done)
+
+    def renewed(self, started: float) -> None:
+        self.renewed_at = started
+
+
+class BatchLease:
+    """The lease of one claimed batch: from its claim, or from a renewal that began after
+    the claim had committed (one that began earlier may not have seen the batch's rows)."""
+
+    def __init__(self, run: Lease, claim_started: float, claim_done: float) -> None:
+        self._run = run
+        self._claim_started = claim_started
+        self._claim_done = claim_done
+
+    def holds(self) -> bool:
+        """True while enough of the lease remains to start one more send."""
+        run = self._run
+        base = self._claim_started
+        renewed = run.renewed_at
+        if renewed is not None and renewed >= self._claim_done:
+            base = max(base, renewed)
+        return time.monotonic() + run.margin < base + run.seconds
+
+
+def _always() -> bool:
+    return True
+
+
 async def _deliver_all(
     jobs: Sequence[Job],
     deliverer: Deliverer,
@@ -189,6 +238,7 @@ async def _deliver_all(
     record: Record,
     *,
     keep_open: bool,
+    holds: Callable[[], bool] = _always,
 ) -> list[Outcome]:
     """Send the rows one after another, preparing each while the one before is on the wire.
 
@@ -200,6 +250,10 @@ async def _deliver_all(
     and content go to the server while the previous outcome is written, and only its
     closing dot waits for the commit (the gate). One at a time also keeps a thread's posts
     in the order they were claimed.
+
+    No send starts once ``holds()`` says the lease may run out before it ends: another
+    worker could by then have taken the row over and sent it too. The rest of the batch
+    stays leased and comes back when the lease expires.
     """
     outcomes: list[Outcome] = []
     prepare = _preparer(deliverer)
@@ -235,6 +289,13 @@ async def _deliver_all(
             if isinstance(prepared, Outcome):
                 start_recording(prepared)
                 continue
+            if not holds():
+                logger.warning(
+                    "the queue lease may run out: %s row(s) of %s left for another worker",
+                    len(jobs) - jobs.index(job),
+                    job.kind,
+                )
+                break
             in_flight = asyncio.create_task(_send(job, prepared, policy, _gate(recording)))
         if in_flight is not None:
             start_recording(await sent(in_flight))
@@ -362,6 +423,7 @@ async def _deliver_batch(
     record: Record,
     *,
     keep_open: bool,
+    holds: Callable[[], bool] = _always,
 ) -> FlushResult:
     groups: dict[str, list[Job]] = defaultdict(list)
     for job in claimed:
@@ -369,11 +431,12 @@ async def _deliver_batch(
     # E-mail and Slack are independent services: one slow one must not hold up the other.
     per_kind = await asyncio.gather(
         *(
-            _deliver_all(jobs, registry[kind], policy, record, keep_open=keep_open)
+            _deliver_all(jobs, registry[kind], policy, record, keep_open=keep_open, holds=holds)
             for kind, jobs in groups.items()
         )
     )
     result = FlushResult(claimed=len(claimed))
+    result.abandoned = len(claimed) - sum(len(outcomes) for outcomes in per_kind)
     for outcomes in per_kind:
         for outcome in outcomes:
             if outcome.status == QueueStatus.SENT:
@@ -412,24 +475,29 @@ async def _tell_dead(session: AsyncSession, outcomes: Sequence[Outcome], channel
 @asynccontextmanager
 async def heartbeat(
     sessions: async_sessionmaker[AsyncSession], owner: str, policy: RetryPolicy
-) -> AsyncIterator[None]:
-    """Renew the owner's leases every third of the lease while the block runs."""
+) -> AsyncIterator[Lease]:
+    """Renew the owner's leases every third of the lease while the block runs; the
+    ``Lease`` yielded tells until when they are known to hold."""
+    lease = Lease(policy)
 
     async def beat() -> None:
         interval = policy.heartbeat.total_seconds()
         while True:
             await asyncio.sleep(interval)
+            started = time.monotonic()
             try:
                 async with transaction(sessions, write=True) as session:
                     await queue.renew_leases(session, owner, utcnow() + policy.lease)
             except Exception:
-                # The next beat tries again; at worst the lease runs out and the rows
-                # are delivered by another worker, as after a crash.
+                # The next beat tries again. Meanwhile the known lease shrinks, and the
+                # worker stops starting sends before it could run out under one.
                 logger.exception("renewing the queue leases of %s failed", owner)
+                continue
+            lease.renewed(started)
 
     task = asyncio.create_task(beat())
     try:
-        yield
+        yield lease
     finally:
         task.cancel()
         with suppress(asyncio.CancelledError):
@@ -458,15 +526,19 @@ async def flush_outbox(
     if not registry:
         return FlushResult()
     owner = queue.new_owner()
-    async with heartbeat(sessions, owner, policy):
+    async with heartbeat(sessions, owner, policy) as lease:
+        started = time.monotonic()
         claimed = await _claim(
             sessions, registry, owner=owner, batch=batch, now=now, policy=policy, ids=ids
         )
         if not claimed:
             return FlushResult()
+        holds = lease.batch(started, time.monotonic()).holds
         record = _Recorder(sessions, now, dead_letters_to)
         try:
-            return await _deliver_batch(claimed, registry, policy, record, keep_open=keep_open)
+            return await _deliver_batch(
+                claimed, registry, policy, record, keep_open=keep_open, holds=holds
+            )
         finally:
             await record.close()
 
@@ -496,21 +568,34 @@ async def drain_outbox(
     total = FlushResult()
     owner = queue.new_owner()
     record = _Recorder(sessions, now, dead_letters_to)
-    next_claim: asyncio.Task[list[Job]] | None = None
-
-    async def claim() -> list[Job]:
-        return await _claim(sessions, registry, owner=owner, batch=batch, now=now, policy=policy)
+    next_claim: asyncio.Task[tuple[list[Job], BatchLease | None]] | None = None
 
     try:
         if not registry:
             return total
-        async with heartbeat(sessions, owner, policy):
-            claimed = await claim()
-            while claimed:
+        async with heartbeat(sessions, owner, policy) as lease:
+
+            async def claim() -> tuple[list[Job], BatchLease | None]:
+                started = time.monotonic()
+                jobs = await _claim(
+                    sessions, registry, owner=owner, batch=batch, now=now, policy=policy
+                )
+                return jobs, lease.batch(started, time.monotonic())
+
+            claimed, batch_lease = await claim()
+            while claimed and batch_lease is not None:
                 if len(claimed) == batch and not stopping():
                     next_claim = asyncio.create_task(claim())
-                total.add(await _deliver_batch(claimed, registry, policy, record, keep_open=True))
-                claimed, next_claim = (await next_claim if next_claim else []), None
+                done = await _deliver_batch(
+                    claimed, registry, policy, record, keep_open=True, holds=batch_lease.holds
+                )
+                total.add(done)
+                if done.abandoned:
+                    # The renewals fail (a starved pool, say): claiming more would only
+                    # lease rows this run cannot be sure to keep.
+                    break
+                claimed, batch_lease = await next_claim if next_claim else ([], None)
+                next_claim = None
         return total
     finally:
         if next_claim is not None and not next_claim.done():

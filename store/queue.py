@@ -105,6 +105,15 @@ class RetryPolicy:
     def heartbeat(self) -> timedelta:
         return self.lease / 3
 
+    @property
+    def send_margin(self) -> timedelta:
+        """How much of a lease must remain for a worker to start one more send.
+
+        Past one missed heartbeat (a third) a worker stops: the row could otherwise be
+        taken over while its send is still on the wire, and be sent twice.
+        """
+        return self.lease / 3
+
     def delay(self, attempts: int, retry_after: timedelta | None = None) -> timedelta:
         """After the n-th failed attempt: base·2^(n-1), capped, between half and all of it.
 

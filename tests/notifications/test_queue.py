@@ -6,12 +6,15 @@ import asyncio
 import random
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import time_machine
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+import store.queue
 from notifications import flush_outbox
 from notifications.worker import heartbeat
 from store.db import transaction
+from store.models import QueueStatus
 from store.queue import (
     Job,
     RetryPolicy,
@@ -183,3 +186,50 @@ async def test_it_renews_the_lease_while_the_worker_lives_and_lets_it_expire_aft
     assert while_alive == []
     assert [taken.id for taken in after_death] == [row_id]
     assert after_death[0].attempts == 2
+
+
+class WaitingForTheLeaseToLapse(Recording):
+    """Sends the first row only once its lease has run out in the database (as when the
+    pool starves and no renewal gets through during a slow send)."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        super().__init__()
+        self.sessions = sessions
+
+    async def send(self, job: Job) -> None:
+        if not self.sent:
+
+            async def lapsed() -> bool:
+                until = (await outbox_row(self.sessions, job.id)).lease_until
+                return until is not None and until < datetime.now(UTC)
+
+            await eventually(lapsed, 60)
+        await super().send(job)
+
+
+async def test_it_starts_no_send_once_the_lease_can_no_longer_be_renewed(
+    sessions: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = await posts(sessions, ["eins", "zwei", "drei"], key=None)
+    renewals: list[str] = []
+
+    async def starved(session: AsyncSession, owner: str, until: datetime) -> int:
+        renewals.append(owner)
+        raise TimeoutError("QueuePool limit reached, connection timed out")
+
+    monkeypatch.setattr(store.queue, "renew_leases", starved)
+    first = WaitingForTheLeaseToLapse(sessions)
+    stopped = await flush_outbox(
+        sessions, [first], policy=RetryPolicy(lease=timedelta(seconds=0.6))
+    )
+    monkeypatch.undo()
+    # The rows it did not start are another worker's once their lease has run out.
+    second = Recording()
+    later = await flush_outbox(sessions, [second])
+
+    assert renewals
+    assert first.sent == ["eins"]
+    assert (stopped.claimed, stopped.sent, stopped.abandoned) == (3, 1, 2)
+    assert second.sent == ["zwei", "drei"]
+    assert (later.claimed, later.sent) == (2, 2)
+    assert [(await outbox_row(sessions, i)).status for i in ids] == [QueueStatus.SENT] * 3
