@@ -38,6 +38,8 @@ BACKOFFICE_CARD = "backoffice_card"
 BROKER_CARD = "broker_card"
 CARD_UPDATE = "card_update"
 BROKER_NOTICE = "broker_notice"
+# A bot post in a tender's thread (a built message): the closed tender's notice (M4).
+THREAD_NOTICE = "thread_notice"
 # How long the starting request has to take the documents and post the cards itself.
 CARD_GRACE = timedelta(seconds=60)
 
@@ -112,6 +114,14 @@ async def queue_broker_notice(
     )
 
 
+def thread_notice_row(channel: str, thread_ts: str, text: str) -> dict[str, Any]:
+    """The queue row of a bot post in a thread: written in the transaction that caused it,
+    so a failed post is retried instead of lost, and a retried event adds none."""
+    return row_values(
+        CARD_KIND, channel, THREAD_NOTICE, {"payload": {"thread_ts": thread_ts, "text": text}}
+    )
+
+
 async def deliver_now(deps: Deps, client: AsyncWebClient, row_ids: Sequence[int]) -> int:
     """The fast path after the commit; returns how many rows are left for the worker."""
     if not row_ids:
@@ -154,6 +164,10 @@ class CardSender:
                 payload: dict[str, Any] = dict(job.context["payload"])
                 channel = await dm_channel(self.client, job.recipient)
                 await self.client.chat_postMessage(channel=channel, **payload)
+            elif job.template == THREAD_NOTICE:
+                await self.client.chat_postMessage(
+                    channel=job.recipient, **dict(job.context["payload"])
+                )
             else:
                 raise TransportError(f"unknown card action {job.template!r}", permanent=True)
         except TransportError:

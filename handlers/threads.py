@@ -18,7 +18,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers.blocks.base import escape
 from handlers.blocks.threads import NOT_DELIVERED_YET, closed_notice, ephemeral
-from handlers.cards import deliver_now
+from handlers.cards import deliver_now, thread_notice_row
 from handlers.deps import Deps
 from handlers.threads_delivery import cached_profile, profile_of
 from handlers.threads_events import Deleted, Edited, Posted, parse_thread_event
@@ -27,6 +27,7 @@ from handlers.threads_refusals import file_refusal, refusal_text, said_in_thread
 from store.conversation import NewAttachment
 from store.errors import DomainError
 from store.mirroring import (
+    Answer,
     ChangedInThread,
     Refused,
     WrittenInThread,
@@ -99,11 +100,13 @@ async def _posted(deps: Deps, client: AsyncWebClient, posted: Posted, event_id: 
         # Backoffice members are not in the store: their name comes from Slack.
         profile = known or await profile_of(client, posted.user)
         written = dataclasses.replace(written, name=profile.name)
-    outcome = await write_in_thread(deps.sessions, written, deps.backoffice_users)
+    outcome = await write_in_thread(
+        deps.sessions, written, deps.backoffice_users, _closed_answer(posted, deps.contact)
+    )
     if outcome is None:
         return  # not a tender thread, or Slack's retry of an event already handled
     if isinstance(outcome, Refused):
-        await _tell_refusal(client, posted, outcome, deps.contact)
+        await _tell_refusal(deps, client, posted, outcome)
         return
     if not outcome.rows:
         return  # an internal note (M5): it stays where it was written
@@ -136,18 +139,28 @@ async def _attachments(
         return None
 
 
+def _closed_answer(posted: Posted, contact: str | None) -> Answer:
+    """Rule M4: whoever writes under a closed tender learns in the thread where to turn
+    instead; a post in the thread, so it goes through the queue like every other."""
+
+    def rows(refused: Refused) -> list[dict[str, Any]]:
+        if not said_in_thread(refused):
+            return []
+        text = closed_notice(refusal_text(refused), contact)
+        return [thread_notice_row(posted.channel, posted.thread_ts, text)]
+
+    return rows
+
+
 async def _tell_refusal(
-    client: AsyncWebClient, posted: Posted, refused: Refused, contact: str | None
+    deps: Deps, client: AsyncWebClient, posted: Posted, refused: Refused
 ) -> None:
     if not said_in_thread(refused):
+        # Only the writer sees it: an answer to their own action, not a side effect.
         await _ephemeral(client, posted, escape(refusal_text(refused)))
         return
-    # Rule M4: whoever writes under a closed tender learns where to turn instead.
-    text = closed_notice(refusal_text(refused), contact)
-    try:
-        await client.chat_postMessage(channel=posted.channel, thread_ts=posted.thread_ts, text=text)
-    except Exception:
-        logger.exception("could not answer in the closed thread %s", posted.thread_ts)
+    # The notice's row is committed; what Slack does not take now the worker retries.
+    await deliver_now(deps, client, refused.rows)
 
 
 async def _ephemeral(client: AsyncWebClient, posted: Posted, text: str) -> None:

@@ -9,8 +9,8 @@ say in German; a retried Slack event comes back as None and changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, replace
 from typing import Any, cast
 
 from sqlalchemy import and_, select
@@ -31,6 +31,7 @@ from store.errors import DomainError, NotABroker
 from store.events import claim_event
 from store.models import Broker, Conversation, Message, Tender, ThreadLink
 from store.models.status import DeliveryState
+from store.queue import enqueue_rows
 from store.tender_queries import get_tender_without_offers
 from store.thread_access import thread_refusal
 from store.threads import (
@@ -89,6 +90,13 @@ class Refused:
     code: str
     reference: str
     error: DomainError | None = None
+    # Queue rows of the answer in the thread (rule M4), written with the event's claim.
+    rows: tuple[int, ...] = ()
+
+
+# The queue rows (``store.queue.row_values``) that answer a refusal in the thread itself, if
+# any: built by the caller, which knows the wording.
+Answer = Callable[[Refused], Sequence[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -210,13 +218,16 @@ async def write_in_thread(
     sessions: async_sessionmaker[AsyncSession],
     written: WrittenInThread,
     backoffice_users: Collection[str],
+    answer: Answer | None = None,
 ) -> Stored | Refused | None:
     """Store a message written in one of the tender's threads (M1–M3, M5) with its queue
     row, and claim its Slack event, in one transaction.
 
     None for a thread that is not under a tender card and for a retried event. A refused
-    message is claimed too, so Slack's retry is not refused twice. The checks only read and
-    come first, so on SQLite the single write lock is held only for the last statements.
+    message is claimed too, so Slack's retry is not refused twice; ``answer``'s rows for
+    it (the closed tender's notice) are written with that claim, so they go out once. The
+    checks only read and come first, so on SQLite the single write lock is held only for
+    the last statements.
     """
     backoffice = written.user in backoffice_users
     async with transaction(sessions) as session:
@@ -230,7 +241,10 @@ async def write_in_thread(
         if not await claim_event(session, written.event_id):
             return None
         if isinstance(checked, Refused):
-            return checked
+            answered = answer(checked) if answer is not None else ()
+            if not answered:
+                return checked
+            return replace(checked, rows=tuple(await enqueue_rows(session, answered)))
         message, rows = await store_message_queued(session, checked.draft)
         if not rows:
             return Stored(message.id, ())

@@ -622,6 +622,55 @@ async def test_it_answers_in_the_thread_of_a_closed_tender_and_stores_nothing_ne
     assert len(await stored(sessions)) == 1
 
 
+async def test_it_posts_the_closed_notice_later_when_slack_fails_and_only_once(
+    tender: TenderThreads,
+    slack: LocalSlack,
+    slack_request: SignedSender,
+    sessions: async_sessionmaker[AsyncSession],
+    app: AsyncApp,
+) -> None:
+    # rule M4: the notice is a post in the thread, so it leaves through the queue
+    async with transaction(sessions) as session:
+        await close_tender(session, BERND_ACTOR, tender.reference)
+    slack.fail_next("chat.postMessage", error="internal_error")
+
+    await write(slack, slack_request, ANNA, tender.broker, "Noch eine Frage")
+
+    async def tried() -> bool:
+        rows = await _notice_rows(sessions)
+        return len(rows) == 1 and rows[0].attempts >= 1 and rows[0].status == "pending"
+
+    await eventually(tried)
+    assert await _closed_now(slack, tender) == []
+    later = datetime.now(UTC) + timedelta(hours=1)
+    retried = await flush_outbox(sessions, slack_senders(sessions, app.client), now=later)
+    again = await flush_outbox(sessions, slack_senders(sessions, app.client), now=later)
+
+    assert retried.sent == 1
+    assert again.claimed == 0
+    [notice] = await _closed(slack, tender)
+    assert f"Die Ausschreibung {tender.reference} ist abgeschlossen" in notice["text"]
+    assert [row.status for row in await _notice_rows(sessions)] == ["sent"]
+    assert await stored(sessions) == []
+
+
+async def _notice_rows(sessions: async_sessionmaker[AsyncSession]) -> list[QueueRow]:
+    async with transaction(sessions) as session:
+        return list(
+            await session.scalars(
+                select(QueueRow).where(QueueRow.template == "thread_notice").order_by(QueueRow.id)
+            )
+        )
+
+
+async def _closed_now(slack: LocalSlack, tender: TenderThreads) -> list[dict[str, Any]]:
+    return [
+        m
+        for m in replies(slack, tender.broker)
+        if m.get("bot_id") and "abgeschlossen" in m.get("text", "")
+    ]
+
+
 async def test_it_ignores_bots_broadcasts_and_threads_without_a_tender(
     tender: TenderThreads,
     slack: LocalSlack,
