@@ -19,6 +19,7 @@ import handlers
 from bot.queue_worker import fast_path
 from bot.response_url import share_replies
 from bot.settings import ConfigurationError, Settings
+from handlers.context import limit_work
 from handlers.deps import Deps
 
 logger = logging.getLogger("tenderbot.slack")
@@ -88,6 +89,8 @@ def create_app(
         # session per reply, as nothing there would close a shared one.
         share_replies(app)
     handlers.register(app, build_deps(settings, sessions))
+    # Half the process's connections: the rest serve quick commands, events and the queue.
+    limit_work(app, max(1, (settings.database_pool_size + settings.database_max_overflow) // 2))
     return app
 
 

@@ -234,7 +234,7 @@ async def open_database(
     schema = settings.database_schema
     if migrate:
         await asyncio.to_thread(upgrade, settings.database_url, search_path=schema)
-    engine = make_engine(settings.database_url, search_path=schema)
+    engine = make_engine(settings.database_url, search_path=schema, **settings.database_pooling)
     try:
         await check_schema(engine, settings)
     except BaseException:

@@ -12,6 +12,8 @@ from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_va
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
+from store.db import MAX_OVERFLOW, POOL_SIZE
+
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///tenderbot.db"
 _LABEL = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"
 _DOMAIN = re.compile(rf"{_LABEL}(?:\.{_LABEL})+")
@@ -26,6 +28,13 @@ class Settings(BaseSettings):
     database_url: str = Field(DEFAULT_DATABASE_URL, alias="TENDERBOT_DATABASE_URL", repr=False)
     # PostgreSQL only: run in this schema instead of the user's default search_path.
     database_schema: str | None = Field(None, alias="TENDERBOT_DATABASE_SCHEMA")
+    # Connections each process keeps (pool) and may open on top under load (overflow): every
+    # process can hold pool + overflow connections, and all processes together must stay
+    # below PostgreSQL's max_connections.
+    database_pool_size: int = Field(POOL_SIZE, alias="TENDERBOT_DATABASE_POOL_SIZE", ge=1, le=1000)
+    database_max_overflow: int = Field(
+        MAX_OVERFLOW, alias="TENDERBOT_DATABASE_MAX_OVERFLOW", ge=0, le=1000
+    )
     slack_bot_token: SecretStr | None = Field(None, alias="SLACK_BOT_TOKEN")
     slack_signing_secret: SecretStr | None = Field(None, alias="SLACK_SIGNING_SECRET")
     slack_app_token: SecretStr | None = Field(None, alias="SLACK_APP_TOKEN")
@@ -141,6 +150,11 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as error:
             raise ValueError(f"unknown time zone {value!r}") from error
         return value
+
+    @property
+    def database_pooling(self) -> dict[str, int]:
+        """``make_engine``'s pool arguments."""
+        return {"pool_size": self.database_pool_size, "max_overflow": self.database_max_overflow}
 
     @property
     def database_url_for_logs(self) -> str:

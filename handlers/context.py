@@ -11,7 +11,9 @@ its work.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -23,13 +25,15 @@ from slack_bolt.middleware.async_middleware import AsyncMiddleware
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.blocks.base import escape, notice
 from handlers.deps import Deps
 from handlers.parsing import InputError, normalise_key
 from store.actors import Actor, resolve_actor
-from store.db import transaction
+from store.db import counting_commits, transaction
 from store.errors import DomainError
 
 logger = logging.getLogger(__name__)
@@ -83,10 +87,100 @@ async def reply(respond: Respond, text: str) -> None:
     await respond(**notice(text), response_type="ephemeral", replace_original=False)
 
 
-async def replying(respond: Respond, what: str, work: Callable[[], Awaitable[None]]) -> None:
-    """Run ``work``; turn refusals and failures into an ephemeral German reply."""
+# Pauses before each new try of work that met a passing database problem: about a minute
+# in all, long enough for a pool to free up or a restarted server to come back.
+RETRY_PAUSES = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 15.0, 15.0)
+# Errors of the database driver that mean "no connection now", not "this statement is wrong".
+_CONNECTION_TROUBLE = frozenset(
+    {
+        "TooManyConnectionsError",  # asyncpg: PostgreSQL's "too many clients"
+        "CannotConnectNowError",  # asyncpg: the server is starting or shutting down
+        "ConnectionDoesNotExistError",
+        "ConnectionRefusedError",
+        "ConnectionResetError",
+        "ConnectionError",
+        "TimeoutError",
+        "OSError",
+    }
+)
+
+
+def is_transient(error: BaseException) -> bool:
+    """A database problem that passes: the pool had no connection in time, the server
+    refused or dropped one. Wrong statements, refusals and bugs are not."""
+    if isinstance(error, PoolTimeoutError):
+        return True
+    if not isinstance(error, OperationalError | InterfaceError):
+        return False
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    cause: BaseException | None = getattr(error, "orig", None) or error.__cause__
+    seen = 0
+    while cause is not None and seen < 5:
+        names = {kind.__name__ for kind in type(cause).__mro__}
+        if names & _CONNECTION_TROUBLE:
+            return True
+        if "database is locked" in str(cause):  # SQLite: a writer outlasted busy_timeout
+            return True
+        cause, seen = cause.__cause__, seen + 1
+    return False
+
+
+class WorkSlots:
+    """Bounds how many requests' after-ack work runs at once.
+
+    Each running work holds a pooled connection, and some wait on a row lock (rule T4's
+    yearly counter) while holding it; unbounded, a burst drained the pool and the requests
+    behind failed after the pool timeout although Slack had its ack. Bounded below the
+    pool, the excess waits here in memory, still tracked for the shutdown drain.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._semaphore = asyncio.Semaphore(size)
+
+    async def run(self, work: Callable[[], Awaitable[None]]) -> None:
+        async with self._semaphore:
+            await work()
+
+
+_slots: weakref.WeakKeyDictionary[AsyncApp, WorkSlots] = weakref.WeakKeyDictionary()
+
+
+def limit_work(app: AsyncApp, size: int) -> None:
+    """Let at most ``size`` works of ``app``'s ``on_click``/``on_command`` listeners run at once."""
+    _slots[app] = WorkSlots(size)
+
+
+async def replying(
+    respond: Respond,
+    what: str,
+    work: Callable[[], Awaitable[None]],
+    slots: WorkSlots | None = None,
+) -> None:
+    """Run ``work``; turn refusals and failures into an ephemeral German reply.
+
+    Work that met a passing database problem before it committed anything is tried again
+    after a pause: its transaction was rolled back (an event's claim of its event_id with
+    it), so the request was acknowledged but nothing of it is stored yet.
+    """
     try:
-        await work()
+        for attempt, pause in enumerate((*RETRY_PAUSES, None), start=1):
+            with counting_commits() as commits:
+                try:
+                    await (slots.run(work) if slots is not None else work())
+                    return
+                except Exception as error:
+                    if pause is None or commits[0] or not is_transient(error):
+                        raise
+                    logger.warning(
+                        "%s: database unavailable (%s), try %d again in %.1f s",
+                        what,
+                        type(error).__name__,
+                        attempt + 1,
+                        pause,
+                    )
+            await asyncio.sleep(pause)
     except (DomainError, InputError) as error:
         await reply(respond, user_message(error))
     except Exception:
@@ -140,7 +234,9 @@ def on_click(app: AsyncApp, *action_ids: str, what: str) -> Callable[[Work], Wor
                 respond=respond,
                 client=client,
             )
-            await replying(respond, f"{what} by {request.user_id}", lambda: work(request))
+            await replying(
+                respond, f"{what} by {request.user_id}", lambda: work(request), _slots.get(app)
+            )
 
         for action_id in action_ids:
             app.action(action_id)(listener)
@@ -168,7 +264,9 @@ def on_command(app: AsyncApp, name: str) -> Callable[[Work], Work]:
         ) -> None:
             await ack()
             request = command_request(command, respond, client)
-            await replying(respond, f"{name} by {request.user_id}", lambda: work(request))
+            await replying(
+                respond, f"{name} by {request.user_id}", lambda: work(request), _slots.get(app)
+            )
 
         app.command(name)(listener)
         return work

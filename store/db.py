@@ -6,8 +6,9 @@ import asyncio
 import logging
 import time
 import weakref
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import Engine, event
@@ -26,7 +27,8 @@ logger = logging.getLogger(__name__)
 
 # As many pooled connections as requests a process usually serves at once: an overflow
 # connection is closed on return, and opening one costs a TCP handshake and authentication
-# on PostgreSQL or a new worker thread on aiosqlite.
+# on PostgreSQL or a new worker thread on aiosqlite. The defaults of TENDERBOT_DATABASE_POOL_SIZE
+# and TENDERBOT_DATABASE_MAX_OVERFLOW.
 POOL_SIZE = 10
 MAX_OVERFLOW = 10
 # Servers, proxies and firewalls drop connections that sat idle; recycling before that
@@ -139,6 +141,25 @@ async def transaction(
         if write:
             await take_write_turn(session)
         yield session
+    # Reached only once the commit went through (an error skips it).
+    counter = _commits.get()
+    if counter is not None:
+        counter[0] += 1
+
+
+_commits: ContextVar[list[int] | None] = ContextVar("tenderbot_commits", default=None)
+
+
+@contextmanager
+def counting_commits() -> Iterator[list[int]]:
+    """Count the ``transaction`` commits of the current task inside the block (``[n]``): a
+    caller retrying failed work may repeat it only where nothing was committed yet."""
+    counter = [0]
+    token = _commits.set(counter)
+    try:
+        yield counter
+    finally:
+        _commits.reset(token)
 
 
 # -- write turns -----------------------------------------------------------------------------

@@ -56,7 +56,11 @@ def domain_or_exit(make: Callable[[], T]) -> T:
 @asynccontextmanager
 async def database(settings: Settings) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
     """Sessions on the configured database, once it is known to be reachable and current."""
-    engine = make_engine(settings.database_url, search_path=settings.database_schema)
+    engine = make_engine(
+        settings.database_url,
+        search_path=settings.database_schema,
+        **settings.database_pooling,
+    )
     try:
         try:
             await check_schema(engine, settings)
