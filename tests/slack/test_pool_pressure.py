@@ -34,7 +34,7 @@ async def tiny_engine(
     wait for one: what a process with many requests in flight sees of a busy pool.
     (``engine`` first: it empties the tables.)"""
     tiny = make_engine(
-        database_url, search_path=search_path, pool_size=2, max_overflow=0, pool_timeout=0.5
+        database_url, search_path=search_path, pool_size=2, max_overflow=0, pool_timeout=0.05
     )
     yield tiny
     await tiny.dispose()
