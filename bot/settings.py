@@ -30,8 +30,9 @@ class Settings(BaseSettings):
     database_schema: str | None = Field(None, alias="TENDERBOT_DATABASE_SCHEMA")
     # Connections each process keeps (pool) and may open on top under load (overflow): every
     # process can hold pool + overflow connections, and all processes together must stay
-    # below PostgreSQL's max_connections.
-    database_pool_size: int = Field(POOL_SIZE, alias="TENDERBOT_DATABASE_POOL_SIZE", ge=1, le=1000)
+    # below PostgreSQL's max_connections. At least 2: a tender start still holds its
+    # connection when the card delivery right after it opens a second one.
+    database_pool_size: int = Field(POOL_SIZE, alias="TENDERBOT_DATABASE_POOL_SIZE", ge=2, le=1000)
     database_max_overflow: int = Field(
         MAX_OVERFLOW, alias="TENDERBOT_DATABASE_MAX_OVERFLOW", ge=0, le=1000
     )

@@ -23,6 +23,7 @@ def test_it_reads_lead_times_in_any_order_without_duplicates() -> None:
         ("TENDERBOT_REMINDER_DAYS", "", "at least one lead time"),
         ("TENDERBOT_FOLLOWUP_WORKDAYS", "0", "greater than or equal to 1"),
         ("TENDERBOT_REPLY_DOMAIN", "antwort example", "expected a mail domain"),
+        ("TENDERBOT_DATABASE_POOL_SIZE", "1", "greater than or equal to 2"),
     ],
 )
 def test_it_names_the_variable_of_a_bad_setting(variable: str, value: str, message: str) -> None:
