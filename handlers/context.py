@@ -152,6 +152,34 @@ def limit_work(app: AsyncApp, size: int) -> None:
     _slots[app] = WorkSlots(size)
 
 
+async def retrying(
+    what: str, work: Callable[[], Awaitable[None]], slots: WorkSlots | None = None
+) -> None:
+    """Run ``work`` (in one of ``slots``); after a passing database problem that struck
+    before anything committed, run it again after a pause. Anything else is raised."""
+    for attempt, pause in enumerate((*RETRY_PAUSES, None), start=1):
+        with counting_commits() as commits:
+            try:
+                await (slots.run(work) if slots is not None else work())
+                return
+            except Exception as error:
+                if pause is None or commits[0] or not is_transient(error):
+                    raise
+                logger.warning(
+                    "%s: database unavailable (%s), try %d again in %.1f s",
+                    what,
+                    type(error).__name__,
+                    attempt + 1,
+                    pause,
+                )
+        await asyncio.sleep(pause)
+
+
+def work_slots(app: AsyncApp) -> WorkSlots | None:
+    """The bound ``limit_work`` set for ``app``, if any."""
+    return _slots.get(app)
+
+
 async def replying(
     respond: Respond,
     what: str,
@@ -165,22 +193,7 @@ async def replying(
     it), so the request was acknowledged but nothing of it is stored yet.
     """
     try:
-        for attempt, pause in enumerate((*RETRY_PAUSES, None), start=1):
-            with counting_commits() as commits:
-                try:
-                    await (slots.run(work) if slots is not None else work())
-                    return
-                except Exception as error:
-                    if pause is None or commits[0] or not is_transient(error):
-                        raise
-                    logger.warning(
-                        "%s: database unavailable (%s), try %d again in %.1f s",
-                        what,
-                        type(error).__name__,
-                        attempt + 1,
-                        pause,
-                    )
-            await asyncio.sleep(pause)
+        await retrying(what, work, slots)
     except (DomainError, InputError) as error:
         await reply(respond, user_message(error))
     except Exception:

@@ -19,6 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from handlers.blocks.base import escape
 from handlers.blocks.threads import NOT_DELIVERED_YET, closed_notice, ephemeral
 from handlers.cards import deliver_now, thread_notice_row
+from handlers.context import retrying, work_slots
 from handlers.deps import Deps
 from handlers.threads_delivery import cached_profile, profile_of
 from handlers.threads_events import Deleted, Edited, Posted, parse_thread_event
@@ -49,7 +50,12 @@ def register(app: AsyncApp, deps: Deps) -> None:
         client: AsyncWebClient,
         context: AsyncBoltContext,
     ) -> None:
-        await handle_message_event(deps, client, event, body, context.bot_user_id)
+        # Acknowledged already: a database that refuses for a moment must not lose it.
+        await retrying(
+            "message event",
+            lambda: handle_message_event(deps, client, event, body, context.bot_user_id),
+            work_slots(app),
+        )
 
     @app.event("file_shared")
     async def on_file_shared() -> None:

@@ -15,12 +15,21 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.localslack import LocalSlack, SignedSender
-from bot.personas import ANNA
+from bot.personas import ANNA, BERND
 from bot.settings import Settings
 from handlers.context import TECHNICAL_ERROR, is_transient
 from store.db import make_engine, make_sessionmaker
 from store.models import Broker, Tender
-from tests.handlers.scenario import START_TEXT, all_text, eventually
+from tests.handlers.scenario import (
+    START_TEXT,
+    TenderThreads,
+    all_text,
+    bot_posts,
+    bot_replies,
+    eventually,
+    stored,
+    write,
+)
 from tests.slack.conftest import app_settings
 
 BURST = 15
@@ -131,3 +140,34 @@ def test_it_retries_only_passing_database_trouble() -> None:
     assert not is_transient(ProgrammingError("SELECT", {}, Exception("syntax error")))
     assert not is_transient(IntegrityError("INSERT", {}, Exception("duplicate key")))
     assert not is_transient(ValueError("a bug"))
+
+
+async def test_it_retries_a_thread_message_the_database_refused_and_mirrors_it_once(
+    tender: TenderThreads,
+    slack: LocalSlack,
+    slack_request: SignedSender,
+    sessions: async_sessionmaker[AsyncSession],
+    tiny_engine: AsyncEngine,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Bernd's query (M3, M5) was acknowledged when the database refused two connections:
+    the event is handled again and reaches Anna's thread exactly once."""
+    await tiny_engine.dispose()  # the next statement must open a new connection
+    refusals = [2]
+
+    def refuse(*_args: Any) -> None:
+        if refusals[0] > 0:
+            refusals[0] -= 1
+            raise OperationalError("connect", {}, ConnectionRefusedError("server is down"))
+
+    event.listen(tiny_engine.sync_engine, "do_connect", refuse)
+    with caplog.at_level(logging.WARNING, logger="handlers.context"):
+        await write(slack, slack_request, BERND, tender.backoffice, "Bitte Schadenliste senden")
+        [mirrored] = await bot_replies(slack, tender.broker, 1)
+
+    assert refusals == [0]
+    assert "Bitte Schadenliste senden" in all_text(mirrored)
+    retries = [record for record in caplog.records if "database unavailable" in record.message]
+    assert len(retries) == 2
+    assert [message.body for message in await stored(sessions)] == ["Bitte Schadenliste senden"]
+    assert len(bot_posts(slack, tender.broker)) == 1
