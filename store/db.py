@@ -192,13 +192,7 @@ async def take_write_turn(session: AsyncSession) -> None:
     if engine.dialect.name != "sqlite" or session.info.get(_HOLDS_TURN):
         return
     lock = _turn_lock(engine)
-    try:
-        async with asyncio.timeout(WRITE_TURN_TIMEOUT):
-            await lock.acquire()
-    except TimeoutError:
-        logger.warning(
-            "no SQLite write turn within %.0f s; writing without one", WRITE_TURN_TIMEOUT
-        )
+    if not await _wait_for_turn(lock):
         return
     session.info[_HOLDS_TURN] = True
 
@@ -210,6 +204,20 @@ async def take_write_turn(session: AsyncSession) -> None:
     event.listen(session.sync_session, "after_transaction_end", pass_turn)
 
 
+async def _wait_for_turn(lock: asyncio.Lock) -> bool:
+    """Wait in line for the write turn; after WRITE_TURN_TIMEOUT go on without one (a task
+    that crashed holding it must not stop every writer)."""
+    try:
+        async with asyncio.timeout(WRITE_TURN_TIMEOUT):
+            await lock.acquire()
+    except TimeoutError:
+        logger.warning(
+            "no SQLite write turn within %.0f s; writing without one", WRITE_TURN_TIMEOUT
+        )
+        return False
+    return True
+
+
 @asynccontextmanager
 async def write_turn(engine: AsyncEngine) -> AsyncIterator[None]:
     """``take_write_turn`` for a statement on a connection of its own (autocommit), which no
@@ -218,13 +226,7 @@ async def write_turn(engine: AsyncEngine) -> AsyncIterator[None]:
         yield
         return
     lock = _turn_lock(engine.sync_engine)
-    try:
-        async with asyncio.timeout(WRITE_TURN_TIMEOUT):
-            await lock.acquire()
-    except TimeoutError:
-        logger.warning(
-            "no SQLite write turn within %.0f s; writing without one", WRITE_TURN_TIMEOUT
-        )
+    if not await _wait_for_turn(lock):
         yield
         return
     try:

@@ -59,6 +59,21 @@ def slack_settings(slack: LocalSlack, database_url: str) -> Settings:
     return app_settings(slack, database_url, database_pool_size=2, database_max_overflow=0)
 
 
+async def refuse_connections(engine: AsyncEngine, count: int) -> list[int]:
+    """The next ``count`` connections ``engine`` opens are refused, as by a database that is
+    restarting or full; returns the refusals still to come."""
+    await engine.dispose()  # the next statement must open a new connection
+    refusals = [count]
+
+    def refuse(*_args: Any) -> None:
+        if refusals[0] > 0:
+            refusals[0] -= 1
+            raise OperationalError("connect", {}, ConnectionRefusedError("server is down"))
+
+    event.listen(engine.sync_engine, "do_connect", refuse)
+    return refusals
+
+
 async def tenders(sessions: async_sessionmaker[AsyncSession]) -> int:
     async with sessions() as session:
         return int(await session.scalar(select(func.count()).select_from(Tender)) or 0)
@@ -106,15 +121,7 @@ async def test_it_retries_a_start_the_database_refused_and_stores_it_once(
 ) -> None:
     """The database refuses the first two connections after Anna's start was acknowledged
     (a restart, "too many clients"): the start is tried again and stored exactly once."""
-    await tiny_engine.dispose()  # the next statement must open a new connection
-    refusals = [2]
-
-    def refuse(*_args: Any) -> None:
-        if refusals[0] > 0:
-            refusals[0] -= 1
-            raise OperationalError("connect", {}, ConnectionRefusedError("server is down"))
-
-    event.listen(tiny_engine.sync_engine, "do_connect", refuse)
+    refusals = await refuse_connections(tiny_engine, 2)
     with caplog.at_level(logging.WARNING, logger="handlers.context"):
         response = await slack_request.send_command(ANNA, "/ausschreibung", START_TEXT)
         assert response.status == 200
@@ -152,15 +159,7 @@ async def test_it_retries_a_thread_message_the_database_refused_and_mirrors_it_o
 ) -> None:
     """Bernd's query (M3, M5) was acknowledged when the database refused two connections:
     the event is handled again and reaches Anna's thread exactly once."""
-    await tiny_engine.dispose()  # the next statement must open a new connection
-    refusals = [2]
-
-    def refuse(*_args: Any) -> None:
-        if refusals[0] > 0:
-            refusals[0] -= 1
-            raise OperationalError("connect", {}, ConnectionRefusedError("server is down"))
-
-    event.listen(tiny_engine.sync_engine, "do_connect", refuse)
+    refusals = await refuse_connections(tiny_engine, 2)
     with caplog.at_level(logging.WARNING, logger="handlers.context"):
         await write(slack, slack_request, BERND, tender.backoffice, "Bitte Schadenliste senden")
         [mirrored] = await bot_replies(slack, tender.broker, 1)
