@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
+import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -45,6 +48,26 @@ def build_client(settings: Settings, *, token: str | None = None) -> AsyncWebCli
             AsyncServerErrorRetryHandler(max_retry_count=2),
         ],
     )
+
+
+@asynccontextmanager
+async def kept_alive(client: AsyncWebClient | None) -> AsyncIterator[None]:
+    """Every Web API call of the block on one HTTP session, so connections are reused.
+
+    Without a session of its own slack_sdk opens a new one, and a new TCP (and TLS)
+    connection, for every call: a mirrored thread message or a card would pay a handshake
+    each time. Bolt hands the client's session on to the clients it makes per request.
+    """
+    if client is None or client.session is not None:
+        yield
+        return
+    session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=client.timeout))
+    client.session = session
+    try:
+        yield
+    finally:
+        client.session = None
+        await session.close()
 
 
 def build_deps(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> Deps:

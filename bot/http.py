@@ -23,7 +23,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.app import create_app
+from bot.app import create_app, kept_alive
 from bot.background import Background, start_background
 from bot.inflight import InFlight, track_listeners
 from bot.response_url import close_replies
@@ -270,20 +270,23 @@ async def serve(
     engine, sessions = await open_database(settings, migrate=migrate)
     runner: web.AppRunner | None = None
     background: Background | None = None
-    try:
+    async with contextlib.AsyncExitStack() as closing:
+        closing.push_async_callback(engine.dispose)
         app = create_app(settings, sessions)
-        await check_workspace(app.client, settings.backoffice_channel)
-        runner, bound = await start_web_app(build_web_app(settings, sessions, app), host, port)
-        background = start_background(settings, sessions, app.client)
-        freeze_startup_heap()
-        logger.info("serving Slack on http://%s:%s%s", host, bound, EVENTS_PATH)
-        if ready is not None:
-            ready.set_result(bound)
-        await until_stopped(stop)
-        logger.info("stopping: no new requests; finishing those in flight")
-    finally:
-        await _shut_down(runner, background)
-        await engine.dispose()
+        # Closed after the shutdown below: the listeners and the queue still call Slack.
+        await closing.enter_async_context(kept_alive(app.client))
+        try:
+            await check_workspace(app.client, settings.backoffice_channel)
+            runner, bound = await start_web_app(build_web_app(settings, sessions, app), host, port)
+            background = start_background(settings, sessions, app.client)
+            freeze_startup_heap()
+            logger.info("serving Slack on http://%s:%s%s", host, bound, EVENTS_PATH)
+            if ready is not None:
+                ready.set_result(bound)
+            await until_stopped(stop)
+            logger.info("stopping: no new requests; finishing those in flight")
+        finally:
+            await _shut_down(runner, background)
 
 
 async def _shut_down(runner: web.AppRunner | None, background: Background | None) -> None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
-from bot.app import create_app
+from bot.app import create_app, kept_alive
 from bot.background import start_background
 from bot.http import STOP_SECONDS, open_database, until_stopped
 from bot.inflight import track_listeners
@@ -41,8 +42,11 @@ async def serve_socket(
     background = None
     handler = None
     in_flight = None
+    closing = contextlib.AsyncExitStack()
     try:
         app = create_app(settings, sessions, socket_mode=True)
+        # Closed after the background and the listeners below, which still call Slack.
+        await closing.enter_async_context(kept_alive(app.client))
         await check_workspace(app.client, settings.backoffice_channel)
         in_flight = track_listeners(app)
         handler = AsyncSocketModeHandler(app, token)
@@ -58,4 +62,5 @@ async def serve_socket(
         if in_flight is not None:
             # Acknowledged over the socket: commit the work before the database closes.
             await in_flight.drain(STOP_SECONDS)
+        await closing.aclose()
         await engine.dispose()

@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 
 import click
+from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.app import kept_alive
 from bot.background import start_background
 from bot.cli.common import database, run, settings_or_exit
 from bot.http import build_probe_app, start_web_app, until_stopped
@@ -34,7 +36,15 @@ async def _serve(settings: Settings, metrics_port: int | None) -> None:
 
 async def _run_schedule(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> None:
     # E-mail always; Slack DMs only with a bot token, else they wait for `tenderbot serve`.
-    background = start_background(settings, sessions, slack_client_for(settings))
+    client = slack_client_for(settings)
+    async with kept_alive(client):
+        await _run_background(settings, sessions, client)
+
+
+async def _run_background(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], client: AsyncWebClient | None
+) -> None:
+    background = start_background(settings, sessions, client)
     click.echo(
         f"Zeitplan läuft ({settings.timezone}, Budget-Stichtag {settings.budget_day}, "
         f"Erinnerungen {', '.join(map(str, settings.reminder_days))} Tage vorher). "

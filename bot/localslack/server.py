@@ -268,6 +268,7 @@ class LocalSlack:
         params, body_json, form = await _read_params(request)
         headers = _headers(request)
         call = Call(method=method, params=params, json=body_json, form=form, headers=headers)
+        call.peer = _peer(request)
         response = self._answer(method, params, headers, call)
         await self.recorder.record(call)
         return response
@@ -387,3 +388,8 @@ def _token(params: dict[str, Any], headers: dict[str, str]) -> str:
     if authorization.startswith("Bearer "):
         return authorization.removeprefix("Bearer ").strip()
     return str(params.get("token") or "")
+
+
+def _peer(request: web.Request) -> str:
+    address = request.transport.get_extra_info("peername") if request.transport else None
+    return f"{address[0]}:{address[1]}" if address else ""

@@ -28,6 +28,8 @@ class Call:
     response: dict[str, Any] = field(default_factory=dict)
     # Why the local Slack refused the payload, as Slack words it (see bot.localslack.limits).
     problems: list[str] = field(default_factory=list)
+    # The client's address and port: calls over one kept-alive connection share it.
+    peer: str = ""
 
 
 @dataclass

@@ -18,6 +18,7 @@ import time_machine
 from click.testing import CliRunner
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.app import build_client, kept_alive
 from bot.cli.main import cli
 from bot.http import serve
 from bot.localslack import LocalSlack, SignedSender
@@ -119,6 +120,43 @@ async def test_it_starts_when_the_token_is_good_and_the_bot_is_in_the_channel(
     stop.set()
     await asyncio.wait_for(serving, 60)
     assert [call.method for call in slack.calls()][:2] == ["auth.test", "conversations.info"]
+
+
+@pytest.mark.parametrize("start", ["serve", "socket"])
+async def test_it_keeps_one_connection_to_slack_for_its_calls(
+    slack: LocalSlack, socket_settings: Settings, start: str
+) -> None:
+    stop = asyncio.Event()
+    if start == "serve":
+        ready: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        running = asyncio.create_task(
+            serve(socket_settings, "127.0.0.1", 0, stop=stop, ready=ready)
+        )
+        await asyncio.wait_for(ready, 30)
+    else:
+        running = asyncio.create_task(serve_socket(socket_settings, stop=stop))
+        await slack.socket_mode.wait_connected()
+    stop.set()
+    await asyncio.wait_for(running, 60)
+
+    checks = [call for call in slack.calls() if call.method in ("auth.test", "conversations.info")]
+    assert len(checks) == 2
+    assert checks[0].peer == checks[1].peer != ""
+
+
+async def test_it_would_open_a_connection_per_call_without_the_shared_session(
+    slack: LocalSlack, socket_settings: Settings
+) -> None:
+    client = build_client(socket_settings)
+    await client.auth_test()
+    await client.auth_test()
+    async with kept_alive(client):
+        await client.auth_test()
+        await client.auth_test()
+
+    first, second, third, fourth = (call.peer for call in slack.calls("auth.test"))
+    assert first != second
+    assert third == fourth
 
 
 @pytest.mark.parametrize("start", ["serve", "socket"])
