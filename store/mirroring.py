@@ -120,14 +120,19 @@ class _Thread:
     writer: Broker | None
 
 
+# Built once: an alias made per call costs more CPU than the query's round trip, as
+# SQLAlchemy works out the alias's columns again for every new one.
+_OTHER_CARD = aliased(ThreadLink)
+_WRITER = aliased(Broker)
+
+
 async def _thread_at(
     session: AsyncSession, channel: str, thread_ts: str, user: str, *, backoffice: bool
 ) -> _Thread | None:
     """The card thread at (channel, thread_ts) with its tender (and product line: the N2
     e-mail names it), the tender's broker, conversation and other card, and the writer's
     broker row; None for a thread that is not under a tender card."""
-    other_card = aliased(ThreadLink)
-    writer = aliased(Broker)
+    other_card, writer = _OTHER_CARD, _WRITER
     query = (
         select(ThreadLink, Tender, Broker, Conversation, other_card)
         .join(Tender, Tender.id == ThreadLink.tender_id)

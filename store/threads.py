@@ -77,9 +77,13 @@ class Waiting:
     failed: bool  # one of them could not be shown yet (Slack refused or was down)
 
 
+# Built once: a new alias per call has SQLAlchemy work out its columns again each time.
+_SAME_THREAD = aliased(QueueRow)
+
+
 async def waiting_before(session: AsyncSession, row_id: int) -> Waiting:
     """The pending rows of the same thread (ordering key) written before ``row_id``."""
-    row = aliased(QueueRow)
+    row = _SAME_THREAD
     found = (
         await session.execute(
             select(func.count(), func.count(QueueRow.last_error))
