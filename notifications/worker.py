@@ -268,8 +268,15 @@ async def _deliver_all(
         await record(outcome)
         outcomes.append(outcome)
 
+    # Ordering keys (threads) whose row in this batch was not sent: the rows behind it go
+    # back untried, so no post overtakes the one before it.
+    blocked: set[str] = set()
+
     def start_recording(outcome: Outcome) -> None:
         nonlocal recording
+        key = outcome.job.ordering_key
+        if key is not None and outcome.status != QueueStatus.SENT:
+            blocked.add(key)
         recording = asyncio.create_task(land(recording, outcome))
 
     async def sent(task: asyncio.Task[Outcome]) -> Outcome:
@@ -282,10 +289,14 @@ async def _deliver_all(
 
     try:
         for job in jobs:
+            key = job.ordering_key
             prepared = await _prepare(job, prepare, policy)
             if in_flight is not None:
                 start_recording(await sent(in_flight))
                 in_flight = None
+            if key is not None and key in blocked:
+                start_recording(Outcome(job, QueueStatus.PENDING, untried=True))
+                continue
             if isinstance(prepared, Outcome):
                 start_recording(prepared)
                 continue
@@ -390,6 +401,8 @@ class _Recorder:
 
 def _log(outcome: Outcome) -> None:
     kind = outcome.job.kind
+    if outcome.untried:
+        return  # the row before it in its thread was logged
     if outcome.status == QueueStatus.SENT:
         metrics.delivered(kind)
         return
@@ -446,7 +459,8 @@ async def _deliver_batch(
                 result.dead += 1
             else:
                 result.retried += 1
-            result.errors.append((outcome.job.id, outcome.error or ""))
+            if not outcome.untried:
+                result.errors.append((outcome.job.id, outcome.error or ""))
     return result
 
 

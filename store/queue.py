@@ -5,8 +5,11 @@ with one ``UPDATE … RETURNING`` (on PostgreSQL over ``FOR UPDATE SKIP LOCKED``
 a short lease and a fresh ``lease_owner`` in the same statement, so two workers never hold
 the same row. While the worker is alive a heartbeat renews the lease; a worker that dies
 leaves it to expire within ``RetryPolicy.lease``, and the row moves on. Only the lease's
-owner may record the outcome. Rows sharing an ``ordering_key`` are claimed one at a time
-in id order: a thread's next post waits until the one before it is sent or dead.
+owner may record the outcome. Rows sharing an ``ordering_key`` go in id order: a thread's
+next post waits until the one before it is sent or dead. A worker that claims a key's first
+pending row takes the rows queued behind it in the same claim (no other worker may take
+them while it holds the first), sends them in order and hands back, untried, those behind
+one that failed.
 
 Nothing here talks to SMTP or Slack: senders in ``notifications/`` and ``handlers/`` do,
 and say with ``TransportError(permanent=…)`` whether another attempt can help.
@@ -149,6 +152,7 @@ class Job:
     message_id: str
     attempts: int
     owner: str
+    ordering_key: str | None = None
 
 
 @runtime_checkable
@@ -170,6 +174,9 @@ class Outcome:
     status: QueueStatus  # QueueStatus.PENDING: to be retried
     error: str | None = None
     retry_in: timedelta = timedelta(0)
+    # Handed back without an attempt (an earlier row of its ordering key failed): the
+    # claim's attempt is taken back, and the row waits for that one as before.
+    untried: bool = False
 
 
 def new_message_id() -> str:
@@ -222,8 +229,12 @@ async def enqueue_rows(session: AsyncSession, rows: Sequence[dict[str, Any]]) ->
     return sorted(await session.scalars(statement, list(rows)))
 
 
+# Built once: a new alias per call has SQLAlchemy work out its columns again each time.
+_EARLIER = aliased(QueueRow)
+
+
 def _earlier_pending() -> Any:
-    earlier = aliased(QueueRow)
+    earlier = _EARLIER
     return exists().where(
         earlier.ordering_key == QueueRow.ordering_key,
         earlier.status == QueueStatus.PENDING,
@@ -267,9 +278,26 @@ async def claim_due(
         # PostgreSQL can undo it, which leaves the rows unleased, to be sent (again, with
         # their Message-IDs) by the next worker, as the lost record of a sent row would.
         await session.execute(_CLAIM_WITHOUT_FSYNC)
+    claimed = await _lease(session, QUEUE.c.id.in_(due.scalar_subquery()), now, policy, owner)
+    if ids is None:
+        claimed += await _claim_followers(
+            session,
+            claimed,
+            kinds=kinds,
+            room=batch - len(claimed),
+            now=now,
+            policy=policy,
+            owner=owner,
+        )
+    return sorted(claimed, key=lambda job: job.id)
+
+
+async def _lease(
+    session: AsyncSession, which: Any, now: datetime, policy: RetryPolicy, owner: str
+) -> list[Job]:
     statement = (
         update(QUEUE)
-        .where(QUEUE.c.id.in_(due.scalar_subquery()))
+        .where(which)
         .values(
             lease_until=now + policy.lease,
             lease_owner=owner,
@@ -283,10 +311,11 @@ async def claim_due(
             QUEUE.c.context,
             QUEUE.c.message_id,
             QUEUE.c.attempts,
+            QUEUE.c.ordering_key,
         )
     )
     rows = (await session.execute(statement)).all()
-    claimed = [
+    return [
         Job(
             id=row.id,
             kind=row.kind,
@@ -296,10 +325,68 @@ async def claim_due(
             message_id=row.message_id,
             attempts=row.attempts,
             owner=owner,
+            ordering_key=row.ordering_key,
         )
         for row in rows
     ]
-    return sorted(claimed, key=lambda job: job.id)
+
+
+_FOLLOWERS = (
+    select(
+        QUEUE.c.id,
+        QUEUE.c.ordering_key,
+        QUEUE.c.kind,
+        QUEUE.c.lease_until,
+        QUEUE.c.attempts,
+    )
+    .where(
+        QUEUE.c.ordering_key.in_(bindparam("keys", expanding=True)),
+        QUEUE.c.status == QueueStatus.PENDING,
+        QUEUE.c.id > bindparam("after"),
+    )
+    .order_by(QUEUE.c.id)
+)
+
+
+async def _claim_followers(
+    session: AsyncSession,
+    heads: Sequence[Job],
+    *,
+    kinds: Iterable[str],
+    room: int,
+    now: datetime,
+    policy: RetryPolicy,
+    owner: str,
+) -> list[Job]:
+    """The rows queued behind the claimed heads of their ordering keys, in order, up to
+    ``room``: a thread's burst of posts in one claim instead of one claim per post.
+
+    No other worker can hold them (each waits for its key's head, which this claim holds),
+    so they are read and leased without skipping anything; a key's run stops at its first
+    row this worker may not send now (another kind, its attempts used up, or a live lease
+    of a dead worker's claim).
+    """
+    first = {job.ordering_key: job.id for job in heads if job.ordering_key is not None}
+    if not first or room <= 0:
+        return []
+    allowed = set(kinds)
+    rows = await session.execute(_FOLLOWERS, {"keys": list(first), "after": min(first.values())})
+    taken: list[int] = []
+    stopped: set[str] = set()
+    for row in rows:
+        key = row.ordering_key
+        if key in stopped or row.id <= first[key]:
+            continue
+        free = row.lease_until is None or row.lease_until <= now
+        if row.kind not in allowed or row.attempts >= policy.max_attempts or not free:
+            stopped.add(key)
+            continue
+        taken.append(row.id)
+        if len(taken) == room:
+            break
+    if not taken:
+        return []
+    return await _lease(session, QUEUE.c.id.in_(taken), now, policy, owner)
 
 
 def failed(job: Job, error: Exception, policy: RetryPolicy) -> Outcome:
@@ -338,6 +425,11 @@ _MARK_SENT = (
         last_error=None,
     )
 )
+_HAND_BACK = (
+    update(QUEUE)
+    .where(_FENCE)
+    .values(lease_until=None, lease_owner=None, attempts=QUEUE.c.attempts - 1)
+)
 _MARK_FAILED = (
     update(QUEUE)
     .where(_FENCE)
@@ -365,14 +457,23 @@ def _failed_values(outcome: Outcome, now: datetime) -> dict[str, Any]:
     }
 
 
+def _recording(outcome: Outcome, now: datetime) -> tuple[Any, dict[str, Any]]:
+    """The statement that records ``outcome`` and its parameters."""
+    if outcome.status == QueueStatus.SENT:
+        return _MARK_SENT, _sent_values(outcome, now)
+    if outcome.untried:
+        return _HAND_BACK, {"b_id": outcome.job.id, "b_owner": outcome.job.owner}
+    return _MARK_FAILED, _failed_values(outcome, now)
+
+
 async def record(session: AsyncSession, outcomes: Sequence[Outcome], now: datetime) -> None:
     """Write the outcomes of a batch; executemany, one round trip per statement."""
-    sent = [_sent_values(o, now) for o in outcomes if o.status == QueueStatus.SENT]
-    failures = [_failed_values(o, now) for o in outcomes if o.status != QueueStatus.SENT]
-    if sent:
-        await session.execute(_MARK_SENT, sent)
-    if failures:
-        await session.execute(_MARK_FAILED, failures)
+    by_statement: dict[Any, list[dict[str, Any]]] = {}
+    for outcome in outcomes:
+        statement, values = _recording(outcome, now)
+        by_statement.setdefault(statement, []).append(values)
+    for statement, values_list in by_statement.items():
+        await session.execute(statement, values_list)
 
 
 _COMPILED: dict[tuple[object, str], SQLCompiler] = {}
@@ -437,10 +538,7 @@ class OutcomeLog:
 
     async def _write(self, outcome: Outcome, now: datetime) -> None:
         connection = await self._connected()
-        if outcome.status == QueueStatus.SENT:
-            statement, values = _MARK_SENT, _sent_values(outcome, now)
-        else:
-            statement, values = _MARK_FAILED, _failed_values(outcome, now)
+        statement, values = _recording(outcome, now)
         try:
             if self._driver is not None:
                 await self._execute_prepared(statement, values)

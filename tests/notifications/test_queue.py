@@ -68,23 +68,61 @@ async def test_it_keeps_a_later_post_of_a_thread_back_until_the_earlier_one_is_s
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     with time_machine.travel(NOON, tick=False) as clock:
-        await posts(sessions, ["eins", "zwei", "drei"])
+        _, second, third = await posts(sessions, ["eins", "zwei", "drei"])
         await posts(sessions, ["anderer Thread"], key="thread:2")
         sender = Recording({"eins": TransportError("slack 500: internal_error")})
         policy = RetryPolicy(base=timedelta(seconds=10))
 
         first = await flush_outbox(sessions, [sender], policy=policy)
+        handed_back = [await outbox_row(sessions, row_id) for row_id in (second, third)]
         # "zwei" and "drei" wait behind "eins" although they are due; the other thread not.
         waiting = await flush_outbox(sessions, [sender], policy=policy)
         clock.shift(timedelta(seconds=11))
         later = await flush_outbox(sessions, [sender], policy=policy)
-        rest = [await flush_outbox(sessions, [sender], policy=policy) for _ in range(2)]
 
-    assert (first.retried, first.sent) == (1, 1)
+    # The thread's three posts went in one claim; those behind the failed one went back
+    # untried: no attempt used up, no lease left.
+    assert (first.claimed, first.sent, first.retried) == (4, 1, 3)
+    assert [(row.attempts, row.lease_owner) for row in handed_back] == [(0, None), (0, None)]
     assert waiting.claimed == 0
-    assert later.sent == 1
-    assert sum(result.sent for result in rest) == 2
+    assert (later.claimed, later.sent) == (3, 3)
     assert sender.sent == ["anderer Thread", "eins", "zwei", "drei"]
+
+
+async def test_it_takes_a_threads_waiting_posts_in_one_claim_and_sends_them_in_order(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await posts(sessions, [f"Nachricht {number}" for number in range(1, 6)])
+    sender = Recording()
+
+    flushed = await flush_outbox(sessions, [sender])
+
+    assert (flushed.claimed, flushed.sent) == (5, 5)
+    assert sender.sent == [f"Nachricht {number}" for number in range(1, 6)]
+
+
+async def test_it_leaves_a_threads_posts_behind_a_row_another_worker_holds(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    first, _ = await posts(sessions, ["eins", "zwei"])
+    async with transaction(sessions) as session:
+        # Another worker's claim holds "eins" (it is sending it right now).
+        [held] = await store.queue.claim_due(
+            session,
+            kinds=["post"],
+            batch=1,
+            now=datetime.now(UTC),
+            policy=RetryPolicy(),
+            owner="other",
+            ids=[first],
+        )
+    sender = Recording()
+
+    flushed = await flush_outbox(sessions, [sender])
+
+    assert held.id == first
+    assert flushed.claimed == 0
+    assert sender.sent == []
 
 
 async def test_it_lets_a_dead_post_no_longer_hold_its_thread_back(

@@ -167,8 +167,8 @@ async def test_it_holds_a_later_message_of_the_thread_back_until_the_first_is_sh
         sessions, await write(sessions, threads.backoffice, BERND, "Baujahr?", "1767000002.1")
     )
 
-    assert await _claim(sessions) == [first.id]
-    # Leased or not, the first one still blocks the thread: nothing overtakes it.
+    # One worker takes the thread's messages, in order; no other gets any of them.
+    assert await _claim(sessions) == [first.id, second.id]
     assert await _claim(sessions, "w2") == []
     async with transaction(sessions) as session:
         jobs = await claim_due(
@@ -179,8 +179,11 @@ async def test_it_holds_a_later_message_of_the_thread_back_until_the_first_is_sh
             policy=RetryPolicy(),
             owner="w3",
         )
-        await record(session, [Outcome(job, "sent") for job in jobs], datetime.now(UTC))
-    assert [int(job.context["message_id"]) for job in jobs] == [first.id]
+        # w1's lease ran out; w3 shows the first and hands the second back untried.
+        sent, behind = jobs
+        outcomes = [Outcome(sent, "sent"), Outcome(behind, "pending", untried=True)]
+        await record(session, outcomes, datetime.now(UTC))
+    assert [int(job.context["message_id"]) for job in jobs] == [first.id, second.id]
     assert await _claim(sessions, "w4") == [second.id]
 
 
@@ -242,9 +245,11 @@ async def test_it_hands_a_thread_to_one_of_several_concurrent_workers_at_a_time(
 
     batches = await asyncio.gather(*(_claim(sessions, f"w{number}") for number in range(6)))
 
-    # Thirty messages of one thread: only the first may go, and only to one worker.
-    claimed = [message_id for batch in batches for message_id in batch]
-    assert len(claimed) == 1
+    # Thirty messages of one thread: all to one worker, in order; none to any other.
+    taken = [batch for batch in batches if batch]
+    assert len(taken) == 1
+    assert taken[0] == sorted(taken[0])
+    assert len(taken[0]) == 30
 
 
 def threads_place(threads: Threads) -> Place:
