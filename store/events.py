@@ -16,8 +16,7 @@ async def claim_event(session: AsyncSession, event_id: str) -> bool:
     back (a crash mid-handling), the claim goes with it and Slack's retry is processed.
     """
     claimed = await session.scalar(
-        insert_ignoring_conflicts(
-            session, ProcessedEvent, returning=ProcessedEvent.event_id
-        ).values(event_id=event_id, processed_at=utcnow())
+        insert_ignoring_conflicts(session, ProcessedEvent, returning=ProcessedEvent.event_id),
+        {"event_id": event_id, "processed_at": utcnow()},
     )
     return claimed is not None

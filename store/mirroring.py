@@ -13,7 +13,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, cast
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased, joinedload
 
@@ -121,9 +121,25 @@ class _Thread:
 
 
 # Built once: an alias made per call costs more CPU than the query's round trip, as
-# SQLAlchemy works out the alias's columns again for every new one.
+# SQLAlchemy works out the alias's columns again for every new one; a kept statement also
+# keeps its cache key.
 _OTHER_CARD = aliased(ThreadLink)
 _WRITER = aliased(Broker)
+_THREAD_AT = (
+    select(ThreadLink, Tender, Broker, Conversation, _OTHER_CARD)
+    .join(Tender, Tender.id == ThreadLink.tender_id)
+    .join(Broker, Broker.id == Tender.broker_id)
+    .outerjoin(Conversation, Conversation.tender_id == Tender.id)
+    .outerjoin(
+        _OTHER_CARD,
+        and_(_OTHER_CARD.tender_id == Tender.id, _OTHER_CARD.side != ThreadLink.side),
+    )
+    .options(joinedload(Tender.product_line, innerjoin=True))
+    .where(ThreadLink.channel == bindparam("channel"), ThreadLink.ts == bindparam("ts"))
+)
+_THREAD_AND_WRITER_AT = _THREAD_AT.add_columns(_WRITER).outerjoin(
+    _WRITER, _WRITER.slack_user_id == bindparam("user")
+)
 
 
 async def _thread_at(
@@ -132,22 +148,14 @@ async def _thread_at(
     """The card thread at (channel, thread_ts) with its tender (and product line: the N2
     e-mail names it), the tender's broker, conversation and other card, and the writer's
     broker row; None for a thread that is not under a tender card."""
-    other_card, writer = _OTHER_CARD, _WRITER
-    query = (
-        select(ThreadLink, Tender, Broker, Conversation, other_card)
-        .join(Tender, Tender.id == ThreadLink.tender_id)
-        .join(Broker, Broker.id == Tender.broker_id)
-        .outerjoin(Conversation, Conversation.tender_id == Tender.id)
-        .outerjoin(
-            other_card,
-            and_(other_card.tender_id == Tender.id, other_card.side != ThreadLink.side),
-        )
-        .options(joinedload(Tender.product_line, innerjoin=True))
-        .where(ThreadLink.channel == channel, ThreadLink.ts == thread_ts)
-    )
-    if not backoffice:
-        query = query.add_columns(writer).outerjoin(writer, writer.slack_user_id == user)
-    row = (await session.execute(query)).first()
+    if backoffice:
+        row = (await session.execute(_THREAD_AT, {"channel": channel, "ts": thread_ts})).first()
+    else:
+        row = (
+            await session.execute(
+                _THREAD_AND_WRITER_AT, {"channel": channel, "ts": thread_ts, "user": user}
+            )
+        ).first()
     if row is None:
         return None
     return _Thread(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -77,21 +77,26 @@ class Waiting:
     failed: bool  # one of them could not be shown yet (Slack refused or was down)
 
 
-# Built once: a new alias per call has SQLAlchemy work out its columns again each time.
+# Built once: a new alias per call has SQLAlchemy work out its columns again each time,
+# and a kept statement keeps its cache key.
 _SAME_THREAD = aliased(QueueRow)
+
+
+_WAITING_BEFORE = (
+    select(func.count(), func.count(QueueRow.last_error))
+    .select_from(QueueRow)
+    .join(_SAME_THREAD, _SAME_THREAD.ordering_key == QueueRow.ordering_key)
+    .where(
+        _SAME_THREAD.id == bindparam("row_id"),
+        QueueRow.status == QueueStatus.PENDING,
+        QueueRow.id < bindparam("row_id"),
+    )
+)
 
 
 async def waiting_before(session: AsyncSession, row_id: int) -> Waiting:
     """The pending rows of the same thread (ordering key) written before ``row_id``."""
-    row = _SAME_THREAD
-    found = (
-        await session.execute(
-            select(func.count(), func.count(QueueRow.last_error))
-            .select_from(QueueRow)
-            .join(row, row.ordering_key == QueueRow.ordering_key)
-            .where(row.id == row_id, QueueRow.status == QueueStatus.PENDING, QueueRow.id < row_id)
-        )
-    ).one()
+    found = (await session.execute(_WAITING_BEFORE, {"row_id": row_id})).one()
     return Waiting(before=int(found[0]), failed=bool(found[1]))
 
 
