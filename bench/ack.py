@@ -39,11 +39,12 @@ import aiohttp  # noqa: E402
 from slack_bolt.async_app import AsyncAck, AsyncApp  # noqa: E402
 
 from bench.harness import fresh_database  # noqa: E402
-from bot.app import build_client, create_app  # noqa: E402
+from bot.app import create_app  # noqa: E402
 from bot.http import build_web_app, freeze_startup_heap, start_web_app  # noqa: E402
 from bot.localslack import LocalSlack, SignedSender  # noqa: E402
 from bot.localslack.running import LOCAL_BOT_TOKEN, LOCAL_SIGNING_SECRET  # noqa: E402
 from bot.settings import Settings, load_settings  # noqa: E402
+from bot.slack_client import build_client  # noqa: E402
 from store.brokers import BrokerData, add_broker  # noqa: E402
 from store.db import is_postgres, make_engine, make_sessionmaker, transaction  # noqa: E402
 

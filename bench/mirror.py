@@ -53,10 +53,10 @@ from bench.harness import (  # noqa: E402
     percentiles,
     seed_tenders,
 )
-from bot.app import build_client  # noqa: E402
 from bot.localslack import LocalSlack, SignedSender  # noqa: E402
 from bot.localslack.running import LOCAL_BOT_TOKEN, LOCAL_SIGNING_SECRET  # noqa: E402
 from bot.settings import Settings, load_settings  # noqa: E402
+from bot.slack_client import build_client  # noqa: E402
 from store.db import make_engine, make_sessionmaker  # noqa: E402
 
 BARE = "bare AsyncApp (ack only)"

@@ -3,18 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
-import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
-from slack_sdk.http_retry.builtin_async_handlers import (
-    AsyncConnectionErrorRetryHandler,
-    AsyncRateLimitErrorRetryHandler,
-    AsyncServerErrorRetryHandler,
-)
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -22,52 +14,16 @@ import handlers
 from bot.queue_worker import fast_path
 from bot.response_url import share_replies
 from bot.settings import ConfigurationError, Settings
+from bot.slack_client import build_client, required_secret
 from handlers.context import limit_work
 from handlers.deps import Deps
 
 logger = logging.getLogger("tenderbot.slack")
 
-SLACK_API_URL = "https://slack.com/api/"
 GENERIC_ERROR_DE = (
     "Das hat leider nicht geklappt – ein technischer Fehler ist aufgetreten. "
     "Bitte versuche es gleich noch einmal; das Team ist informiert."
 )
-
-
-def build_client(settings: Settings, *, token: str | None = None) -> AsyncWebClient:
-    """A Web API client that waits out rate limits and retries brief outages."""
-    if token is None:
-        token = _required(settings.slack_bot_token, "SLACK_BOT_TOKEN")
-    base_url = settings.slack_api_url or SLACK_API_URL
-    return AsyncWebClient(
-        token=token,
-        base_url=base_url if base_url.endswith("/") else base_url + "/",
-        retry_handlers=[
-            AsyncConnectionErrorRetryHandler(max_retry_count=2),
-            AsyncRateLimitErrorRetryHandler(max_retry_count=3),
-            AsyncServerErrorRetryHandler(max_retry_count=2),
-        ],
-    )
-
-
-@asynccontextmanager
-async def kept_alive(client: AsyncWebClient | None) -> AsyncIterator[None]:
-    """Every Web API call of the block on one HTTP session, so connections are reused.
-
-    Without a session of its own slack_sdk opens a new one, and a new TCP (and TLS)
-    connection, for every call: a mirrored thread message or a card would pay a handshake
-    each time. Bolt hands the client's session on to the clients it makes per request.
-    """
-    if client is None or client.session is not None:
-        yield
-        return
-    session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=client.timeout))
-    client.session = session
-    try:
-        yield
-    finally:
-        client.session = None
-        await session.close()
 
 
 def build_deps(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> Deps:
@@ -96,7 +52,9 @@ def create_app(
     once its listener has finished, so the answer is the definite signal that everything
     the request does in Slack has happened; no waiting for a quiet moment."""
     signing_secret = (
-        None if socket_mode else _required(settings.slack_signing_secret, "SLACK_SIGNING_SECRET")
+        None
+        if socket_mode
+        else required_secret(settings.slack_signing_secret, "SLACK_SIGNING_SECRET")
     )
     app = AsyncApp(
         client=client or build_client(settings),
@@ -115,13 +73,6 @@ def create_app(
     # Half the process's connections: the rest serve quick commands, events and the queue.
     limit_work(app, max(1, (settings.database_pool_size + settings.database_max_overflow) // 2))
     return app
-
-
-def _required(secret: Any, variable: str) -> str:
-    value = secret.get_secret_value() if secret is not None else ""
-    if not value:
-        raise ConfigurationError(f"{variable} is not set; the Slack app cannot start without it")
-    return str(value)
 
 
 def _kombi_rates(settings: Settings) -> str | None:

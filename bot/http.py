@@ -23,12 +23,13 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.app import create_app, kept_alive
+from bot.app import create_app
 from bot.background import Background, start_background
 from bot.inflight import InFlight, track_listeners
 from bot.response_url import close_replies
 from bot.schema import SchemaNotCurrent, check_schema, check_sessions_schema
 from bot.settings import Settings
+from bot.slack_client import kept_alive
 from bot.workspace import check_workspace
 from handlers.platform_api import PLATFORM_PATH, platform_handler
 from store.db import make_engine, make_sessionmaker

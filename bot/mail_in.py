@@ -18,9 +18,10 @@ from aiosmtpd.smtp import SMTP
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.notifiers import reply_tokens, slack_client_for
+from bot.notifiers import reply_tokens
 from bot.queue_worker import fast_path
 from bot.settings import ConfigurationError, Settings
+from bot.slack_client import slack_client_for
 from handlers.mail_in import MailIn
 from store.conversation import MAX_ATTACHMENT_BYTES
 

@@ -12,8 +12,6 @@ from notifications.local_sink import DEFAULT_DIRECTORY
 from notifications.replies import ReplyAddresses
 from store.reply_tokens import ReplyTokens
 
-SLACK_DEFAULT_API = "https://slack.com/api/"
-
 
 def smtp_config(settings: Settings) -> SmtpConfig | None:
     """None without SMTP_HOST: e-mails then go to .eml files instead."""
@@ -42,16 +40,6 @@ def reply_addresses(settings: Settings) -> ReplyAddresses | None:
     if tokens is None or settings.reply_domain is None:
         return None
     return ReplyAddresses(domain=settings.reply_domain, tokens=tokens)
-
-
-def slack_client_for(settings: Settings) -> AsyncWebClient | None:
-    """A Web API client for the bot token, pointed at SLACK_API_URL (the local Slack) if set."""
-    if settings.slack_bot_token is None:
-        return None
-    base_url = settings.slack_api_url or SLACK_DEFAULT_API
-    if not base_url.endswith("/"):
-        base_url += "/"
-    return AsyncWebClient(token=settings.slack_bot_token.get_secret_value(), base_url=base_url)
 
 
 def build_notifiers(

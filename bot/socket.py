@@ -8,11 +8,12 @@ import logging
 
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
-from bot.app import create_app, kept_alive
+from bot.app import create_app
 from bot.background import start_background
 from bot.http import STOP_SECONDS, open_database, until_stopped
 from bot.inflight import track_listeners
 from bot.settings import ConfigurationError, Settings
+from bot.slack_client import kept_alive
 from bot.workspace import check_workspace
 
 logger = logging.getLogger("tenderbot.socket")

@@ -11,9 +11,9 @@ import click
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cli.common import database, in_transaction, run, settings_or_exit
-from bot.notifiers import slack_client_for
 from bot.queue_worker import queue_senders, retry_policy
 from bot.settings import Settings
+from bot.slack_client import slack_client_for
 from notifications import FlushResult, drain_outbox, list_unsent, recover_leases, requeue_dead
 from pricing.formats import format_datetime
 from store.models import QueueRow, QueueStatus

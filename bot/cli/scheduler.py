@@ -8,14 +8,13 @@ import click
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.app import kept_alive
 from bot.background import start_background
 from bot.cli.common import database, run, settings_or_exit
 from bot.http import build_probe_app, start_web_app, until_stopped
 from bot.logs import setup_logging
-from bot.notifiers import slack_client_for
 from bot.scheduler import run_daily_steps
 from bot.settings import Settings
+from bot.slack_client import kept_alive, slack_client_for
 from pricing.formats import format_cents
 
 

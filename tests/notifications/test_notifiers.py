@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.notifiers import build_notifiers, slack_client_for
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+
+from bot.notifiers import build_notifiers
 from bot.settings import load_settings
+from bot.slack_client import slack_client_for
 from notifications import LocalSinkNotifier, SlackDmNotifier, SmtpNotifier
 
 
@@ -51,6 +54,8 @@ def test_it_writes_eml_files_without_smtp_host_and_adds_slack_with_a_token(
     assert email.directory == tmp_path
     assert isinstance(slack, SlackDmNotifier)
     assert client.base_url == "http://127.0.0.1:9/api/"
+    # The scheduler's and mail-in's client waits out rate limits like the app's.
+    assert any(isinstance(h, AsyncRateLimitErrorRetryHandler) for h in client.retry_handlers)
 
 
 def test_it_builds_no_slack_client_without_a_bot_token() -> None:

@@ -19,7 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.app import GENERIC_ERROR_DE, build_client
+from bot.app import GENERIC_ERROR_DE
 from bot.cli.main import cli
 from bot.demo import Demo, DemoStepFailed, run_demo
 from bot.http import open_database
@@ -29,6 +29,7 @@ from bot.localslack.running import RunningApp, running_app
 from bot.personas import ANNA
 from bot.schema import SchemaNotCurrent
 from bot.settings import Settings, load_settings
+from bot.slack_client import build_client
 from store.brokers import BrokerData, add_broker
 from store.db import make_engine, make_sessionmaker, transaction
 from store.models import Broker

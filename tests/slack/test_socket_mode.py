@@ -18,7 +18,6 @@ import time_machine
 from click.testing import CliRunner
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.app import build_client, kept_alive
 from bot.cli.main import cli
 from bot.http import serve
 from bot.localslack import LocalSlack, SignedSender
@@ -26,6 +25,7 @@ from bot.localslack.running import local_settings
 from bot.localslack.socket_mode import events_api_payload
 from bot.personas import ANNA
 from bot.settings import ConfigurationError, Settings
+from bot.slack_client import build_client, kept_alive
 from bot.socket import serve_socket
 from store.models import Broker
 from tests.conftest import BACKOFFICE_CHANNEL, BACKOFFICE_USERS, BERND
