@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.notifiers import reply_tokens
 from bot.queue_worker import fast_path
 from bot.settings import ConfigurationError, Settings
-from bot.slack_client import slack_client_for
+from bot.slack_client import kept_alive, slack_client_for
 from handlers.mail_in import MailIn
 from store.conversation import MAX_ATTACHMENT_BYTES
 
@@ -102,7 +102,10 @@ async def serve_mail_in(
     for signum in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             asyncio.get_running_loop().add_signal_handler(signum, stop.set)
-    async with running_mail_in(settings, sessions, client, host=host, port=port) as running:
+    async with (
+        kept_alive(client),
+        running_mail_in(settings, sessions, client, host=host, port=port) as running,
+    ):
         logger.info(
             "mail-in listens on %s:%s for antwort+…@%s",
             running.host,

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.cli.common import database, in_transaction, run, settings_or_exit
 from bot.queue_worker import queue_senders, retry_policy
 from bot.settings import Settings
-from bot.slack_client import slack_client_for
+from bot.slack_client import kept_alive, slack_client_for
 from notifications import FlushResult, drain_outbox, list_unsent, recover_leases, requeue_dead
 from pricing.formats import format_datetime
 from store.models import QueueRow, QueueStatus
@@ -105,10 +105,12 @@ async def _flush(settings: Settings, batch: int) -> FlushResult:
     async with database(settings) as sessions:
         tell, policy = settings.backoffice_channel, retry_policy(settings)
         await recover_leases(sessions, dead_letters_to=tell, policy=policy)
-        senders = queue_senders(settings, sessions, slack_client_for(settings))
-        return await drain_outbox(
-            sessions, senders, batch=batch, dead_letters_to=tell, policy=policy
-        )
+        client = slack_client_for(settings)
+        async with kept_alive(client):
+            senders = queue_senders(settings, sessions, client)
+            return await drain_outbox(
+                sessions, senders, batch=batch, dead_letters_to=tell, policy=policy
+            )
 
 
 @queue.command("flush", help="Alles Fällige jetzt zustellen.")
