@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers.blocks.base import escape, notice
 from handlers.deps import Deps
 from handlers.parsing import InputError, normalise_key
+from pricing.slack_text import typed
 from store.actors import Actor, resolve_actor
 from store.db import counting_commits, transaction
 from store.errors import DomainError
@@ -261,7 +262,7 @@ def on_click(app: AsyncApp, *action_ids: str, what: str) -> Callable[[Work], Wor
 def command_request(command: dict[str, Any], respond: Respond, client: AsyncWebClient) -> Request:
     return Request(
         user_id=command["user_id"],
-        text=str(command.get("text") or ""),
+        text=typed(command.get("text")),
         trigger_id=str(command.get("trigger_id") or ""),
         respond=respond,
         client=client,
@@ -329,7 +330,7 @@ class _AnswerInAck(AsyncMiddleware):
         next: Callable[[], Awaitable[BoltResponse]],  # Bolt passes it by this name
     ) -> BoltResponse | None:
         body = req.body
-        text = str(body.get("text") or "")
+        text = typed(body.get("text"))
         if body.get("command") != self.command or not self.when(text):
             return await next()
         user_id = str(body.get("user_id") or "")

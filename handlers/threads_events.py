@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from pricing.slack_text import typed
+
 
 @dataclass(frozen=True)
 class SlackFile:
@@ -70,12 +72,6 @@ def slack_file(raw: dict[str, Any]) -> SlackFile:
     )
 
 
-def slack_text(raw: Any) -> str:
-    """What the person typed: Slack delivers message text with &, < and > escaped."""
-    text = str(raw or "")
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-
-
 def parse_thread_event(event: dict[str, Any], bot_user_id: str | None) -> ThreadEvent | None:
     if event.get("type") != "message":
         return None
@@ -89,7 +85,7 @@ def parse_thread_event(event: dict[str, Any], bot_user_id: str | None) -> Thread
             thread_ts=str(event["thread_ts"]),
             ts=str(event["ts"]),
             user=str(event["user"]),
-            text=slack_text(event.get("text")),
+            text=typed(event.get("text")),
             files=tuple(
                 slack_file(raw) for raw in event.get("files") or () if isinstance(raw, dict)
             ),
@@ -104,7 +100,7 @@ def parse_thread_event(event: dict[str, Any], bot_user_id: str | None) -> Thread
             channel=channel,
             ts=str(message["ts"]),
             user=str(message["user"]),
-            text=slack_text(message.get("text")),
+            text=typed(message.get("text")),
         )
     if subtype == "message_deleted":
         previous = event.get("previous_message")

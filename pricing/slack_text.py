@@ -19,3 +19,10 @@ _BROADCAST = re.compile(r"@(?=(channel|here|everyone)\b)", re.IGNORECASE)
 def escape(text: str) -> str:
     """User text made inert for mrkdwn and plain_text fields."""
     return _BROADCAST.sub("@\u200b", text.translate(_ESCAPES))
+
+
+def typed(raw: object) -> str:
+    """What the person typed: Slack delivers message and slash-command text with &, < and >
+    escaped (``&amp;``, ``&lt;``, ``&gt;``), and stored text must be what they see."""
+    text = str(raw or "")
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")

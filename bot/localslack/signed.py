@@ -124,7 +124,8 @@ class SignedSender:
             "user_id": user_id,
             "user_name": user_id.lower(),
             "command": command,
-            "text": text,
+            # As Slack sends it: &, < and > of what the person typed arrive escaped.
+            "text": text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"),
             "api_app_id": API_APP_ID,
             "is_enterprise_install": "false",
             "response_url": self.slack.response_url(user_id, channel),

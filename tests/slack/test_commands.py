@@ -115,6 +115,27 @@ async def test_it_starts_a_tender_from_text_and_posts_both_cards(
     }
 
 
+async def test_it_stores_what_anna_typed_although_slack_sends_ampersands_escaped(
+    anna: Broker,
+    slack: LocalSlack,
+    slack_request: SignedSender,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    text = (
+        'neu sparte=haftpflicht kunde="Müller & Söhne <GmbH>" vorschaeden=keine '
+        "beschreibung=„Lager & Büro, Tore > 4 m“"
+    )
+    reference = await start_tender(slack_request, slack, sessions, ANNA, text)
+
+    tender = await load_tender(sessions, reference)
+    assert tender.customer_name == "Müller & Söhne <GmbH>"
+    assert tender.risk["description"] == "Lager & Büro, Tore > 4 m"
+    # Shown as typed: escaped once for Slack, not twice.
+    [card] = slack.messages(BACKOFFICE_CHANNEL)
+    assert "Müller &amp; Söhne &lt;GmbH&gt;" in str(card["blocks"])
+    assert "&amp;amp;" not in str(card["blocks"])
+
+
 async def test_it_lists_anna_s_tenders_and_all_open_ones_for_the_backoffice(
     anna: Broker,
     carla: Broker,
