@@ -1,12 +1,13 @@
 """Time the yearly budget distribution on PostgreSQL: `python bench/budget.py`.
 
-Builds its own schema with generated data (100,000 brokers, ~1,000,000 FIV rows by default,
-via generate_series), then times `distribute_budget` (the one transaction that books the
-year) next to one hand-written statement that sums the same figures, books them into the
-same ledger table and adds them to the same balances, in the same run, and after it the
-notices that `queue_distribution_notices` writes batch by batch once the bookings are
-committed. Every round rolls back, so both sides always see the same data. Prints both, the
-ratio and where the distribution spends its time. The schema is dropped at the end.
+Builds its own schema with generated data (100,000 brokers, ~1,000,000 FIV contracts by
+default, via generate_series, summed into figures as the import stores them), then times
+`distribute_budget` (the one transaction that books the year) next to one hand-written
+statement that sums the same figures, books them into the same ledger table and adds them
+to the same balances, in the same run, and after it the notices that
+`queue_distribution_notices` writes batch by batch once the bookings are committed. Every
+round rolls back, so both sides always see the same data. Prints both, the ratio and where
+the distribution spends its time. The schema is dropped at the end.
 
     TENDERBOT_DATABASE_URL=postgresql+asyncpg://postgres@127.0.0.1:5432/test \
         .venv/bin/python bench/budget.py [--brokers N] [--rows N] [--rounds N]
@@ -54,15 +55,21 @@ ACCOUNTS = """
     SELECT id, (id * 7919) % 200000 - 50000, 100000 FROM brokers
 """
 # About ten contracts per broker, mostly last year's new premium: every 4th Zugangsart 2,
-# every 10th the year before, every 100th for a broker number nobody has.
+# every 10th the year before, every 100th for a broker number nobody has. Stored as the
+# import stores them: summed per broker, year, product and access type.
 FIGURES = """
-    INSERT INTO fiv_figures (broker_number, year, product, access_type, premium_cents)
-    SELECT CASE WHEN g % 100 = 0 THEN 'X' || (g / 1000) ELSE 'V' || (1 + g % :brokers) END,
-           CASE WHEN (g / 7) % 10 = 0 THEN :year - 2 ELSE :year - 1 END,
-           (ARRAY['sach', 'haftpflicht', 'rechtsschutz', 'inhalt'])[1 + g % 4],
-           CASE WHEN (g / 3) % 4 = 0 THEN 2 ELSE 1 END,
-           1000 + (g::bigint * 7919) % 500000
-    FROM generate_series(1, :rows) AS g
+    INSERT INTO fiv_figures (year, broker_number, product, access_type, premium_cents, contracts)
+    SELECT year, broker_number, product, access_type, SUM(premium_cents), COUNT(*)
+    FROM (
+        SELECT CASE WHEN (g / 7) % 10 = 0 THEN :year - 2 ELSE :year - 1 END AS year,
+               CASE WHEN g % 100 = 0 THEN 'X' || (g / 1000)
+                    ELSE 'V' || (1 + g % :brokers) END AS broker_number,
+               (ARRAY['sach', 'haftpflicht', 'rechtsschutz', 'inhalt'])[1 + g % 4] AS product,
+               CASE WHEN (g / 3) % 4 = 0 THEN 2 ELSE 1 END AS access_type,
+               1000 + (g::bigint * 7919) % 500000 AS premium_cents
+        FROM generate_series(1, :rows) AS g
+    ) AS contracts
+    GROUP BY year, broker_number, product, access_type
 """
 # The bare baseline does the same logical work in one hand-written statement: 3 % of last
 # year's new premium booked into the same ledger and added to the same balances (an account
@@ -187,7 +194,7 @@ async def main() -> None:
         start = time.perf_counter()
         await prepare(engine, options.brokers, options.rows)
         print(
-            f"data: {options.brokers:,} brokers, {options.rows:,} FIV rows "
+            f"data: {options.brokers:,} brokers, {options.rows:,} FIV contracts "
             f"(generated in {time.perf_counter() - start:.1f} s, schema {schema})"
         )
         clock = StatementClock(engine)

@@ -429,7 +429,7 @@ async def waits_for_figures(session: AsyncSession, base_years: set[int]) -> bool
 
 
 async def _has_figures(session: AsyncSession, year: int) -> bool:
-    found = await session.scalar(select(FivFigure.id).where(FivFigure.year == year).limit(1))
+    found = await session.scalar(select(FivFigure.year).where(FivFigure.year == year).limit(1))
     return found is not None
 
 

@@ -3,8 +3,9 @@
 The file is read as a stream and written in batches into a temporary staging table, so a
 million contracts never sit in memory or go through the ORM one by one. Only when the whole
 file has been read do two set-based statements touch ``fiv_figures``: delete every
-(broker, year) pair the file contains, insert the staged rows. Both run in the caller's
-transaction, so a re-import replaces figures and nothing is ever counted twice.
+(broker, year) pair the file contains, insert the staged contracts summed per broker, year,
+product and access type (the figures B1 reads). Both run in the caller's transaction, so a
+re-import replaces figures and nothing is ever counted twice.
 """
 
 from __future__ import annotations
@@ -61,7 +62,12 @@ _REPLACE_PAIRS = """
     DELETE FROM fiv_figures
     WHERE (year, broker_number) IN (SELECT DISTINCT year, broker_number FROM fiv_staging)
 """
-_PUBLISH = f"INSERT INTO fiv_figures ({_COLUMNS}) SELECT {_COLUMNS} FROM fiv_staging"
+# The contracts of a file summed into its figures (store.models.FivFigure).
+_GROUP = "year, broker_number, product, access_type"
+_PUBLISH = f"""
+    INSERT INTO fiv_figures ({_GROUP}, premium_cents, contracts)
+    SELECT {_GROUP}, SUM(premium_cents), COUNT(*) FROM fiv_staging GROUP BY {_GROUP}
+"""
 _DROP_STAGING = "DROP TABLE fiv_staging"
 
 

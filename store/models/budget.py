@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from store.models.base import Base, CreatedAt
@@ -46,15 +46,25 @@ class LedgerEntry(CreatedAt, Base):
 
 
 class FivFigure(Base):
-    """A new-business figure from the FIV (one contract), the base of the yearly budget (B1)."""
+    """FIV new business of one broker, year, product (Sparte) and access type (Zugangsart):
+    the sum of its contracts' premiums, the base of the yearly budget (B1).
+
+    B1 asks for a broker's sum per year and access type, and nothing reads a single contract,
+    so an import stores one row per group instead of one per contract: a million-contract
+    export becomes as many rows as there are broker, product and access type combinations,
+    written without a surrogate key or a second index. ``contracts`` keeps how many rows of
+    the file a figure sums.
+    """
 
     __tablename__ = "fiv_figures"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    broker_number: Mapped[str] = mapped_column(String(32))
-    year: Mapped[int]
-    product: Mapped[str] = mapped_column(String(40))
-    access_type: Mapped[int]  # Zugangsart; only 1 (new premium) counts
-    premium_cents: Mapped[int]
-
-    __table_args__ = (Index("ix_fiv_figures_year_broker", "year", "broker_number"),)
+    # The key leads with (year, broker_number): the budget reads one year, and a re-import
+    # replaces a (year, broker) pair's figures.
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    broker_number: Mapped[str] = mapped_column(String(32), primary_key=True)
+    product: Mapped[str] = mapped_column(String(40), primary_key=True)
+    # Zugangsart; only 1 (new premium) counts
+    access_type: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    # A sum of contracts whose premiums each fit 32 bits: 64 bits.
+    premium_cents: Mapped[int] = mapped_column(BigInteger)
+    contracts: Mapped[int]

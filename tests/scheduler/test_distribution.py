@@ -219,7 +219,7 @@ async def test_it_reports_figures_of_unknown_broker_numbers_and_keeps_them(
     assert result.unknown_numbers == [("9999", 500_100)]
     async with transaction(sessions) as session:
         kept = await session.scalar(
-            select(func.count()).select_from(FivFigure).where(FivFigure.broker_number == "9999")
+            select(func.sum(FivFigure.contracts)).where(FivFigure.broker_number == "9999")
         )
     assert kept == 2
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import store.fiv_copy
@@ -147,8 +147,9 @@ async def test_it_writes_large_files_in_batches_across_pairs(
 
     assert (result.imported, result.pairs) == (50, 3)
     stored = await figures(sessions)
-    assert len(stored) == 50
+    assert [row[0] for row in stored] == ["4700", "4701", "4702"]
     assert sum(row[4] for row in stored) == sum(range(1, 51)) * 100
+    assert await contracts(sessions) == {("4700", 2025): 16, ("4701", 2025): 17, ("4702", 2025): 17}
 
 
 async def test_it_refuses_a_file_with_the_wrong_header(
@@ -174,6 +175,43 @@ async def test_it_accepts_a_byte_order_mark_and_blank_lines(
             ],
         )
     assert result.imported == 1
+
+
+async def contracts(sessions: async_sessionmaker[AsyncSession]) -> dict[tuple[str, int], int]:
+    """How many contracts the stored figures of each (broker, year) pair sum."""
+    async with transaction(sessions) as session:
+        rows = await session.execute(
+            select(FivFigure.broker_number, FivFigure.year, func.sum(FivFigure.contracts)).group_by(
+                FivFigure.broker_number, FivFigure.year
+            )
+        )
+        return {(number, year): int(count) for number, year, count in rows}
+
+
+SAME_GROUP = (
+    "4711;2025;sach;1;1.000,00",
+    "4711;2025;sach;1;250,50",
+    "4711;2025;sach;2;99,00",
+    "4711;2025;sach;001;0,50",
+)
+
+
+async def test_it_sums_the_contracts_of_a_broker_year_product_and_access_type(
+    sessions: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    """B1 needs Anna's sums; a row per contract is not kept, the count of contracts is."""
+    by_rows = await import_rows(sessions, *SAME_GROUP)
+    expected = [("4711", 2025, "sach", 1, 125100), ("4711", 2025, "sach", 2, 9900)]
+
+    assert await figures(sessions) == expected
+    assert await contracts(sessions) == {("4711", 2025): 4}
+    assert (by_rows.imported, by_rows.pairs) == (4, 1)
+
+    from_file = await import_file(sessions, tmp_path, *SAME_GROUP)
+
+    assert await figures(sessions) == expected
+    assert await contracts(sessions) == {("4711", 2025): 4}
+    assert (from_file.imported, from_file.pairs) == (4, 1)
 
 
 GOOD_ROWS = (
@@ -223,33 +261,23 @@ TIDY_ROWS = (
 
 
 @pytest.mark.postgres_only
-@pytest.mark.parametrize("rebuild", [False, True])
 async def test_it_checks_a_tidy_file_per_distinct_value_and_stores_the_same_figures(
     sessions: async_sessionmaker[AsyncSession],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    rebuild: bool,
 ) -> None:
     by_rows = await import_rows(sessions, *TIDY_ROWS, "4714;2025;sach;1;5,00")
     expected = [row for row in await figures(sessions) if row[0] != "4714"]
     await import_rows(sessions, "4714;2025;sach;1;5,00", "4711;2023;sach;1;7,00")
     kept = await figures(sessions)
-    tidy: list[int] = []
-    original = store.fiv_copy._publish_tidy
 
-    async def publish_tidy(session: AsyncSession, copied: int) -> FivImportResult:
-        tidy.append(copied)
-        return await original(session, copied)
+    async def sum_checked(session: AsyncSession, copied: int) -> None:
+        raise AssertionError("a tidy file needs no per-row checks in SQL")
 
-    monkeypatch.setattr(store.fiv_copy, "_publish_tidy", publish_tidy)
-    # A file this small rebuilds the index only when the threshold is lowered.
-    monkeypatch.setattr(store.fiv_copy, "REBUILD_MIN_ROWS", 1 if rebuild else 10**9)
-    monkeypatch.setattr(store.fiv_copy, "REBUILD_SHARE", 0.0)
-    indexes_before = await secondary_indexes(sessions)
+    monkeypatch.setattr(store.fiv_copy, "_sum_checked", sum_checked)
 
     from_file = await import_file(sessions, tmp_path, *TIDY_ROWS)
 
-    assert tidy == [len(TIDY_ROWS)]
     stored = await figures(sessions)
     assert [row for row in stored if row[:2] not in {("4714", 2025), ("4711", 2023)}] == expected
     assert [row for row in kept if row[:2] in {("4714", 2025), ("4711", 2023)}] == [
@@ -260,7 +288,6 @@ async def test_it_checks_a_tidy_file_per_distinct_value_and_stores_the_same_figu
         by_rows.pairs - 1,
         by_rows.years,
     )
-    assert await secondary_indexes(sessions) == indexes_before != []
 
 
 @pytest.mark.postgres_only
@@ -283,18 +310,36 @@ async def test_it_checks_an_untidy_file_row_by_row_in_sql(
 ) -> None:
     by_rows = await import_rows(sessions, TIDY_ROWS[0], untidy)
     expected = await figures(sessions)
+    checked: list[int] = []
+    original = store.fiv_copy._sum_checked
 
-    async def publish_tidy(session: AsyncSession, copied: int) -> FivImportResult:
-        raise AssertionError("a cell with blanks or a large amount is not tidy")
+    async def sum_checked(session: AsyncSession, copied: int) -> None:
+        checked.append(copied)
+        await original(session, copied)
 
-    monkeypatch.setattr(store.fiv_copy, "_publish_tidy", publish_tidy)
+    monkeypatch.setattr(store.fiv_copy, "_sum_checked", sum_checked)
     path = tmp_path / "fiv.csv"
     path.write_text("\n".join([HEADER, TIDY_ROWS[0], untidy]) + "\n", encoding="utf-8")
     async with transaction(sessions) as session:
         copied = await import_by_copy(session, path, None)
 
     assert copied is not None and copied.imported == by_rows.imported
+    assert checked == [2]  # a cell with blanks or a large amount is not tidy
     assert await figures(sessions) == expected
+
+
+@pytest.mark.postgres_only
+async def test_it_sums_a_file_again_with_checks_when_a_cell_does_not_convert(
+    sessions: async_sessionmaker[AsyncSession], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Even a tidy verdict does not let a cell the sums cannot convert through: the file
+    goes the checked way and then row by row, which names the line."""
+    monkeypatch.setattr(store.fiv_copy, "_is_tidy", lambda *_arguments: True)
+
+    with pytest.raises(InvalidInput, match="Zeile 3: Beitrag „kaputt“"):
+        await import_file(sessions, tmp_path, GOOD_ROWS[0], "4711;2025;sach;1;kaputt")
+
+    assert await figures(sessions) == []
 
 
 def test_it_judges_a_file_tidy_however_it_is_cut_into_chunks() -> None:
@@ -305,18 +350,6 @@ def test_it_judges_a_file_tidy_however_it_is_cut_into_chunks() -> None:
             check.feed(body[:cut])
             check.feed(body[cut:])
             assert check.finish() is tidy, (cut, tidy)
-
-
-async def secondary_indexes(sessions: async_sessionmaker[AsyncSession]) -> list[str]:
-    async with transaction(sessions) as session:
-        rows = await session.scalars(
-            text(
-                "SELECT indexdef FROM pg_indexes WHERE tablename = 'fiv_figures' "
-                "AND schemaname = current_schema() AND indexname NOT LIKE 'pk_%' "
-                "ORDER BY indexname"
-            )
-        )
-        return list(rows)
 
 
 @pytest.mark.parametrize(
