@@ -126,12 +126,15 @@ _TIDY_LINE = (
 )
 # Possessive too: a file of tidy lines needs no way back into the repetition.
 _TIDY_LINES = re.compile(rb"(?:" + _TIDY_LINE + rb")*+")
+# A tidy amount has at most nine digits and two decimals, so the nearest double times 100
+# lies within a millionth of the exact cents and rounds to them: the same cents as numeric,
+# at half the cost per row (the sum itself is of integers).
 _SUM_TIDY = _SUMS.format(
     year="jahr::integer",
     number="vermittlernummer",
     product="sparte",
     access="zugangsart::integer",
-    cents="(replace(replace(beitrag, '.', ''), ',', '.')::numeric * 100)::integer",
+    cents="round(replace(replace(beitrag, '.', ''), ',', '.')::float8 * 100)::integer",
     source=f"FROM {_RAW}",
 )
 

@@ -290,6 +290,42 @@ async def test_it_checks_a_tidy_file_per_distinct_value_and_stores_the_same_figu
     )
 
 
+def tidy_amount(cents: int) -> str:
+    """German notation with two, one or no decimals, thousands dots or none."""
+    euros, rest = divmod(abs(cents), 100)
+    sign = "-" if cents < 0 else ""
+    whole = f"{euros:,}".replace(",", ".") if euros % 2 and euros < 1_000_000 else str(euros)
+    if rest % 10 == 0 and cents % 3 == 0:
+        return f"{sign}{whole}" + ("" if rest == 0 else f",{rest // 10}")
+    return f"{sign}{whole},{rest:02d}"
+
+
+@pytest.mark.postgres_only
+async def test_it_converts_every_tidy_amount_to_the_cents_python_reads(
+    sessions: async_sessionmaker[AsyncSession], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def sum_checked(session: AsyncSession, copied: int) -> None:
+        raise AssertionError("a tidy file needs no per-row checks in SQL")
+
+    monkeypatch.setattr(store.fiv_copy, "_sum_checked", sum_checked)
+    cents = [
+        *range(-1000, 1000),
+        *range(99_999_000, 100_000_000, 7),
+        *range(-99_999_999, -99_998_000, 3),
+        *(value * 100 + 29 for value in range(0, 9_999_999, 49_999)),
+    ]
+    amounts = [tidy_amount(value) for value in cents]
+    rows = [f"T{index};2025;sach;1;{amount}" for index, amount in enumerate(amounts)]
+
+    await import_file(sessions, tmp_path, *rows)
+
+    stored = {row[0]: row[4] for row in await figures(sessions)}
+    assert [stored[f"T{index}"] for index in range(len(rows))] == [
+        parse_german_amount(amount) for amount in amounts
+    ]
+    assert [parse_german_amount(amount) for amount in amounts] == cents
+
+
 @pytest.mark.postgres_only
 @pytest.mark.parametrize(
     "untidy",
