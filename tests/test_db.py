@@ -10,12 +10,17 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from store.db import transaction
-from store.migrate import heads
+from store.migrate import heads, script_heads
 from store.models import Base, Broker
 
 
 def test_it_has_exactly_one_migration_head(database_url: str) -> None:
     assert len(heads(database_url)) == 1
+
+
+def test_it_reads_the_same_heads_from_the_scripts_as_alembic(database_url: str) -> None:
+    """The schema check reads the heads without Alembic; both must agree."""
+    assert script_heads() == sorted(heads(database_url))
 
 
 async def test_it_stores_times_timezone_aware_in_utc(
