@@ -29,12 +29,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from store.db import transaction
 from store.dialect import dialect_name, insert_ignoring_conflicts
+from store.distribution_wait import JOB, WAITING_JOB
 from store.models import BudgetNoticeRun, FivFigure, JobRun, LedgerKind, QueueKind, QueueStatus
 from store.outbox import MESSAGE_ID_DOMAIN, enqueue
 from store.types import UTCDateTime, utcnow
 from store.wake import QUEUE, wake_on_commit
 
-JOB = "budget_distribution"
 KIND = LedgerKind.DISTRIBUTION
 NEW_PREMIUM = 1  # Zugangsart 1: only new premium counts (B1)
 TEMPLATE = "budget_distributed"
@@ -406,26 +406,6 @@ async def queue_distribution_notices(
 
 
 WAITING_TEMPLATE = "budget_waiting"
-# A job_runs row per budget year that had to wait for its FIV figures (B2).
-WAITING_JOB = "budget_distribution_waiting"
-
-
-async def waits_for_figures(session: AsyncSession, base_years: set[int]) -> bool:
-    """Does a budget year based on one of ``base_years`` wait for its figures (B2)?"""
-    periods = {str(year + 1) for year in base_years}
-    waiting = set(
-        await session.scalars(
-            select(JobRun.period).where(JobRun.job == WAITING_JOB, JobRun.period.in_(periods))
-        )
-    )
-    if not waiting:
-        return False
-    done = set(
-        await session.scalars(
-            select(JobRun.period).where(JobRun.job == JOB, JobRun.period.in_(waiting))
-        )
-    )
-    return bool(waiting - done)
 
 
 async def _has_figures(session: AsyncSession, year: int) -> bool:

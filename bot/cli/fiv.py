@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from sqlalchemy.exc import SQLAlchemyError
@@ -11,10 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.cli.common import run, settings_or_exit, with_sessions
 from bot.cli.progress import progress
 from bot.settings import Settings
-from pricing.formats import format_cents
 from store.db import transaction
-from store.distribution import DistributionResult, waits_for_figures
+from store.distribution_wait import waits_for_figures
 from store.fiv import HEADER, FivImportResult, import_fiv_file
+
+if TYPE_CHECKING:
+    # The distribution, its models and the price formats are loaded only when a
+    # distribution waits for the imported figures: most imports end without one.
+    from store.distribution import DistributionResult
 
 
 def _count(number: int, one: str, many: str) -> str:
@@ -77,6 +82,8 @@ def fiv_import(file: Path, skip_invalid: bool) -> None:
             "FirmenKonzept nicht berücksichtigt (B1)."
         )
     if done is not None and done.ran:
+        from pricing.formats import format_cents
+
         click.echo(
             f"Budget {done.year} verteilt: {done.brokers} Vermittler, zusammen "
             f"{format_cents(done.total_cents)} (3 % des Neugeschäfts {done.base_year})."
