@@ -48,7 +48,13 @@ import aiosmtplib  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker  # noqa: E402
 
-from notifications import SmtpConfig, SmtpNotifier, drain_outbox, render  # noqa: E402
+from notifications import (  # noqa: E402
+    KeptSenders,
+    SmtpConfig,
+    SmtpNotifier,
+    drain_outbox,
+    render,
+)
 from notifications.email_message import build_email  # noqa: E402
 from store.db import is_postgres, make_engine, make_sessionmaker, transaction  # noqa: E402
 from store.migrate import upgrade  # noqa: E402
@@ -228,15 +234,16 @@ async def deliver_all(
     interval: float = 10.0,
 ) -> None:
     """The worker's side, as `tenderbot serve` runs it (bot.queue_worker.queue_steps):
-    drain what is due whenever a commit wakes it, until ``count`` e-mails are delivered."""
+    drain what is due whenever a commit wakes it, over one SMTP connection kept from
+    drain to drain, until ``count`` e-mails are delivered."""
     config = SmtpConfig(host="127.0.0.1", port=port, starttls_required=False, mail_from=MAIL_FROM)
-    notifier = SmtpNotifier(config)
+    senders = KeptSenders([SmtpNotifier(config)])
     sent = 0
     done = asyncio.Event()
 
     async def drain() -> None:
         nonlocal sent
-        result = await drain_outbox(sessions, [notifier], batch=batch)
+        result = await senders.drain(sessions, batch=batch)
         sent += result.sent
         if result.errors:
             raise SystemExit(f"the worker failed to send: {result.errors[:3]}")
@@ -254,6 +261,7 @@ async def deliver_all(
             task.cancel()
             with suppress(asyncio.CancelledError):
                 await task
+        await senders.close()
 
 
 async def empty_outbox(sessions: async_sessionmaker[AsyncSession]) -> None:

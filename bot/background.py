@@ -37,6 +37,12 @@ logger = logging.getLogger("tenderbot.background")
 # SIGTERM: a running job finishes the batch it holds (sent and recorded, no lease left
 # behind) and takes no other; after this long it is cut off and its lease runs out instead.
 JOB_GRACE_SECONDS = 6.0
+# Then the worker's kept connections are closed (QUIT), for at most this long.
+CLOSE_SECONDS = 1.0
+
+
+async def _nothing() -> None:
+    return None
 
 
 @dataclass
@@ -44,6 +50,8 @@ class Background:
     scheduler: AsyncIOScheduler
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     running: InFlight = field(default_factory=InFlight)
+    # Runs once the jobs have ended: the queue worker's kept connections (QueueSteps.close).
+    close: Callable[[], Awaitable[object]] = _nothing
 
     def start(self) -> None:
         for job in self.scheduler.get_jobs():
@@ -66,6 +74,11 @@ class Background:
         await self.running.drain(grace_seconds)
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        try:
+            await asyncio.wait_for(self.close(), CLOSE_SECONDS)
+        except Exception:
+            # The process ends anyway; a server that does not answer QUIT drops us then.
+            logger.exception("shutdown: closing the queue worker's connections failed")
 
 
 def _tracked(
@@ -102,7 +115,7 @@ def start_background(
         recovery_seconds=max(settings.queue_poll_seconds, 10),
         stopping=stopping.is_set,
     )
-    background = Background(scheduler, stopping)
+    background = Background(scheduler, stopping, close=steps.close)
     background.start()
     logger.info("background started: %s", ", ".join(job.name for job in scheduler.get_jobs()))
     return background

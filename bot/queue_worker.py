@@ -19,7 +19,7 @@ from bot.notifiers import build_notifiers
 from bot.settings import Settings
 from handlers.cards import CARD_KIND, CardSender
 from handlers.threads_delivery import ThreadSender
-from notifications import FlushResult, drain_outbox, flush_outbox, recover_leases
+from notifications import FlushResult, KeptSenders, flush_outbox, recover_leases
 from notifications.worker import Deliverer
 from store.queue import RetryPolicy, slack_rows_in_flight, unsent
 from store.threads import THREAD_KIND
@@ -127,6 +127,8 @@ def retry_policy(settings: Settings) -> RetryPolicy:
 class QueueSteps:
     drain: Step
     recover: Step
+    # At shutdown, once the drain has stopped: closes the senders' kept connections.
+    close: Step
 
 
 def queue_steps(
@@ -138,19 +140,21 @@ def queue_steps(
 ) -> QueueSteps:
     """The worker's two periodic steps for the scheduler: drain what is due, and free the
     leases of dead workers (dead-lettering rows that used up their attempts that way).
-    Once ``stopping()`` the drain claims no further batch (SIGTERM)."""
-    senders = queue_senders(settings, sessions, client)
+    Once ``stopping()`` the drain claims no further batch (SIGTERM).
+
+    The senders live as long as the worker: one SMTP connection serves drain after drain
+    (``KeptSenders``), and ``close`` ends it.
+    """
+    senders = KeptSenders(queue_senders(settings, sessions, client))
     tell = settings.backoffice_channel
     policy = retry_policy(settings)
 
     async def drain() -> FlushResult:
         # Drain, not one batch: a burst (the yearly budget notices) must not be capped at
-        # one batch per interval; one SMTP connection serves the whole drain.
-        return await drain_outbox(
-            sessions, senders, dead_letters_to=tell, policy=policy, stopping=stopping
-        )
+        # one batch per interval.
+        return await senders.drain(sessions, dead_letters_to=tell, policy=policy, stopping=stopping)
 
     async def recover() -> object:
         return await recover_leases(sessions, dead_letters_to=tell, policy=policy)
 
-    return QueueSteps(drain=drain, recover=recover)
+    return QueueSteps(drain=drain, recover=recover, close=senders.close)

@@ -2,8 +2,9 @@
 the one worker that drives every kind's sender.
 
 Services only enqueue rows (store.outbox, store.queue); this package renders and delivers
-them. Callers use ``flush_outbox``/``drain_outbox`` and ``recover_leases`` with the senders
-that bot/notifiers.py assembles from the settings.
+them. Callers use ``flush_outbox``/``drain_outbox`` (or ``KeptSenders`` for a worker that runs as
+long as its process) and ``recover_leases`` with the senders that bot/notifiers.py
+assembles from the settings.
 """
 
 from notifications.admin import list_unsent, requeue_dead
@@ -14,6 +15,7 @@ from notifications.slack_dm import SlackDmNotifier
 from notifications.smtp import SmtpConfig, SmtpNotifier
 from notifications.worker import (
     FlushResult,
+    KeptSenders,
     RecoveredLeases,
     drain_outbox,
     flush_outbox,
@@ -25,6 +27,7 @@ __all__ = [
     "TEMPLATES",
     "Delivery",
     "FlushResult",
+    "KeptSenders",
     "LocalSinkNotifier",
     "Notifier",
     "RecoveredLeases",

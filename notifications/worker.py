@@ -566,6 +566,7 @@ async def drain_outbox(
     policy: RetryPolicy | None = None,
     dead_letters_to: str | None = None,
     stopping: Callable[[], bool] = lambda: False,
+    keep_open: bool = False,
 ) -> FlushResult:
     """Flush batch after batch until nothing is due (a failed row waits for its backoff).
 
@@ -575,6 +576,9 @@ async def drain_outbox(
     While one batch is sent, the next one is claimed (only when this one was full); the
     leases keep the batches apart, so no row is in two of them, and one heartbeat keeps
     all of this run's leases alive.
+
+    The senders' connections are closed at the end unless ``keep_open`` (``KeptSenders``
+    drains again soon and closes them itself).
     """
     policy = policy or RetryPolicy()
     notifiers = list(notifiers)
@@ -618,8 +622,88 @@ async def drain_outbox(
             with suppress(asyncio.CancelledError):
                 await next_claim
         await record.close()
-        for notifier in notifiers:
-            await notifier.close()
+        if not keep_open:
+            for notifier in notifiers:
+                await notifier.close()
+
+
+# How long a kept connection may sit unused before it is closed rather than used again.
+# Mail servers drop idle clients after some minutes (RFC 5321 asks for at least 5; Postfix
+# under stress after 10 s); a dropped one is noticed and reopened anyway, but one this
+# old is not worth the try.
+IDLE_SECONDS = 30.0
+
+
+class KeptSenders:
+    """The senders of a worker that drains again and again (the queue worker of ``serve``
+    and ``scheduler``), with their connections kept open from one drain to the next.
+
+    Commits wake the worker often, and each drain would otherwise open its own SMTP
+    connection (connect, greeting, EHLO, maybe STARTTLS and AUTH) and QUIT it after a few
+    e-mails. A sender reopens a connection the server has dropped (``SmtpNotifier``); a
+    connection unused for ``idle_seconds`` is closed before the next drain, and
+    ``close`` (at shutdown) closes them all.
+    """
+
+    def __init__(
+        self,
+        senders: Iterable[Deliverer],
+        *,
+        idle_seconds: float = IDLE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.senders = list(senders)
+        self._idle_seconds = idle_seconds
+        self._clock = clock
+        # When the latest drain that claimed a row ended; None: nothing is open.
+        self._used_at: float | None = None
+        # A drain and the closing never overlap: QUIT must not cut into an e-mail.
+        self._turn = asyncio.Lock()
+
+    async def drain(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        batch: int = 100,
+        policy: RetryPolicy | None = None,
+        dead_letters_to: str | None = None,
+        stopping: Callable[[], bool] = lambda: False,
+    ) -> FlushResult:
+        """``drain_outbox`` with these senders, leaving their connections open."""
+        async with self._turn:
+            if self._used_at is not None and self._clock() - self._used_at >= self._idle_seconds:
+                await self._close()
+            # A drain that fails may have opened a connection too.
+            used = True
+            try:
+                result = await drain_outbox(
+                    sessions,
+                    self.senders,
+                    batch=batch,
+                    policy=policy,
+                    dead_letters_to=dead_letters_to,
+                    stopping=stopping,
+                    keep_open=True,
+                )
+                # The polls in between claim nothing: they must not keep a connection young.
+                used = result.claimed > 0
+            finally:
+                if used:
+                    self._used_at = self._clock()
+            return result
+
+    async def close(self) -> None:
+        async with self._turn:
+            await self._close()
+
+    async def _close(self) -> None:
+        self._used_at = None
+        for sender in self.senders:
+            try:
+                await sender.close()
+            except Exception:
+                # One sender's trouble at closing must not keep the others open.
+                logger.exception("closing the sender of %s failed", kind_of(sender))
 
 
 async def recover_leases(

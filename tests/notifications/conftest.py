@@ -45,6 +45,8 @@ class MailHandler:
     rcpt_replies: dict[str, str] = field(default_factory=dict)
     data_reply: str | None = None
     delay: float = 0.0
+    # Clients that said goodbye (QUIT) rather than just going away.
+    quits: int = 0
 
     async def handle_RCPT(
         self,
@@ -80,6 +82,12 @@ class MailHandler:
         )
         return "250 Message accepted for delivery"
 
+    async def handle_QUIT(
+        self, server: SmtpServerProtocol, session: Session, envelope: Envelope
+    ) -> str:
+        self.quits += 1
+        return "221 Bye"
+
 
 class SmtpServer:
     """An aiosmtpd server that can be stopped and started again on the same port."""
@@ -90,15 +98,25 @@ class SmtpServer:
         self.host = "127.0.0.1"
         self.port = 0
         self._server: asyncio.base_events.Server | None = None
+        # One per connection a client opened, in order.
+        self.connections: list[SmtpServerProtocol] = []
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(
-            lambda: SmtpServerProtocol(self.handler, hostname="mx.test", **self.options),
-            self.host,
-            self.port,
-        )
+        self._server = await loop.create_server(self._connection, self.host, self.port)
         self.port = self._server.sockets[0].getsockname()[1]
+
+    def _connection(self) -> SmtpServerProtocol:
+        connection = SmtpServerProtocol(self.handler, hostname="mx.test", **self.options)
+        self.connections.append(connection)
+        return connection
+
+    def drop_connections(self) -> None:
+        """Close every open connection from the server's side, as a server does with a
+        client that sat idle past its timeout."""
+        for connection in self.connections:
+            if connection.transport is not None:
+                connection.transport.close()
 
     async def stop(self) -> None:
         if self._server is not None:
