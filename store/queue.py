@@ -40,6 +40,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import BindParameter
 
 from store.db import write_turn
 from store.dialect import dialect_name, insert_ignoring_conflicts
@@ -242,6 +243,65 @@ def _earlier_pending() -> Any:
     )
 
 
+def _due(*, by_id: bool, skip_locked: bool) -> Any:
+    """The ids a claim takes, with every value a bound parameter."""
+    now: BindParameter[datetime] = bindparam("now", type_=UTCDateTime())
+    due = (
+        select(QueueRow.id)
+        .where(
+            QueueRow.status == QueueStatus.PENDING,
+            # Rows asked for by id (the request that wrote them) may go before they are due.
+            QueueRow.id.in_(bindparam("ids", expanding=True))
+            if by_id
+            else QueueRow.next_attempt_at <= now,
+            or_(QueueRow.lease_until.is_(None), QueueRow.lease_until <= now),
+            QueueRow.attempts < bindparam("max_attempts"),
+            QueueRow.kind.in_(bindparam("kinds", expanding=True)),
+            or_(QueueRow.ordering_key.is_(None), ~_earlier_pending()),
+        )
+        .order_by(QueueRow.next_attempt_at, QueueRow.id)
+        .limit(bindparam("batch"))
+    )
+    if skip_locked:
+        # Rows another worker is claiming right now are skipped, not waited for.
+        due = due.with_for_update(skip_locked=True)
+    return due.scalar_subquery()
+
+
+def _lease_statement(which: Any) -> Any:
+    return (
+        update(QUEUE)
+        .where(which)
+        .values(
+            lease_until=bindparam("lease_until", type_=UTCDateTime()),
+            lease_owner=bindparam("owner"),
+            attempts=QUEUE.c.attempts + 1,
+        )
+        .returning(
+            QUEUE.c.id,
+            QUEUE.c.kind,
+            QUEUE.c.recipient,
+            QUEUE.c.template,
+            QUEUE.c.context,
+            QUEUE.c.message_id,
+            QUEUE.c.attempts,
+            QUEUE.c.ordering_key,
+        )
+    )
+
+
+# Built once per variant and kept: building the claim anew (a subquery, a dozen comparisons)
+# cost more CPU than the rest of a claim, and a worker woken by every commit claims often.
+_CLAIMS = {
+    (by_id, skip_locked): _lease_statement(
+        QUEUE.c.id.in_(_due(by_id=by_id, skip_locked=skip_locked))
+    )
+    for by_id in (False, True)
+    for skip_locked in (False, True)
+}
+_LEASE_TAKEN = _lease_statement(QUEUE.c.id.in_(bindparam("taken", expanding=True)))
+
+
 async def claim_due(
     session: AsyncSession,
     *,
@@ -257,28 +317,22 @@ async def claim_due(
 
     A row whose ordering key has an earlier pending row waits for it, leased or not.
     """
-    due = (
-        select(QueueRow.id)
-        .where(
-            QueueRow.status == QueueStatus.PENDING,
-            # Rows asked for by id (the request that wrote them) may go before they are due.
-            QueueRow.next_attempt_at <= now if ids is None else QueueRow.id.in_(list(ids)),
-            or_(QueueRow.lease_until.is_(None), QueueRow.lease_until <= now),
-            QueueRow.attempts < policy.max_attempts,
-            QueueRow.kind.in_(list(kinds)),
-            or_(QueueRow.ordering_key.is_(None), ~_earlier_pending()),
-        )
-        .order_by(QueueRow.next_attempt_at, QueueRow.id)
-        .limit(batch)
-    )
-    if dialect_name(session) == "postgresql":
-        # Rows another worker is claiming right now are skipped, not waited for.
-        due = due.with_for_update(skip_locked=True)
+    postgres = dialect_name(session) == "postgresql"
+    if postgres:
         # The claim need not wait for the disk either (see OutcomeLog): only a crash of
         # PostgreSQL can undo it, which leaves the rows unleased, to be sent (again, with
         # their Message-IDs) by the next worker, as the lost record of a sent row would.
         await session.execute(_CLAIM_WITHOUT_FSYNC)
-    claimed = await _lease(session, QUEUE.c.id.in_(due.scalar_subquery()), now, policy, owner)
+    values: dict[str, Any] = {
+        "now": now,
+        "max_attempts": policy.max_attempts,
+        "kinds": list(kinds),
+        "batch": batch,
+    }
+    if ids is not None:
+        values["ids"] = list(ids)
+    statement = _CLAIMS[(ids is not None, postgres)]
+    claimed = await _lease(session, statement, values, now, policy, owner)
     if ids is None:
         claimed += await _claim_followers(
             session,
@@ -293,28 +347,15 @@ async def claim_due(
 
 
 async def _lease(
-    session: AsyncSession, which: Any, now: datetime, policy: RetryPolicy, owner: str
+    session: AsyncSession,
+    statement: Any,
+    values: dict[str, Any],
+    now: datetime,
+    policy: RetryPolicy,
+    owner: str,
 ) -> list[Job]:
-    statement = (
-        update(QUEUE)
-        .where(which)
-        .values(
-            lease_until=now + policy.lease,
-            lease_owner=owner,
-            attempts=QUEUE.c.attempts + 1,
-        )
-        .returning(
-            QUEUE.c.id,
-            QUEUE.c.kind,
-            QUEUE.c.recipient,
-            QUEUE.c.template,
-            QUEUE.c.context,
-            QUEUE.c.message_id,
-            QUEUE.c.attempts,
-            QUEUE.c.ordering_key,
-        )
-    )
-    rows = (await session.execute(statement)).all()
+    parameters = {**values, "lease_until": now + policy.lease, "owner": owner}
+    rows = (await session.execute(statement, parameters)).all()
     return [
         Job(
             id=row.id,
@@ -386,7 +427,7 @@ async def _claim_followers(
             break
     if not taken:
         return []
-    return await _lease(session, QUEUE.c.id.in_(taken), now, policy, owner)
+    return await _lease(session, _LEASE_TAKEN, {"taken": taken}, now, policy, owner)
 
 
 def failed(job: Job, error: Exception, policy: RetryPolicy) -> Outcome:
