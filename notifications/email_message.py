@@ -3,6 +3,7 @@ write it as bytes for SMTP."""
 
 from __future__ import annotations
 
+import base64
 import binascii
 import io
 import re
@@ -134,7 +135,29 @@ def _plain(name: str, value: str) -> bool:
 def _qp_lines(content: str) -> str:
     # As the generator writes a payload: its line breaks as "\n".
     quoted = binascii.b2a_qp(content.encode("utf-8"), istext=True).decode("ascii")
-    return _NEWLINES.sub("\n", quoted)
+    return _NEWLINES.sub("\n", quoted) if "\r" in quoted else quoted
+
+
+def _folded_content_type(boundary: str) -> str:
+    """The multipart Content-Type as ``Header`` folds it, written directly where it is one
+    short line or breaks once before the boundary (Header costs as much as the rest of
+    the headers)."""
+    value = f'multipart/alternative; boundary="{boundary}"'
+    if len("Content-Type: ") + len(value) <= _FOLD_AT:
+        return value
+    if len(f' boundary="{boundary}"') <= _FOLD_AT:
+        return f'multipart/alternative;\n boundary="{boundary}"'
+    return Header(value, header_name="Content-Type").encode(linesep="\n", maxlinelen=_FOLD_AT)
+
+
+def _folded_subject(subject: str) -> str:
+    """The subject as ``Header`` encodes it: one base64 encoded-word where that fits on the
+    line (ours do), else Header's own split into several."""
+    if subject:
+        word = f"=?utf-8?b?{base64.b64encode(subject.encode('utf-8')).decode('ascii')}?="
+        if len(word) <= _FOLD_AT:
+            return word
+    return Header(subject, SUBJECT_CHARSET).encode(linesep="\n", maxlinelen=_FOLD_AT)
 
 
 def email_bytes(
@@ -150,9 +173,10 @@ def email_bytes(
 
     The generator re-folds every header of every part through ``email.header.Header``,
     which cost more than building the message: here the fixed part headers are written as
-    they come out, the subject and the boundary's line are folded by the same ``Header``
-    calls, and the other headers are short ASCII lines the generator leaves unchanged; an
-    e-mail with any other header (a very long address) goes the slow way.
+    they come out, the subject and the boundary's line are folded as ``Header`` folds them
+    (written directly in the usual cases), and the other headers are short ASCII lines the
+    generator leaves unchanged; an e-mail with any other header (a very long address) goes
+    the slow way.
     """
     if not _MESSAGE_ID.fullmatch(message_id):
         raise UnsafeHeader(f"not a Message-ID: {message_id!r}")
@@ -181,10 +205,8 @@ def email_bytes(
             )
         )
     boundary = f"=_tenderbot_{message_id.strip('<>').split('@', 1)[0]}"
-    content_type = Header(
-        f'multipart/alternative; boundary="{boundary}"', header_name="Content-Type"
-    ).encode(linesep="\n", maxlinelen=_FOLD_AT)
-    folded_subject = Header(subject, SUBJECT_CHARSET).encode(linesep="\n", maxlinelen=_FOLD_AT)
+    content_type = _folded_content_type(boundary)
+    folded_subject = _folded_subject(subject)
     text = "".join(
         [
             f"Content-Type: {content_type}\n",

@@ -12,13 +12,17 @@ import asyncio
 from datetime import UTC, datetime
 
 import aiosmtplib.email
+import aiosmtplib.protocol
 import pytest
 from aiosmtpd.smtp import SMTP as SmtpServerProtocol
 from aiosmtpd.smtp import Envelope, Session
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from notifications import SmtpNotifier, drain_outbox, render
 from notifications.email_message import build_email, serialised
+from notifications.smtp import wire_form
 from store.db import make_engine, make_sessionmaker, transaction
 from store.outbox import enqueue
 from store.queue import Outcome, OutcomeLog, RetryPolicy, claim_due
@@ -55,6 +59,19 @@ def test_it_serialises_an_e_mail_as_aiosmtplib_would_but_leaves_from_lines_alone
         assert b"\n>From now on" in theirs
         assert content == theirs.replace(b"\n>From now on", b"\nFrom now on")
     assert content.isascii()
+
+
+@given(
+    st.lists(
+        st.sampled_from([b"\n", b"\r\n", b"\r", b".", b"..", b"a", b"From ", b"=2E", b"\xc3\xa4"])
+    ).map(b"".join)
+)
+def test_it_puts_any_content_on_the_wire_as_aiosmtplibs_data_command_does(content: bytes) -> None:
+    wire = wire_form(content)
+
+    lines = aiosmtplib.protocol.normalize_message_line_endings(content)
+    assert wire.data == aiosmtplib.protocol.PERIOD_REGEX.sub(b"..", lines) + b".\r\n"
+    assert wire.size == len(lines)
 
 
 async def _queue(
