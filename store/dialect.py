@@ -22,9 +22,10 @@ def insert_ignoring_conflicts(
 ) -> Any:
     """``INSERT … ON CONFLICT DO NOTHING``: the second writer of a key simply inserts nothing.
 
-    Built once per dialect, table and RETURNING column: statements are immutable, and
-    executed with their values as parameters a kept one also keeps its cache key, which
-    SQLAlchemy would otherwise work out again for every event and queue row.
+    Built once per dialect, table and RETURNING column (or tuple of them): statements are
+    immutable, and executed with their values as parameters a kept one also keeps its
+    cache key, which SQLAlchemy would otherwise work out again for every event and queue
+    row.
     """
     name = dialect_name(session)
     key = (name, model, returning)
@@ -32,7 +33,9 @@ def insert_ignoring_conflicts(
     if statement is None:
         insert = postgresql.insert if name == "postgresql" else sqlite.insert
         statement = insert(model).on_conflict_do_nothing()
-        if returning is not None:
+        if isinstance(returning, tuple):
+            statement = statement.returning(*returning)
+        elif returning is not None:
             statement = statement.returning(returning)
         _INSERTS[key] = statement
     return statement

@@ -47,11 +47,12 @@ from store.dialect import dialect_name, insert_ignoring_conflicts
 from store.models import QueueRow, QueueStatus
 from store.types import UTCDateTime, utcnow
 from store.wake import QUEUE as QUEUE_CHANNEL
-from store.wake import wake_on_commit
+from store.wake import notified_by_statement, notify_column, wake_on_commit
 
 MESSAGE_ID_DOMAIN = "tenderbot"
 _CLAIM_WITHOUT_FSYNC = text("SET LOCAL synchronous_commit TO off")
 QUEUE = cast(Table, QueueRow.__table__)
+_NOTIFY_QUEUE = notify_column(QUEUE_CHANNEL)
 
 
 class TransportError(Exception):
@@ -221,7 +222,13 @@ async def enqueue_rows(session: AsyncSession, rows: Sequence[dict[str, Any]]) ->
         return []
     # Rows as execute parameters, not in .values(): SQLAlchemy renders them into one
     # multi-row INSERT either way, but only this form has a cached statement.
-    statement = insert_ignoring_conflicts(session, QUEUE, returning=QUEUE.c.id)
+    if dialect_name(session) == "postgresql" and not session.in_nested_transaction():
+        # The insert itself rings the workers of other processes: the commit then needs
+        # no NOTIFY statement of its own, one round trip less for every queuing event.
+        statement = insert_ignoring_conflicts(session, QUEUE, returning=(QUEUE.c.id, _NOTIFY_QUEUE))
+        notified_by_statement(session, QUEUE_CHANNEL)
+    else:
+        statement = insert_ignoring_conflicts(session, QUEUE, returning=QUEUE.c.id)
     wake_on_commit(session, QUEUE_CHANNEL)
     if len(rows) == 1:
         row_id = (await session.execute(statement, rows[0])).scalar()

@@ -3,10 +3,11 @@
 Producers call ``wake_on_commit(session, channel)`` next to the insert. When that session's
 transaction commits, every worker of the channel in this process wakes at once; on
 PostgreSQL the transaction also sends ``NOTIFY`` (delivered only on commit, never on
-rollback), which wakes the workers of other processes. The NOTIFY channel is scoped to the schema
-the session works in (``current_schema()``), because LISTEN/NOTIFY spans the whole
-database: two deployments (or test runs) that share a database in different schemas must
-never wake each other. A worker runs as
+rollback), which wakes the workers of other processes: the queue's insert carries it in
+its RETURNING (``notify_column``), other transactions send it just before they commit.
+The NOTIFY channel is scoped to the schema the session works in (``current_schema()``),
+because LISTEN/NOTIFY spans the whole database: two deployments (or test runs) that share
+a database in different schemas must never wake each other. A worker runs as
 
     await run_when_woken(sessions, channel, step, interval=10)
 
@@ -21,11 +22,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import ColumnElement, event, literal_column, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, SessionTransaction
 
@@ -34,6 +36,8 @@ logger = logging.getLogger("tenderbot.wake")
 QUEUE = "tenderbot_queue"
 
 _MARKS = "tenderbot_wake_channels"
+# Channels a statement of the transaction has already sent its NOTIFY for (``notify_column``).
+_NOTIFIED = "tenderbot_wake_notified"
 
 # The PostgreSQL channel of ``channel`` in the connection's schema: "<channel>.<schema>",
 # or the schema's md5 when that would pass PostgreSQL's 63-byte limit on channel names
@@ -44,6 +48,26 @@ _SCOPED = """CASE WHEN octet_length({channel} || '.' || current_schema()) < 64
     ELSE {channel} || '.' || md5(current_schema()) END"""
 _NOTIFY = text(f"SELECT pg_notify({_SCOPED.format(channel=':channel')}, '')")
 _LISTEN_CHANNEL = f"SELECT {_SCOPED.format(channel='$1::text')}"
+
+
+def notify_column(channel: str) -> ColumnElement[Any]:
+    """The NOTIFY of ``channel`` as a column for an ``INSERT … RETURNING`` on PostgreSQL,
+    so the insert rings without a statement (and a round trip) of its own. PostgreSQL
+    sends one notice per transaction however many rows return it, and none if no row
+    is inserted. Mark the session with ``notified_by_statement``."""
+    if not _PLAIN_CHANNEL.fullmatch(channel):
+        raise ValueError(f"not a channel name: {channel!r}")
+    return literal_column(f"pg_notify({_SCOPED.format(channel=repr(channel))}, '')")
+
+
+_PLAIN_CHANNEL = re.compile(r"[a-z_]+")
+
+
+def notified_by_statement(session: AsyncSession | Session, channel: str) -> None:
+    """A statement of this transaction returned ``notify_column(channel)``: the commit need
+    not NOTIFY again. Not inside a savepoint, whose rollback would drop that notice."""
+    sync = session.sync_session if isinstance(session, AsyncSession) else session
+    sync.info.setdefault(_NOTIFIED, set()).add(channel)
 
 
 async def postgres_channel(driver: Any, channel: str) -> str:
@@ -126,7 +150,7 @@ def wake_on_commit(session: AsyncSession | Session, channel: str) -> None:
 
 @event.listens_for(Session, "before_commit")
 def _notify_other_processes(session: Session) -> None:
-    channels = session.info.get(_MARKS)
+    channels = session.info.get(_MARKS, set()) - session.info.get(_NOTIFIED, set())
     if not channels or session.get_bind().dialect.name != "postgresql":
         return
     # Inside the committing transaction: PostgreSQL delivers it on commit, drops it on
@@ -137,6 +161,7 @@ def _notify_other_processes(session: Session) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _wake_this_process(session: Session) -> None:
+    session.info.pop(_NOTIFIED, None)
     for channel in session.info.pop(_MARKS, ()):
         wake(channel)
 
@@ -145,6 +170,7 @@ def _wake_this_process(session: Session) -> None:
 def _forget_on_rollback(session: Session, transaction: SessionTransaction) -> None:
     if transaction.parent is None:
         session.info.pop(_MARKS, None)
+        session.info.pop(_NOTIFIED, None)
 
 
 @contextlib.asynccontextmanager

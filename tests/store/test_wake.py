@@ -132,6 +132,26 @@ async def test_it_notifies_other_processes_only_on_commit(
         assert heard.empty()
 
 
+@pytest.mark.postgres_only
+async def test_it_still_notifies_other_processes_when_a_savepoint_with_a_queued_row_rolls_back(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], search_path: str
+) -> None:
+    async with listening(engine, wake.QUEUE) as heard:
+        # The insert rings by itself, except in a savepoint: its rollback would drop the
+        # notice, and the row the transaction queues by other means would wait for a poll.
+        async with transaction(sessions) as session:
+            savepoint = await session.begin_nested()
+            await queue_mail(session)
+            await savepoint.rollback()
+            wake.wake_on_commit(session, wake.QUEUE)
+        after_savepoint, _pid = await asyncio.wait_for(heard.get(), timeout=30)
+        async with transaction(sessions) as session:
+            await queue_mail(session)
+        plain, _pid = await asyncio.wait_for(heard.get(), timeout=30)
+
+    assert after_savepoint == plain == f"{wake.QUEUE}.{search_path}"
+
+
 @pytest.fixture
 async def other_deployment(database_url: str) -> AsyncIterator[AsyncEngine]:
     """Another deployment in its own schema of the same PostgreSQL database."""
