@@ -8,6 +8,7 @@ has accepted nothing, and a dropped connection makes it discard the e-mail.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import ssl
 from contextlib import suppress
@@ -179,8 +180,10 @@ class SmtpNotifier:
             if utf8 and not client.supports_extension("smtputf8"):
                 raise aiosmtplib.SMTPNotSupported("SMTPUTF8 is not supported by this server")
             try:
-                await client.mail(sender, options=options, encoding=encoding)
-                await client.rcpt(recipient, encoding=encoding)
+                async with self._answer():
+                    await client.mail(sender, options=options, encoding=encoding, timeout=None)
+                async with self._answer():
+                    await client.rcpt(recipient, encoding=encoding, timeout=None)
                 await self._data(client, wire, gate)
             except aiosmtplib.SMTPResponseException:
                 # As sendmail does: reset the envelope for the next e-mail.
@@ -204,9 +207,25 @@ class SmtpNotifier:
                 f"SMTP error {error.code} {error.message}",
                 permanent=_is_permanent(error.code),
             ) from error
+        except TimeoutError as error:
+            # Its late answer must not pass for the next command's: drop, do not QUIT.
+            self._abort()
+            raise TransportError(
+                f"SMTP server {self.config.host} did not answer within {self.config.timeout:g} s"
+            ) from error
         except (aiosmtplib.SMTPException, OSError) as error:
             await self.close()
             raise TransportError(f"SMTP delivery to {self.config.host} failed: {error}") from error
+
+    def _answer(self) -> asyncio.Timeout:
+        """The time the server has to answer one command.
+
+        Kept here rather than passed to aiosmtplib, whose per-command ``wait_for`` costs two
+        turns of the event loop per answer instead of one: in the app's process, where
+        each turn also runs the requests in flight, the turns add up to most of an
+        e-mail's time.
+        """
+        return asyncio.timeout(self.config.timeout)
 
     async def _data(self, client: aiosmtplib.SMTP, wire: Wire, gate: Gate) -> None:
         """DATA at once; the content with its closing dot once ``gate`` opens.
@@ -217,7 +236,8 @@ class SmtpNotifier:
         protocol = client.protocol
         if protocol is None:
             raise aiosmtplib.SMTPServerDisconnected("Connection lost")
-        started = await client.execute_command(b"DATA")
+        async with self._answer():
+            started = await client.execute_command(b"DATA", timeout=None)
         if started.code != aiosmtplib.SMTPStatus.start_input:
             raise aiosmtplib.SMTPDataError(started.code, started.message)
         self._in_data = True
@@ -231,7 +251,8 @@ class SmtpNotifier:
         # The read is armed before any answer can arrive: nothing awaits in between.
         protocol.write(wire.data)
         self._in_data, self._ended = False, True
-        response = await protocol.read_response(timeout=self.config.timeout)
+        async with self._answer():
+            response = await protocol.read_response(timeout=None)
         if response.code != aiosmtplib.SMTPStatus.completed:
             raise aiosmtplib.SMTPDataError(response.code, response.message)
 
