@@ -47,6 +47,8 @@ class MailHandler:
     delay: float = 0.0
     # Clients that said goodbye (QUIT) rather than just going away.
     quits: int = 0
+    # Set: RCPT is answered only once it is (a server that hangs).
+    rcpt_held_until: asyncio.Event | None = None
 
     async def handle_RCPT(
         self,
@@ -56,6 +58,8 @@ class MailHandler:
         address: str,
         rcpt_options: list[str],
     ) -> str:
+        if self.rcpt_held_until is not None:
+            await self.rcpt_held_until.wait()
         if address in self.rcpt_replies:
             return self.rcpt_replies[address]
         envelope.rcpt_tos.append(address)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 
@@ -304,6 +305,27 @@ async def test_it_retries_later_while_the_server_is_down_and_delivers_once_it_is
     assert all(
         row.status == "sent" and row.attempts == 2 for row in await outbox(sessions, "email")
     )
+
+
+async def test_it_keeps_the_e_mails_for_a_retry_when_the_server_stops_answering(
+    sessions: async_sessionmaker[AsyncSession], anna: Broker, smtp: SmtpServer
+) -> None:
+    hang = asyncio.Event()
+    smtp.handler.rcpt_held_until = hang
+    notifier = SmtpNotifier(smtp.config(timeout=0.2))
+
+    with time_machine.travel(NOON, tick=False) as clock:
+        await offer_rows(sessions, anna)
+        hung = await flush_outbox(sessions, [notifier])
+        rows = await outbox(sessions, "email")
+        hang.set()
+        clock.shift(timedelta(minutes=1))
+        back = await flush_outbox(sessions, [notifier])
+
+    assert (hung.sent, hung.retried) == (0, 2)
+    assert all("did not answer within 0.2 s" in (row.last_error or "") for row in rows)
+    assert back.sent == 2
+    assert len(smtp.received) == 2
 
 
 async def test_it_reconnects_when_the_server_dropped_the_connection_between_flushes(
