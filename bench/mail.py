@@ -75,6 +75,17 @@ CONTEXT = {
 }
 
 
+async def enqueue_offer_mail(session: AsyncSession, number: int) -> None:
+    """The N1 e-mail of offer ``number``, as an offer event queues it."""
+    await enqueue(
+        session,
+        channel="email",
+        recipient=f"makler{number}@bench.example",
+        template="offer_available",
+        context=context_for(number),
+    )
+
+
 def context_for(number: int) -> dict[str, str]:
     """Every e-mail its own offer, as in production: nothing can be rendered once for all."""
     return {
@@ -185,13 +196,7 @@ async def outbox_send(
     for first in range(0, count, rows_per_transaction):
         async with transaction(sessions) as session:
             for number in range(first, min(first + rows_per_transaction, count)):
-                await enqueue(
-                    session,
-                    channel="email",
-                    recipient=f"makler{number}@bench.example",
-                    template="offer_available",
-                    context=context_for(number),
-                )
+                await enqueue_offer_mail(session, number)
     enqueued = time.perf_counter()
     result = await drain_outbox(sessions, [SmtpNotifier(config)], batch=batch)
     finished = time.perf_counter()
@@ -214,13 +219,7 @@ async def produce(
     async def serve_requests() -> None:
         for number in numbers:
             async with transaction(sessions) as session:
-                await enqueue(
-                    session,
-                    channel="email",
-                    recipient=f"makler{number}@bench.example",
-                    template="offer_available",
-                    context=context_for(number),
-                )
+                await enqueue_offer_mail(session, number)
 
     await asyncio.gather(*(serve_requests() for _request in range(in_flight)))
 
