@@ -237,12 +237,8 @@ async def enqueue_rows(session: AsyncSession, rows: Sequence[dict[str, Any]]) ->
     return sorted(await session.scalars(statement, list(rows)))
 
 
-# Built once: a new alias per call has SQLAlchemy work out its columns again each time.
-_EARLIER = aliased(QueueRow)
-
-
 def _earlier_pending() -> Any:
-    earlier = _EARLIER
+    earlier = aliased(QueueRow)
     return exists().where(
         earlier.ordering_key == QueueRow.ordering_key,
         earlier.status == QueueStatus.PENDING,
@@ -324,6 +320,7 @@ async def claim_due(
 
     A row whose ordering key has an earlier pending row waits for it, leased or not.
     """
+    kinds = list(kinds)  # read twice: by the claim and by its followers
     postgres = dialect_name(session) == "postgresql"
     if postgres:
         # The claim need not wait for the disk either (see OutcomeLog): only a crash of
@@ -333,7 +330,7 @@ async def claim_due(
     values: dict[str, Any] = {
         "now": now,
         "max_attempts": policy.max_attempts,
-        "kinds": list(kinds),
+        "kinds": kinds,
         "batch": batch,
     }
     if ids is not None:
